@@ -1,0 +1,50 @@
+package sdk
+
+import (
+	"os"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+)
+
+var (
+	loggerOnce sync.Once
+	logger     hclog.Logger
+)
+
+// Logger returns the plugin's logger. It writes hclog JSON to stderr, which
+// the host parses into its own structured log, tagged with the plugin's
+// name. The level comes from SWITCHD_PLUGIN_LOG_LEVEL (default "info"),
+// which the host sets.
+func Logger() hclog.Logger {
+	loggerOnce.Do(func() {
+		level := hclog.LevelFromString(os.Getenv("SWITCHD_PLUGIN_LOG_LEVEL"))
+		if level == hclog.NoLevel {
+			level = hclog.Info
+		}
+		logger = hclog.New(&hclog.LoggerOptions{
+			Level:      level,
+			Output:     os.Stderr,
+			JSONFormat: true,
+		})
+	})
+	return logger
+}
+
+// Serve runs impl as a plugin process and returns when the host ends it.
+// impl must implement Plugin and at least one of Authenticator and
+// PaymentMethod. A plugin's main is one line:
+//
+//	func main() { sdk.Serve(New()) }
+//
+// Nothing may be written to stdout before or during Serve: stdout carries
+// the go-plugin handshake.
+func Serve(impl Plugin) {
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig:  Handshake,
+		VersionedPlugins: VersionedPlugins(impl),
+		GRPCServer:       plugin.DefaultGRPCServer,
+		Logger:           Logger(),
+	})
+}
