@@ -57,9 +57,17 @@ type Institution struct {
 	Roles       []string
 	BankCode    string
 	BINRanges   []BINRange
-	// Authenticator is the institution's authenticator plugin and its
-	// settings. Required for issuers and acquirers alike.
-	Authenticator *PluginUse
+	// SellerAuth is the authenticator used at step B when the institution
+	// acts as acquirer: the `authenticator` block whose plugin lists the
+	// "seller_auth" capability. Required for acquirers.
+	SellerAuth *PluginUse
+	// PayerAuth is the authenticator used at step C when the institution
+	// acts as issuer: the `authenticator` block whose plugin lists the
+	// "mutual_auth" capability. Required for issuers.
+	PayerAuth *PluginUse
+	// Authenticators lists every `authenticator` block in source order
+	// (SellerAuth and PayerAuth point into it; one plugin may serve both).
+	Authenticators []*PluginUse
 	// Methods are the payment methods the institution offers, by method.
 	Methods map[pb.Method]*PluginUse
 	Range   hcl.Range
