@@ -109,3 +109,13 @@ func TestPage(t *testing.T) {
 		}
 	})
 }
+
+func TestQRCode(t *testing.T) {
+	png, err := QRCode("http://127.0.0.1:8080/pay/abcdefghijklmnopqrstuvwxyz012345")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(png) < 100 || string(png[1:4]) != "PNG" {
+		t.Fatalf("not a PNG (%d bytes)", len(png))
+	}
+}
