@@ -1,0 +1,432 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bucket layout. Composite keys put variable-length parts behind a 2-byte
+// length prefix (lp) so that one part can never run into the next, and
+// times in a fixed 12-byte form (tkey) that sorts in time order.
+var (
+	bPayments   = []byte("payments")          // id -> Payment JSON
+	bByMerchant = []byte("payments_merchant") // lp(merchant) tkeyDesc(created) id -> nil
+	bByToken    = []byte("payments_token")    // token hash -> id
+	bActive     = []byte("payments_active")   // tkey(expires) id -> nil, non-final payments only
+	bEvents     = []byte("events")            // payment id -> sub-bucket: seq (8 bytes) -> Event JSON
+	bIdem       = []byte("idempotency")       // lp(merchant) key -> Idempotency JSON
+	bIdemByTime = []byte("idempotency_time")  // tkey(created) lp(merchant) key -> nil
+	bOutbox     = []byte("outbox")            // id -> OutboxMessage JSON
+	bOutboxDue  = []byte("outbox_due")        // tkey(next attempt) id -> nil, pending only
+	bOutboxPay  = []byte("outbox_payment")    // lp(payment) tkey(created) id -> nil
+
+	allBuckets = [][]byte{bPayments, bByMerchant, bByToken, bActive, bEvents, bIdem, bIdemByTime, bOutbox, bOutboxDue, bOutboxPay}
+)
+
+// finalStates are the payment states that leave the active index (they
+// mirror flow.IsFinal).
+var finalStates = map[string]bool{
+	"approved": true, "refused": true, "declined": true,
+	"expired": true, "cancelled": true, "failed": true,
+}
+
+// tkeyLen is the length of an encoded time.
+const tkeyLen = 12
+
+// tkey encodes t so that byte order is time order: the Unix seconds with
+// the sign bit flipped, then the nanoseconds, both big-endian.
+func tkey(t time.Time) []byte {
+	b := make([]byte, tkeyLen)
+	binary.BigEndian.PutUint64(b, uint64(t.Unix())^(1<<63))
+	binary.BigEndian.PutUint32(b[8:], uint32(t.Nanosecond()))
+	return b
+}
+
+// tkeyDesc encodes t so that byte order is reverse time order.
+func tkeyDesc(t time.Time) []byte {
+	b := tkey(t)
+	for i := range b {
+		b[i] = ^b[i]
+	}
+	return b
+}
+
+// lp is s behind its 2-byte length.
+func lp(s string) []byte {
+	b := make([]byte, 2, 2+len(s))
+	binary.BigEndian.PutUint16(b, uint16(len(s)))
+	return append(b, s...)
+}
+
+func cat(parts ...[]byte) []byte {
+	return bytes.Join(parts, nil)
+}
+
+// boltTx implements Tx over one bbolt transaction.
+type boltTx struct{ tx *bolt.Tx }
+
+var _ Tx = (*boltTx)(nil)
+
+func (t *boltTx) b(name []byte) *bolt.Bucket { return t.tx.Bucket(name) }
+
+func getJSON(b *bolt.Bucket, key []byte, v any) error {
+	data := b.Get(key)
+	if data == nil {
+		return ErrNotFound
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("store: decode record %q: %w", key, err)
+	}
+	return nil
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: encode: %w", err)
+	}
+	return b.Put(key, data)
+}
+
+func checkLen(what, s string) error {
+	if s == "" {
+		return fmt.Errorf("%w: %s is empty", ErrInvalid, what)
+	}
+	if len(s) > 1024 {
+		return fmt.Errorf("%w: %s is longer than 1024 bytes", ErrInvalid, what)
+	}
+	return nil
+}
+
+// GetPayment returns the payment with that id, or ErrNotFound.
+func (t *boltTx) GetPayment(id string) (*Payment, error) {
+	p := new(Payment)
+	if err := getJSON(t.b(bPayments), []byte(id), p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func merchantKey(p *Payment) []byte {
+	return cat(lp(p.MerchantID), tkeyDesc(p.CreatedAt), []byte(p.ID))
+}
+
+func activeKey(p *Payment) []byte { return cat(tkey(p.ExpiresAt), []byte(p.ID)) }
+
+// PutPayment inserts or replaces p and moves its index entries.
+func (t *boltTx) PutPayment(p *Payment) error {
+	if err := checkLen("payment id", p.ID); err != nil {
+		return err
+	}
+	if err := checkLen("payment merchant_id", p.MerchantID); err != nil {
+		return err
+	}
+	if p.TokenHash != "" {
+		if owner := t.b(bByToken).Get([]byte(p.TokenHash)); owner != nil && string(owner) != p.ID {
+			return fmt.Errorf("%w: token hash of payment %s belongs to another payment", ErrExists, p.ID)
+		}
+	}
+	old, err := t.GetPayment(p.ID)
+	switch {
+	case err == ErrNotFound:
+	case err != nil:
+		return err
+	default:
+		if err := t.b(bByMerchant).Delete(merchantKey(old)); err != nil {
+			return err
+		}
+		if old.TokenHash != "" {
+			if err := t.b(bByToken).Delete([]byte(old.TokenHash)); err != nil {
+				return err
+			}
+		}
+		if err := t.b(bActive).Delete(activeKey(old)); err != nil {
+			return err
+		}
+	}
+	if err := putJSON(t.b(bPayments), []byte(p.ID), p); err != nil {
+		return err
+	}
+	if err := t.b(bByMerchant).Put(merchantKey(p), nil); err != nil {
+		return err
+	}
+	if p.TokenHash != "" {
+		if err := t.b(bByToken).Put([]byte(p.TokenHash), []byte(p.ID)); err != nil {
+			return err
+		}
+	}
+	if !finalStates[p.State] {
+		if err := t.b(bActive).Put(activeKey(p), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PaymentByToken finds a payment by its token hash, or ErrNotFound.
+func (t *boltTx) PaymentByToken(tokenHash string) (*Payment, error) {
+	if tokenHash == "" {
+		return nil, ErrNotFound
+	}
+	id := t.b(bByToken).Get([]byte(tokenHash))
+	if id == nil {
+		return nil, ErrNotFound
+	}
+	return t.GetPayment(string(id))
+}
+
+// ListPayments lists a merchant's payments newest first. The cursor is the
+// ID of the last payment of the previous page; limit <= 0 means 100.
+func (t *boltTx) ListPayments(merchantID, cursor string, limit int) ([]*Payment, string, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	prefix := lp(merchantID)
+	c := t.b(bByMerchant).Cursor()
+	var k []byte
+	if cursor == "" {
+		k, _ = c.Seek(prefix)
+	} else {
+		after, err := t.GetPayment(cursor)
+		if err == ErrNotFound || (err == nil && after.MerchantID != merchantID) {
+			return nil, "", ErrInvalidCursor
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		start := merchantKey(after)
+		k, _ = c.Seek(start)
+		if bytes.Equal(k, start) {
+			k, _ = c.Next()
+		}
+	}
+	var out []*Payment
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(out) == limit {
+			return out, out[len(out)-1].ID, nil
+		}
+		id := string(k[len(prefix)+tkeyLen:])
+		p, err := t.GetPayment(id)
+		if err != nil {
+			return nil, "", fmt.Errorf("store: merchant index names payment %s: %w", id, err)
+		}
+		out = append(out, p)
+	}
+	return out, "", nil
+}
+
+// ActivePayments lists non-final payments, soonest expiry first.
+func (t *boltTx) ActivePayments(limit int) ([]*Payment, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	var out []*Payment
+	c := t.b(bActive).Cursor()
+	for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+		id := string(k[tkeyLen:])
+		p, err := t.GetPayment(id)
+		if err != nil {
+			return nil, fmt.Errorf("store: active index names payment %s: %w", id, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// AppendEvent appends e to its payment's log and sets e.Seq (1, 2, ...).
+func (t *boltTx) AppendEvent(e *Event) error {
+	if err := checkLen("event payment_id", e.PaymentID); err != nil {
+		return err
+	}
+	b, err := t.b(bEvents).CreateBucketIfNotExists([]byte(e.PaymentID))
+	if err != nil {
+		return fmt.Errorf("store: events of %s: %w", e.PaymentID, err)
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	ev := *e
+	ev.Seq = int64(seq)
+	key := make([]byte, 8)
+	binary.BigEndian.PutUint64(key, seq)
+	if err := putJSON(b, key, &ev); err != nil {
+		return err
+	}
+	e.Seq = ev.Seq
+	return nil
+}
+
+// Events returns a payment's events in Seq order (none is not an error).
+func (t *boltTx) Events(paymentID string) ([]*Event, error) {
+	if paymentID == "" {
+		return nil, nil
+	}
+	b := t.b(bEvents).Bucket([]byte(paymentID))
+	if b == nil {
+		return nil, nil
+	}
+	var out []*Event
+	err := b.ForEach(func(k, v []byte) error {
+		e := new(Event)
+		if err := json.Unmarshal(v, e); err != nil {
+			return fmt.Errorf("store: decode event: %w", err)
+		}
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+func idemKey(merchantID, key string) []byte { return cat(lp(merchantID), []byte(key)) }
+
+// GetIdempotency returns the record for merchantID and key, or ErrNotFound.
+func (t *boltTx) GetIdempotency(merchantID, key string) (*Idempotency, error) {
+	r := new(Idempotency)
+	if err := getJSON(t.b(bIdem), idemKey(merchantID, key), r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// PutIdempotency inserts or replaces a record.
+func (t *boltTx) PutIdempotency(r *Idempotency) error {
+	if err := checkLen("idempotency merchant_id", r.MerchantID); err != nil {
+		return err
+	}
+	if err := checkLen("idempotency key", r.Key); err != nil {
+		return err
+	}
+	k := idemKey(r.MerchantID, r.Key)
+	if old, err := t.GetIdempotency(r.MerchantID, r.Key); err == nil {
+		if err := t.b(bIdemByTime).Delete(cat(tkey(old.CreatedAt), k)); err != nil {
+			return err
+		}
+	} else if err != ErrNotFound {
+		return err
+	}
+	if err := putJSON(t.b(bIdem), k, r); err != nil {
+		return err
+	}
+	return t.b(bIdemByTime).Put(cat(tkey(r.CreatedAt), k), nil)
+}
+
+// PruneIdempotency deletes the records created before cutoff.
+func (t *boltTx) PruneIdempotency(cutoff time.Time) (int, error) {
+	end := tkey(cutoff)
+	var keys [][]byte
+	c := t.b(bIdemByTime).Cursor()
+	for k, _ := c.First(); k != nil && bytes.Compare(k[:tkeyLen], end) < 0; k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		if err := t.b(bIdem).Delete(k[tkeyLen:]); err != nil {
+			return 0, err
+		}
+		if err := t.b(bIdemByTime).Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
+}
+
+func dueKey(m *OutboxMessage) []byte { return cat(tkey(m.NextAttempt), []byte(m.ID)) }
+
+func outboxPayKey(m *OutboxMessage) []byte {
+	return cat(lp(m.PaymentID), tkey(m.CreatedAt), []byte(m.ID))
+}
+
+// Enqueue adds m to the outbox. An empty State becomes OutboxPending; a
+// zero NextAttempt makes it due at once. A duplicate ID is ErrExists.
+func (t *boltTx) Enqueue(m *OutboxMessage) error {
+	if err := checkLen("outbox id", m.ID); err != nil {
+		return err
+	}
+	if err := checkLen("outbox kind", m.Kind); err != nil {
+		return err
+	}
+	if t.b(bOutbox).Get([]byte(m.ID)) != nil {
+		return fmt.Errorf("%w: outbox message %s", ErrExists, m.ID)
+	}
+	if m.State == "" {
+		m.State = OutboxPending
+	}
+	return t.writeOutbox(m)
+}
+
+func (t *boltTx) writeOutbox(m *OutboxMessage) error {
+	if err := putJSON(t.b(bOutbox), []byte(m.ID), m); err != nil {
+		return err
+	}
+	if m.State == OutboxPending {
+		if err := t.b(bOutboxDue).Put(dueKey(m), nil); err != nil {
+			return err
+		}
+	}
+	return t.b(bOutboxPay).Put(outboxPayKey(m), nil)
+}
+
+// GetOutbox returns the message with that id, or ErrNotFound.
+func (t *boltTx) GetOutbox(id string) (*OutboxMessage, error) {
+	m := new(OutboxMessage)
+	if err := getJSON(t.b(bOutbox), []byte(id), m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// PutOutbox replaces an existing message (ErrNotFound if there is none)
+// and moves its index entries.
+func (t *boltTx) PutOutbox(m *OutboxMessage) error {
+	old, err := t.GetOutbox(m.ID)
+	if err != nil {
+		return err
+	}
+	if err := t.b(bOutboxDue).Delete(dueKey(old)); err != nil {
+		return err
+	}
+	if err := t.b(bOutboxPay).Delete(outboxPayKey(old)); err != nil {
+		return err
+	}
+	return t.writeOutbox(m)
+}
+
+// DueOutbox lists pending messages with NextAttempt <= now, earliest
+// NextAttempt first. limit <= 0 means 100.
+func (t *boltTx) DueOutbox(now time.Time, limit int) ([]*OutboxMessage, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	end := tkey(now)
+	var out []*OutboxMessage
+	c := t.b(bOutboxDue).Cursor()
+	for k, _ := c.First(); k != nil && len(out) < limit && bytes.Compare(k[:tkeyLen], end) <= 0; k, _ = c.Next() {
+		m, err := t.GetOutbox(string(k[tkeyLen:]))
+		if err != nil {
+			return nil, fmt.Errorf("store: due index names message %s: %w", k[tkeyLen:], err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// OutboxFor lists a payment's messages in the order they were created.
+func (t *boltTx) OutboxFor(paymentID string) ([]*OutboxMessage, error) {
+	prefix := lp(paymentID)
+	var out []*OutboxMessage
+	c := t.b(bOutboxPay).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		id := string(k[len(prefix)+tkeyLen:])
+		m, err := t.GetOutbox(id)
+		if err != nil {
+			return nil, fmt.Errorf("store: payment index names message %s: %w", id, err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
