@@ -1,0 +1,434 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"path/filepath"
+	"testing"
+)
+
+// MustOpen opens a ledger in a temporary directory, seeds it, and checks
+// its invariants when the test ends.
+func MustOpen(tb testing.TB, dir string, seed ...Opening) *Ledger {
+	tb.Helper()
+	l, err := Open(filepath.Join(dir, "ledger.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := l.Seed(context.Background(), seed); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := l.Check(); err != nil {
+			tb.Errorf("invariants after test: %v", err)
+		}
+		_ = l.Close()
+	})
+	return l
+}
+
+func balance(tb testing.TB, l *Ledger, id string) int64 {
+	tb.Helper()
+	b, err := l.Balances()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a, ok := b[id]
+	if !ok {
+		tb.Fatalf("no account %s", id)
+	}
+	return a.Balance
+}
+
+func TestTransfer(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name        string
+		t           Transfer
+		wantState   State
+		wantDecline string
+		wantErr     error
+		wantPayer   int64
+	}{
+		{name: "approved", t: Transfer{PaymentID: "p1", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 300, Currency: "EUR"}, wantState: StateApproved, wantPayer: 700},
+		{name: "into overdraft", t: Transfer{PaymentID: "p1", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 1200, Currency: "EUR"}, wantState: StateApproved, wantPayer: -200},
+		{name: "exactly to floor", t: Transfer{PaymentID: "p1", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 1500, Currency: "EUR"}, wantState: StateApproved, wantPayer: -500},
+		{name: "below floor", t: Transfer{PaymentID: "p1", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 1501, Currency: "EUR"}, wantState: StateDeclined, wantDecline: DeclineInsufficientFunds, wantPayer: 1000},
+		{name: "below floor custom code", t: Transfer{PaymentID: "p1", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 1501, Currency: "EUR", ShortDecline: "limit_exceeded"}, wantState: StateDeclined, wantDecline: "limit_exceeded", wantPayer: 1000},
+		{name: "wrong currency", t: Transfer{PaymentID: "p1", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 1, Currency: "USD"}, wantState: StateDeclined, wantDecline: DeclineCurrency, wantPayer: 1000},
+		{name: "unknown account", t: Transfer{PaymentID: "p1", Operation: "debit", From: "bob", To: "clearing:EUR", Amount: 1, Currency: "EUR"}, wantErr: ErrUnknownAccount, wantPayer: 1000},
+		{name: "zero amount", t: Transfer{PaymentID: "p1", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 0, Currency: "EUR"}, wantErr: ErrInvalidTransfer, wantPayer: 1000},
+		{name: "negative amount", t: Transfer{PaymentID: "p1", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: -5, Currency: "EUR"}, wantErr: ErrInvalidTransfer, wantPayer: 1000},
+		{name: "no payment id", t: Transfer{Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 5, Currency: "EUR"}, wantErr: ErrInvalidTransfer, wantPayer: 1000},
+		{name: "same account", t: Transfer{PaymentID: "p1", Operation: "debit", From: "alice", To: "alice", Amount: 5, Currency: "EUR"}, wantErr: ErrInvalidTransfer, wantPayer: 1000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := MustOpen(t, t.TempDir(), Opening{ID: "alice", Currency: "EUR", Limit: 500, Balance: 1000})
+			res, err := l.Transfer(ctx, tt.t)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+			} else {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.State != tt.wantState || res.DeclineCode != tt.wantDecline {
+					t.Fatalf("got %s/%q, want %s/%q", res.State, res.DeclineCode, tt.wantState, tt.wantDecline)
+				}
+				if (res.State == StateApproved) != (res.Reference != "") {
+					t.Errorf("reference %q for state %s", res.Reference, res.State)
+				}
+			}
+			if got := balance(t, l, "alice"); got != tt.wantPayer {
+				t.Errorf("alice balance = %d, want %d", got, tt.wantPayer)
+			}
+		})
+	}
+}
+
+func TestIdempotency(t *testing.T) {
+	ctx := context.Background()
+	l := MustOpen(t, t.TempDir(), Opening{ID: "alice", Currency: "EUR", Balance: 1000})
+	tr := Transfer{PaymentID: "p1", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 400, Currency: "EUR"}
+	first, err := l.Transfer(ctx, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := l.Transfer(ctx, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again != first {
+		t.Errorf("retry result %+v, want %+v", again, first)
+	}
+	if got := balance(t, l, "alice"); got != 600 {
+		t.Fatalf("alice = %d after retry, want 600", got)
+	}
+	// The same key with other terms is refused, and moves nothing.
+	other := tr
+	other.Amount = 1
+	if _, err := l.Transfer(ctx, other); !errors.Is(err, ErrConflict) {
+		t.Fatalf("err = %v, want ErrConflict", err)
+	}
+	// A declined operation stays declined even when funds arrive later.
+	big := Transfer{PaymentID: "p2", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 900, Currency: "EUR"}
+	d, err := l.Transfer(ctx, big)
+	if err != nil || d.State != StateDeclined {
+		t.Fatalf("got %+v, %v; want declined", d, err)
+	}
+	if _, err := l.Reverse(ctx, "p1", "debit"); err != nil {
+		t.Fatal(err)
+	}
+	d2, err := l.Transfer(ctx, big)
+	if err != nil || d2 != d {
+		t.Fatalf("retry of declined got %+v, %v; want %+v", d2, err, d)
+	}
+	if got := balance(t, l, "alice"); got != 1000 {
+		t.Fatalf("alice = %d, want 1000", got)
+	}
+}
+
+func TestReverse(t *testing.T) {
+	ctx := context.Background()
+	l := MustOpen(t, t.TempDir(), Opening{ID: "alice", Currency: "EUR", Balance: 1000}, Opening{ID: "shop", Currency: "EUR"})
+	if _, err := l.Transfer(ctx, Transfer{PaymentID: "p1", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 250, Currency: "EUR"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		r, err := l.Reverse(ctx, "p1", "debit")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.State != StateReversed || r.Amount != 250 {
+			t.Fatalf("reverse #%d = %+v", i, r)
+		}
+		if got := balance(t, l, "alice"); got != 1000 {
+			t.Fatalf("reverse #%d: alice = %d, want 1000", i, got)
+		}
+	}
+	st, err := l.Status(ctx, "p1", "debit")
+	if err != nil || st.State != StateReversed {
+		t.Fatalf("status = %+v, %v", st, err)
+	}
+
+	t.Run("never happened", func(t *testing.T) {
+		r, err := l.Reverse(ctx, "p9", "debit")
+		if err != nil || r.State != StateNotFound {
+			t.Fatalf("got %+v, %v; want not_found", r, err)
+		}
+		st, err := l.Status(ctx, "p9", "debit")
+		if err != nil || st.State != StateNotFound {
+			t.Fatalf("status = %+v, %v", st, err)
+		}
+		// The operation that the reversal overtook must not move money.
+		late, err := l.Transfer(ctx, Transfer{PaymentID: "p9", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 10, Currency: "EUR"})
+		if err != nil || late.State != StateDeclined || late.DeclineCode != DeclineVoided {
+			t.Fatalf("late debit = %+v, %v", late, err)
+		}
+		if got := balance(t, l, "alice"); got != 1000 {
+			t.Fatalf("alice = %d, want 1000", got)
+		}
+	})
+
+	t.Run("money already spent", func(t *testing.T) {
+		if _, err := l.Transfer(ctx, Transfer{PaymentID: "p3", Operation: "credit", From: "clearing:EUR", To: "shop", Amount: 100, Currency: "EUR"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Transfer(ctx, Transfer{PaymentID: "p4", Operation: "debit", From: "shop", To: "clearing:EUR", Amount: 100, Currency: "EUR"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Reverse(ctx, "p3", "credit"); !errors.Is(err, ErrBelowFloor) {
+			t.Fatalf("err = %v, want ErrBelowFloor", err)
+		}
+		if st, _ := l.Status(ctx, "p3", "credit"); st.State != StateApproved {
+			t.Fatalf("state after refused reversal = %s", st.State)
+		}
+	})
+}
+
+func TestSeedKeepsLiveBalance(t *testing.T) {
+	ctx := context.Background()
+	l := MustOpen(t, t.TempDir(), Opening{ID: "alice", Currency: "EUR", Balance: 1000})
+	if _, err := l.Transfer(ctx, Transfer{PaymentID: "p1", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 300, Currency: "EUR"}); err != nil {
+		t.Fatal(err)
+	}
+	// Re-seeding (a reload) keeps the live balance and takes the new limit.
+	if err := l.Seed(ctx, []Opening{{ID: "alice", Currency: "EUR", Limit: 50, Balance: 1000}}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := l.Balances()
+	if b["alice"].Balance != 700 || b["alice"].Limit != 50 {
+		t.Fatalf("alice = %+v", b["alice"])
+	}
+	if err := l.Seed(ctx, []Opening{{ID: "alice", Currency: "USD"}}); !errors.Is(err, ErrCurrencyMismatch) {
+		t.Fatalf("err = %v, want ErrCurrencyMismatch", err)
+	}
+	if err := l.Seed(ctx, []Opening{{ID: "bob", Currency: "EUR", Balance: -10}}); !errors.Is(err, ErrInvalidTransfer) {
+		t.Fatalf("err = %v, want ErrInvalidTransfer", err)
+	}
+	if _, ok := mustBalances(t, l)["bob"]; ok {
+		t.Fatal("a failed seed created an account")
+	}
+}
+
+func mustBalances(tb testing.TB, l *Ledger) map[string]Account {
+	tb.Helper()
+	b, err := l.Balances()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// TestRestartRetry closes and reopens the bbolt file between a call and its
+// retry, as after a crash: the retry must return the stored result and move
+// nothing.
+func TestRestartRetry(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ledger.db")
+	l, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Seed(ctx, []Opening{{ID: "alice", Currency: "EUR", Balance: 1000}}); err != nil {
+		t.Fatal(err)
+	}
+	tr := Transfer{PaymentID: "p1", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 400, Currency: "EUR"}
+	first, err := l.Transfer(ctx, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	l2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l2.Seed(ctx, []Opening{{ID: "alice", Currency: "EUR", Balance: 1000}}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := l2.Transfer(ctx, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again != first {
+		t.Fatalf("after restart got %+v, want %+v", again, first)
+	}
+	if got := balance(t, l2, "alice"); got != 600 {
+		t.Fatalf("alice = %d, want 600", got)
+	}
+	if _, err := l2.Reverse(ctx, "p1", "debit"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l3 := MustOpen(t, dir)
+	r, err := l3.Reverse(ctx, "p1", "debit")
+	if err != nil || r.State != StateReversed {
+		t.Fatalf("reverse after restart = %+v, %v", r, err)
+	}
+	if got := balance(t, l3, "alice"); got != 1000 {
+		t.Fatalf("alice = %d, want 1000", got)
+	}
+}
+
+// TestRandomizedInvariants runs a seeded random sequence of payments between
+// an issuer's and an acquirer's ledger: debits, credits, reversals, and
+// retries of every kind of call. After every step it checks each ledger's
+// invariants, that money is conserved across both ledgers (the two clearing
+// accounts differ only by the money in flight), and that balances match a
+// model in which every operation moves money at most once.
+func TestRandomizedInvariants(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewSource(20261125))
+	payers := []Opening{
+		{ID: "payer-a", Currency: "EUR", Balance: 5000},
+		{ID: "payer-b", Currency: "EUR", Limit: 3000}, // a credit card
+		{ID: "payer-c", Currency: "EUR", Balance: 200, Limit: 100},
+	}
+	merchants := []Opening{{ID: "shop-1", Currency: "EUR"}, {ID: "shop-2", Currency: "EUR"}}
+	iss := MustOpen(t, t.TempDir(), payers...)
+	acq := MustOpen(t, t.TempDir(), merchants...)
+
+	model := map[string]int64{}
+	for _, o := range append(append([]Opening{}, payers...), merchants...) {
+		model[o.ID] = o.Balance
+	}
+	var seeded int64
+	for _, v := range model {
+		seeded += v
+	}
+
+	type payment struct {
+		id            string
+		debit, credit Transfer
+		debited       bool // debit approved and not reversed
+		credited      bool // credit approved and not reversed
+		debitTried    bool
+		creditTried   bool
+	}
+	var pays []*payment
+	inFlight := int64(0) // debited minus credited, not reversed
+
+	step := func(i int) {
+		switch op := rng.Intn(10); {
+		case op < 4 || len(pays) == 0: // a new payment's debit
+			p := &payment{id: fmt.Sprintf("pay-%d", i)}
+			payer := payers[rng.Intn(len(payers))]
+			shop := merchants[rng.Intn(len(merchants))]
+			amt := int64(1 + rng.Intn(2500))
+			p.debit = Transfer{PaymentID: p.id, Operation: "debit", From: payer.ID, To: ClearingAccount("EUR"), Amount: amt, Currency: "EUR"}
+			p.credit = Transfer{PaymentID: p.id, Operation: "credit", From: ClearingAccount("EUR"), To: shop.ID, Amount: amt, Currency: "EUR"}
+			res, err := iss.Transfer(ctx, p.debit)
+			if err != nil {
+				t.Fatalf("step %d debit: %v", i, err)
+			}
+			p.debitTried = true
+			wantOK := model[payer.ID]-amt >= -payer.Limit
+			if (res.State == StateApproved) != wantOK {
+				t.Fatalf("step %d: debit of %d from %s (balance %d) = %s", i, amt, payer.ID, model[payer.ID], res.State)
+			}
+			if wantOK {
+				model[payer.ID] -= amt
+				p.debited = true
+				inFlight += amt
+			}
+			pays = append(pays, p)
+		case op < 7: // credit a debited payment, or retry it
+			p := pays[rng.Intn(len(pays))]
+			res, err := acq.Transfer(ctx, p.credit)
+			if err != nil {
+				t.Fatalf("step %d credit: %v", i, err)
+			}
+			if !p.creditTried {
+				p.creditTried = true
+				if res.State != StateApproved {
+					t.Fatalf("step %d: credit = %s", i, res.State)
+				}
+				model[p.credit.To] += p.credit.Amount
+				p.credited = true
+				// Clearing balances: the issuer holds what it debited, the
+				// acquirer owes what it credited.
+				inFlight -= p.credit.Amount
+			}
+		case op < 8: // reverse the debit (the credit failed, or the payment expired)
+			p := pays[rng.Intn(len(pays))]
+			if _, err := iss.Reverse(ctx, p.id, "debit"); err != nil {
+				t.Fatalf("step %d reverse debit: %v", i, err)
+			}
+			if p.debited {
+				model[p.debit.From] += p.debit.Amount
+				p.debited = false
+				inFlight -= p.debit.Amount
+			}
+			p.debitTried = true
+		case op < 9: // reverse the credit
+			p := pays[rng.Intn(len(pays))]
+			_, err := acq.Reverse(ctx, p.id, "credit")
+			if errors.Is(err, ErrBelowFloor) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("step %d reverse credit: %v", i, err)
+			}
+			if p.credited {
+				model[p.credit.To] -= p.credit.Amount
+				p.credited = false
+				inFlight += p.credit.Amount
+			}
+			p.creditTried = true
+		default: // retry an earlier debit
+			p := pays[rng.Intn(len(pays))]
+			before, _ := iss.Status(ctx, p.id, "debit")
+			res, err := iss.Transfer(ctx, p.debit)
+			if err != nil {
+				t.Fatalf("step %d retry: %v", i, err)
+			}
+			if before.State != StateNotFound && res != before {
+				t.Fatalf("step %d: retry gave %+v, first was %+v", i, res, before)
+			}
+		}
+	}
+
+	check := func(i int) {
+		for name, l := range map[string]*Ledger{"issuer": iss, "acquirer": acq} {
+			if err := l.Check(); err != nil {
+				t.Fatalf("step %d: %s: %v", i, name, err)
+			}
+		}
+		ib, ab := mustBalances(t, iss), mustBalances(t, acq)
+		var customers int64
+		for id, want := range model {
+			a, ok := ib[id]
+			if !ok {
+				a = ab[id]
+			}
+			if a.Balance != want {
+				t.Fatalf("step %d: %s = %d, model says %d", i, id, a.Balance, want)
+			}
+			if !a.Unlimited && a.Balance < -a.Limit {
+				t.Fatalf("step %d: %s below floor", i, id)
+			}
+			customers += a.Balance
+		}
+		clearing := ib[ClearingAccount("EUR")].Balance + ab[ClearingAccount("EUR")].Balance
+		if clearing != inFlight {
+			t.Fatalf("step %d: clearing accounts sum to %d, in flight %d", i, clearing, inFlight)
+		}
+		if customers+clearing != seeded {
+			t.Fatalf("step %d: customers %d + clearing %d != seeded %d", i, customers, clearing, seeded)
+		}
+	}
+	for i := range 600 {
+		step(i)
+		check(i)
+	}
+}
