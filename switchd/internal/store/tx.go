@@ -180,7 +180,8 @@ func (t *boltTx) PaymentByToken(tokenHash string) (*Payment, error) {
 	return t.GetPayment(string(id))
 }
 
-// ListPayments lists a merchant's payments newest first. The cursor is the
+// ListPayments lists a merchant's payments newest first (equal creation
+// times in ID order). The cursor is the
 // ID of the last payment of the previous page; limit <= 0 means 100.
 func (t *boltTx) ListPayments(merchantID, cursor string, limit int) ([]*Payment, string, error) {
 	if limit <= 0 {
