@@ -1,0 +1,151 @@
+package cardplugin
+
+import (
+	"context"
+
+	"github.com/switchd/switchd/plugins/internal/ledger"
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
+)
+
+func declined(code string) *pb.ResolveInstrumentResponse {
+	return &pb.ResolveInstrumentResponse{Verdict: pb.Verdict_VERDICT_DECLINED, DeclineCode: code}
+}
+
+// ResolveInstrument implements sdk.PaymentMethod. It checks the card's form
+// (digits, length, Luhn, expiry month), that the institution issues its BIN,
+// that it has not expired, and that it is a card of this issuer with that
+// expiry. Only the token, BIN, last four digits, display string and the
+// holder's payer reference leave it.
+func (p *Plugin) ResolveInstrument(_ context.Context, req *pb.ResolveInstrumentRequest) (*pb.ResolveInstrumentResponse, error) {
+	in, err := p.instance(req.GetInstanceId())
+	if err != nil {
+		return nil, err
+	}
+	c := req.GetCard()
+	if c == nil {
+		return nil, sdk.InvalidArgument("instrument", "the card plugin needs a card instrument")
+	}
+	pan := c.GetPan()
+	if ValidatePAN(pan) != nil || c.GetExpiryMonth() < 1 || c.GetExpiryMonth() > 12 || c.GetExpiryYear() < 2000 || c.GetExpiryYear() > 2099 {
+		return declined(sdk.DeclineInvalidCard), nil
+	}
+	s := in.settings
+	if !s.issues(pan) {
+		return declined(sdk.DeclineNotIssuedHere), nil
+	}
+	exp := Expiry{Month: int(c.GetExpiryMonth()), Year: int(c.GetExpiryYear())}
+	if exp.Expired(p.now()) {
+		return declined(sdk.DeclineCardExpired), nil
+	}
+	tok := Tokenize(s.tokenKey, pan)
+	known, ok := s.cards[tok]
+	if !ok || known.expiry != exp {
+		return declined(sdk.DeclineInvalidCard), nil
+	}
+	return &pb.ResolveInstrumentResponse{
+		Verdict:  pb.Verdict_VERDICT_APPROVED,
+		Token:    tok,
+		Display:  Display(pan),
+		Bin:      pan[:6],
+		Last4:    pan[len(pan)-4:],
+		PayerRef: known.holder,
+	}, nil
+}
+
+// Debit implements sdk.PaymentMethod: single-message authorize-and-capture.
+// It moves the amount from the card's account to the issuer's clearing
+// account at once, or declines with limit_exceeded when the credit line is
+// too short. There is no separate hold; Reverse puts the money back.
+func (p *Plugin) Debit(ctx context.Context, req *pb.DebitRequest) (*pb.MoneyResult, error) {
+	in, err := p.instance(req.GetInstanceId())
+	if err != nil {
+		return nil, err
+	}
+	o := req.GetOrder()
+	if o.GetPaymentId() == "" {
+		return nil, sdk.InvalidArgument("order.payment_id", "is required")
+	}
+	if o.GetAmountMinor() <= 0 {
+		return nil, sdk.InvalidArgument("order.amount_minor", "must be positive")
+	}
+	if _, ok := in.settings.cards[req.GetToken()]; !ok {
+		// A card removed since the first attempt still answers a retry.
+		if st, err := in.ledger.Status(ctx, o.GetPaymentId(), ledger.OpDebit); err == nil && st.State != ledger.StateNotFound {
+			return ledger.MoneyResult(st), nil
+		}
+		return nil, sdk.NotFound("token: no card of this issuer has this token")
+	}
+	r, err := in.ledger.Transfer(ctx, ledger.Transfer{
+		PaymentID:    o.GetPaymentId(),
+		Operation:    ledger.OpDebit,
+		From:         cardAccount(req.GetToken()),
+		To:           ledger.ClearingAccount(o.GetCurrency()),
+		Amount:       o.GetAmountMinor(),
+		Currency:     o.GetCurrency(),
+		ShortDecline: sdk.DeclineLimitExceeded,
+	})
+	if err != nil {
+		return nil, ledger.SDKError(err)
+	}
+	return ledger.MoneyResult(r), nil
+}
+
+// Credit implements sdk.PaymentMethod: it records the seller's receivable,
+// moving the amount from the acquirer's clearing account (which goes
+// negative: the scheme owes it) to the merchant's settlement account. An
+// unknown payee account is declined with unknown_account.
+func (p *Plugin) Credit(ctx context.Context, req *pb.CreditRequest) (*pb.MoneyResult, error) {
+	in, err := p.instance(req.GetInstanceId())
+	if err != nil {
+		return nil, err
+	}
+	o := req.GetOrder()
+	if o.GetPaymentId() == "" {
+		return nil, sdk.InvalidArgument("order.payment_id", "is required")
+	}
+	if o.GetAmountMinor() <= 0 {
+		return nil, sdk.InvalidArgument("order.amount_minor", "must be positive")
+	}
+	if _, ok := in.settings.merchants[req.GetPayeeAccount()]; !ok {
+		if st, err := in.ledger.Status(ctx, o.GetPaymentId(), ledger.OpCredit); err == nil && st.State != ledger.StateNotFound {
+			return ledger.MoneyResult(st), nil
+		}
+		return &pb.MoneyResult{State: pb.OperationState_OPERATION_STATE_DECLINED, DeclineCode: sdk.DeclineUnknownAccount, AmountMinor: o.GetAmountMinor(), Currency: o.GetCurrency()}, nil
+	}
+	r, err := in.ledger.Transfer(ctx, ledger.Transfer{
+		PaymentID: o.GetPaymentId(),
+		Operation: ledger.OpCredit,
+		From:      ledger.ClearingAccount(o.GetCurrency()),
+		To:        merchantAccount(req.GetPayeeAccount()),
+		Amount:    o.GetAmountMinor(),
+		Currency:  o.GetCurrency(),
+	})
+	if err != nil {
+		return nil, ledger.SDKError(err)
+	}
+	return ledger.MoneyResult(r), nil
+}
+
+// Reverse implements sdk.PaymentMethod: a Debit's money goes back to the
+// card, a Credit's back to the clearing account, once.
+func (p *Plugin) Reverse(ctx context.Context, req *pb.ReverseRequest) (*pb.MoneyResult, error) {
+	in, err := p.instance(req.GetInstanceId())
+	if err != nil {
+		return nil, err
+	}
+	res, err := ledger.ReverseCall(ctx, in.ledger, req)
+	if err == nil {
+		sdk.Logger().Info("reversed", "instance", req.GetInstanceId(), "payment_id", req.GetPaymentId(), "operation", req.GetOperation().String(), "reason", req.GetReason(), "state", res.GetState().String())
+	}
+	return res, err
+}
+
+// GetOperationStatus implements sdk.PaymentMethod.
+func (p *Plugin) GetOperationStatus(ctx context.Context, req *pb.OperationStatusRequest) (*pb.MoneyResult, error) {
+	in, err := p.instance(req.GetInstanceId())
+	if err != nil {
+		return nil, err
+	}
+	return ledger.StatusCall(ctx, in.ledger, req)
+}
