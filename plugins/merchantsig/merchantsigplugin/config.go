@@ -1,0 +1,157 @@
+package merchantsigplugin
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"time"
+
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
+)
+
+// DefaultReplayWindow is the replay window when replay_window_seconds is
+// not set.
+const DefaultReplayWindow = 300 * time.Second
+
+// config is the institution's block, as the host sends it.
+type config struct {
+	AttestationKey      string          `json:"attestation_key"`
+	AttestationKeyID    string          `json:"attestation_key_id"`
+	ReplayWindowSeconds *float64        `json:"replay_window_seconds"`
+	Merchant            []merchantBlock `json:"merchant"`
+}
+
+type merchantBlock struct {
+	ID  string     `json:"id"`
+	Key []keyBlock `json:"key"`
+}
+
+type keyBlock struct {
+	ID        string `json:"id"`
+	PublicKey string `json:"public_key"`
+}
+
+func schema() *pb.Schema {
+	return &pb.Schema{
+		Attributes: []*pb.Attribute{
+			sdk.SensitiveAttr("attestation_key", pb.AttributeType_ATTRIBUTE_TYPE_STRING, true,
+				"the acquirer's Ed25519 private key seed (32 bytes, hex or base64) for step-B attestations; use env() or file()"),
+			sdk.Attr("attestation_key_id", pb.AttributeType_ATTRIBUTE_TYPE_STRING, true,
+				"the name under which the attestation key is published"),
+			sdk.Attr("replay_window_seconds", pb.AttributeType_ATTRIBUTE_TYPE_NUMBER, false,
+				"how far signed_at may be from now, either way, in seconds (default 300)"),
+		},
+		Blocks: []*pb.BlockType{{
+			Name:        "merchant",
+			Labels:      []string{"id"},
+			Description: "a seller registered with this acquirer, by merchant id",
+			Body: &pb.Schema{Blocks: []*pb.BlockType{{
+				Name:        "key",
+				Labels:      []string{"id"},
+				MinItems:    1,
+				Description: "one of the seller's signing keys, by key id",
+				Body: &pb.Schema{Attributes: []*pb.Attribute{
+					sdk.Attr("public_key", pb.AttributeType_ATTRIBUTE_TYPE_STRING, true,
+						"the seller's Ed25519 public key, 32 bytes in base64 (or hex)"),
+				}},
+			}}},
+		}},
+	}
+}
+
+// decodeKey32 decodes 32 bytes given as 64 hex digits or base64 (standard
+// or URL alphabet, padded or not).
+func decodeKey32(s string) ([]byte, error) {
+	var b []byte
+	var err error
+	if len(s) == 64 {
+		b, err = hex.DecodeString(s)
+	} else {
+		err = ErrKeyEncoding
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if b, err = enc.DecodeString(s); err == nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return nil, ErrKeyEncoding
+	}
+	if len(b) != 32 {
+		return nil, ErrKeySize
+	}
+	return b, nil
+}
+
+// parse checks cfg and returns the settings, or every problem found.
+func parse(cfg *config) (*settings, []*pb.Diagnostic) {
+	var diags []*pb.Diagnostic
+	s := &settings{window: DefaultReplayWindow, merchants: map[string]map[string]ed25519.PublicKey{}}
+
+	if cfg.AttestationKey == "" {
+		diags = append(diags, sdk.ErrorDiag([]string{"attestation_key"}, "Missing attestation key",
+			"Set attestation_key to the acquirer's 32-byte Ed25519 seed, from env() or file()."))
+	} else if seed, err := decodeKey32(cfg.AttestationKey); err != nil {
+		diags = append(diags, sdk.ErrorDiag([]string{"attestation_key"}, "Invalid attestation key",
+			"attestation_key %v; it must be a 32-byte Ed25519 seed in hex or base64.", err))
+	} else {
+		s.priv = ed25519.NewKeyFromSeed(seed)
+	}
+	if cfg.AttestationKeyID == "" {
+		diags = append(diags, sdk.ErrorDiag([]string{"attestation_key_id"}, "Missing attestation key id",
+			"Set attestation_key_id to the name other parties use for this key."))
+	}
+	s.keyID = cfg.AttestationKeyID
+	if w := cfg.ReplayWindowSeconds; w != nil {
+		if *w < 1 || *w > 86400 || *w != math.Trunc(*w) {
+			diags = append(diags, sdk.ErrorDiag([]string{"replay_window_seconds"}, "Invalid replay window",
+				"replay_window_seconds must be a whole number of seconds from 1 to 86400, got %v.", *w))
+		} else {
+			s.window = time.Duration(*w) * time.Second
+		}
+	}
+	for _, m := range cfg.Merchant {
+		if m.ID == "" {
+			diags = append(diags, sdk.ErrorDiag([]string{"merchant"}, "Missing merchant id", "Every merchant block needs its merchant id as label."))
+			continue
+		}
+		if _, dup := s.merchants[m.ID]; dup {
+			diags = append(diags, sdk.ErrorDiag([]string{"merchant", m.ID}, "Duplicate merchant", "Merchant %q is registered twice.", m.ID))
+			continue
+		}
+		keys := map[string]ed25519.PublicKey{}
+		seen := map[string]bool{}
+		s.merchants[m.ID] = keys
+		if len(m.Key) == 0 {
+			diags = append(diags, sdk.ErrorDiag([]string{"merchant", m.ID}, "Merchant without keys",
+				"Merchant %q needs at least one key block.", m.ID))
+		}
+		for _, k := range m.Key {
+			path := []string{"merchant", m.ID, "key", k.ID}
+			if k.ID == "" {
+				diags = append(diags, sdk.ErrorDiag(path[:3], "Missing key id", "Every key block needs its key id as label."))
+				continue
+			}
+			if seen[k.ID] {
+				diags = append(diags, sdk.ErrorDiag(path, "Duplicate key", "Key %q of merchant %q is registered twice.", k.ID, m.ID))
+				continue
+			}
+			seen[k.ID] = true
+			pub, err := decodeKey32(k.PublicKey)
+			if err != nil {
+				diags = append(diags, sdk.ErrorDiag(append(path, "public_key"), "Invalid public key",
+					"public_key %v; it must be a 32-byte Ed25519 public key in base64 or hex.", err))
+				continue
+			}
+			keys[k.ID] = ed25519.PublicKey(pub)
+		}
+	}
+	return s, diags
+}
+
+func (s *settings) String() string {
+	return fmt.Sprintf("merchantsig settings (%d merchants)", len(s.merchants))
+}

@@ -1,0 +1,20 @@
+// Package merchantsigplugin implements the merchantsig authenticator: step B
+// of the switchd flow, on the acquirer's side.
+//
+// A store signs its order terms with Ed25519: the message is
+// order.SellerMessage(order.TermsDigest(o), signedAtMS). AuthenticateSeller
+// checks, in this order, that the merchant is registered, that the key id is
+// one of its keys, that the signature is valid, that signed_at is within
+// the replay window of now (either way), and that the signature has not
+// been used for another payment. A retry of the same signature for the same
+// payment id (the host retrying after a crash) is approved again.
+//
+// Accepted signatures are remembered, by SHA-256 of the signature, in a
+// bbolt file (merchantsig.db) in the instance's data dir until their window
+// has passed, so a restart does not reopen the window. On approval the
+// acquirer attests the full order digest at step "B" with its own Ed25519
+// key.
+//
+// The package is importable so that benchmarks can run the plugin
+// in-process; the binary in plugins/merchantsig serves it with sdk.Serve.
+package merchantsigplugin

@@ -1,0 +1,316 @@
+package merchantsigplugin
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
+	"github.com/switchd/switchd/plugins/sdk/order"
+)
+
+// Name is the plugin's name.
+const Name = "merchantsig"
+
+// Version is the plugin's version.
+const Version = "1.0.0"
+
+// StateFile is the bbolt file the plugin keeps in each data dir.
+const StateFile = "merchantsig.db"
+
+// Step is the flow step this plugin attests.
+const Step = "B"
+
+var (
+	_ sdk.Plugin        = (*Plugin)(nil)
+	_ sdk.Authenticator = (*Plugin)(nil)
+)
+
+// Plugin is the merchantsig authenticator. It serves any number of
+// acquirers, each configured under its own instance id.
+type Plugin struct {
+	mu        sync.RWMutex
+	instances map[string]*instance
+	dbs       map[string]*bolt.DB // by file path, shared by instances
+	now       func() time.Time
+}
+
+// settings are one instance's decoded configuration.
+type settings struct {
+	priv      ed25519.PrivateKey
+	keyID     string
+	window    time.Duration
+	merchants map[string]map[string]ed25519.PublicKey
+}
+
+type instance struct {
+	*settings
+	id            string // instance id: bucket name
+	institutionID string // signer named in attestations
+	db            *bolt.DB
+}
+
+// New returns an unconfigured plugin. It has no side effects.
+func New() *Plugin {
+	return &Plugin{instances: map[string]*instance{}, dbs: map[string]*bolt.DB{}, now: time.Now}
+}
+
+// GetInfo describes the plugin.
+func (p *Plugin) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoResponse, error) {
+	return &pb.GetInfoResponse{
+		Name:             Name,
+		Version:          Version,
+		Kinds:            []pb.Kind{pb.Kind_KIND_AUTHENTICATOR},
+		ProtocolVersions: []uint32{sdk.ProtocolVersion},
+		Capabilities:     []string{sdk.CapSellerAuth},
+		ConfigSchema:     schema(),
+	}, nil
+}
+
+// Configure applies one acquirer's settings. On any error diagnostic the
+// instance keeps its previous settings.
+func (p *Plugin) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	if req.GetInstanceId() == "" {
+		return nil, sdk.InvalidArgument("instance_id", "is empty")
+	}
+	var cfg config
+	if err := sdk.DecodeConfig(req.GetConfigJson(), &cfg); err != nil {
+		return &pb.ConfigureResponse{Diagnostics: []*pb.Diagnostic{
+			sdk.ErrorDiag(nil, "Invalid merchantsig configuration", "%v", err)}}, nil
+	}
+	s, diags := parse(&cfg)
+	if req.GetDataDir() == "" {
+		diags = append(diags, sdk.ErrorDiag(nil, "No data dir", "merchantsig needs a data dir to remember accepted signatures."))
+	}
+	if sdk.HasErrors(diags) {
+		return &pb.ConfigureResponse{Diagnostics: diags}, nil
+	}
+	db, err := p.openDB(filepath.Join(req.GetDataDir(), StateFile))
+	if err != nil {
+		return &pb.ConfigureResponse{Diagnostics: append(diags, sdk.ErrorDiag(nil, "Cannot open state file", "%v", err))}, nil
+	}
+	inst := &instance{settings: s, id: req.GetInstanceId(), institutionID: req.GetInstitution().GetId(), db: db}
+	if inst.institutionID == "" {
+		inst.institutionID = inst.id
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte(inst.id))
+		if err != nil {
+			return err
+		}
+		if _, err := b.CreateBucketIfNotExists(bucketSigs); err != nil {
+			return err
+		}
+		_, err = b.CreateBucketIfNotExists(bucketExpiry)
+		return err
+	}); err != nil {
+		return &pb.ConfigureResponse{Diagnostics: append(diags, sdk.ErrorDiag(nil, "Cannot initialise state file", "%v", err))}, nil
+	}
+	p.mu.Lock()
+	p.instances[inst.id] = inst
+	p.mu.Unlock()
+	sdk.Logger().Info("merchantsig: configured", "instance", inst.id, "merchants", len(s.merchants), "key_id", s.keyID)
+	return &pb.ConfigureResponse{
+		Diagnostics:     diags,
+		AttestationKeys: []*pb.PublicKey{{KeyId: s.keyID, Ed25519: s.priv.Public().(ed25519.PublicKey)}},
+	}, nil
+}
+
+func (p *Plugin) openDB(path string) (*bolt.DB, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if db, ok := p.dbs[path]; ok {
+		return db, nil
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("merchantsig: open %s: %w", path, err)
+	}
+	p.dbs[path] = db
+	return db, nil
+}
+
+// Close closes the state files. The plugin must not be used afterwards.
+func (p *Plugin) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	for path, db := range p.dbs {
+		errs = append(errs, db.Close())
+		delete(p.dbs, path)
+	}
+	p.instances = map[string]*instance{}
+	return errors.Join(errs...)
+}
+
+// Health reports whether the plugin, or one instance, can serve.
+func (p *Plugin) Health(_ context.Context, req *pb.HealthRequest) (*pb.HealthResponse, error) {
+	if id := req.GetInstanceId(); id != "" {
+		if _, err := p.instance(id); err != nil {
+			return &pb.HealthResponse{Serving: false, Message: "instance is not configured"}, nil
+		}
+	}
+	return &pb.HealthResponse{Serving: true}, nil
+}
+
+func (p *Plugin) instance(id string) (*instance, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	inst, ok := p.instances[id]
+	if !ok {
+		return nil, sdk.FailedPrecondition("merchantsig: instance %q is not configured", id)
+	}
+	return inst, nil
+}
+
+var (
+	bucketSigs   = []byte("sigs")   // sha256(signature) -> sigRecord JSON
+	bucketExpiry = []byte("expiry") // expiry ms (8 bytes BE) || sha256(signature) -> empty
+)
+
+// sigRecord is what is remembered of an accepted signature. It holds no key
+// material.
+type sigRecord struct {
+	PaymentID  string `json:"payment_id"`
+	MerchantID string `json:"merchant_id"`
+	ExpiresMS  int64  `json:"expires_ms"`
+}
+
+func decline(code string) *pb.AuthenticateSellerResponse {
+	return &pb.AuthenticateSellerResponse{Verdict: pb.Verdict_VERDICT_DECLINED, DeclineCode: code}
+}
+
+// AuthenticateSeller is step B: it checks the seller's signature over the
+// order terms and, on approval, attests the order digest.
+func (p *Plugin) AuthenticateSeller(ctx context.Context, req *pb.AuthenticateSellerRequest) (*pb.AuthenticateSellerResponse, error) {
+	inst, err := p.instance(req.GetInstanceId())
+	if err != nil {
+		return nil, err
+	}
+	o := req.GetOrder()
+	if o == nil {
+		return nil, sdk.InvalidArgument("order", "missing")
+	}
+	if err := order.Verify(o, req.GetOrderDigest()); err != nil {
+		return nil, sdk.InvalidArgument("order_digest", "does not match the order")
+	}
+	if o.GetPaymentId() == "" {
+		return nil, sdk.InvalidArgument("order.payment_id", "is empty")
+	}
+	if o.GetAcquirerId() != inst.institutionID {
+		return nil, sdk.InvalidArgument("order.acquirer_id", "names %q, but this instance is acquirer %q", o.GetAcquirerId(), inst.institutionID)
+	}
+	log := sdk.Logger().With("instance", inst.id, "payment_id", o.GetPaymentId(), "merchant_id", o.GetMerchantId(), "seller_key_id", req.GetSellerKeyId())
+
+	keys, ok := inst.merchants[o.GetMerchantId()]
+	if !ok {
+		log.Info("merchantsig: declined", "code", sdk.DeclineUnknownMerchant)
+		return decline(sdk.DeclineUnknownMerchant), nil
+	}
+	pub, ok := keys[req.GetSellerKeyId()]
+	if !ok {
+		log.Info("merchantsig: declined", "code", sdk.DeclineUnknownKey)
+		return decline(sdk.DeclineUnknownKey), nil
+	}
+	sig := req.GetSellerSignature()
+	signedAt := req.GetSignedAtUnixMs()
+	if len(sig) != ed25519.SignatureSize || !ed25519.Verify(pub, order.SellerMessage(order.TermsDigest(o), signedAt), sig) {
+		log.Info("merchantsig: declined", "code", sdk.DeclineBadSignature)
+		return decline(sdk.DeclineBadSignature), nil
+	}
+	now := p.now()
+	nowMS := now.UnixMilli()
+	windowMS := inst.window.Milliseconds()
+	if signedAt < nowMS-windowMS || signedAt > nowMS+windowMS {
+		log.Info("merchantsig: declined", "code", sdk.DeclineStaleSignature, "signed_at_ms", signedAt)
+		return decline(sdk.DeclineStaleSignature), nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	sum := sha256.Sum256(sig)
+	var code string
+	err = inst.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(inst.id))
+		sigs, exp := b.Bucket(bucketSigs), b.Bucket(bucketExpiry)
+		if err := purge(sigs, exp, nowMS); err != nil {
+			return err
+		}
+		if v := sigs.Get(sum[:]); v != nil {
+			var rec sigRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("merchantsig: corrupt replay record: %w", err)
+			}
+			if rec.PaymentID != o.GetPaymentId() {
+				code = sdk.DeclineReplay
+			}
+			return nil
+		}
+		rec, err := json.Marshal(sigRecord{PaymentID: o.GetPaymentId(), MerchantID: o.GetMerchantId(), ExpiresMS: signedAt + windowMS})
+		if err != nil {
+			return err
+		}
+		if err := sigs.Put(sum[:], rec); err != nil {
+			return err
+		}
+		return exp.Put(expiryKey(signedAt+windowMS, sum[:]), nil)
+	})
+	if err != nil {
+		log.Error("merchantsig: state file", "error", err)
+		return nil, sdk.Unavailable(err)
+	}
+	if code != "" {
+		log.Warn("merchantsig: declined", "code", code)
+		return decline(code), nil
+	}
+	log.Info("merchantsig: approved")
+	return &pb.AuthenticateSellerResponse{
+		Verdict: pb.Verdict_VERDICT_APPROVED,
+		Attestation: &pb.Attestation{
+			InstitutionId: inst.institutionID,
+			KeyId:         inst.keyID,
+			Step:          Step,
+			Signature:     ed25519.Sign(inst.priv, order.AttestationMessage(Step, inst.institutionID, req.GetOrderDigest())),
+		},
+	}, nil
+}
+
+func expiryKey(ms int64, sum []byte) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, uint64(ms)), sum...)
+}
+
+// purge forgets signatures whose window ended before nowMS: the window
+// check alone refuses them from then on.
+func purge(sigs, exp *bolt.Bucket, nowMS int64) error {
+	c := exp.Cursor()
+	for k, _ := c.First(); k != nil && len(k) >= 8 && int64(binary.BigEndian.Uint64(k[:8])) < nowMS; k, _ = c.First() {
+		if err := sigs.Delete(k[8:]); err != nil {
+			return err
+		}
+		if err := exp.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// BeginMutualAuth is not served: merchantsig only authenticates sellers.
+func (p *Plugin) BeginMutualAuth(context.Context, *pb.BeginMutualAuthRequest) (*pb.BeginMutualAuthResponse, error) {
+	return nil, &sdk.Error{Code: sdk.CodeUnimplemented, Msg: "merchantsig authenticates sellers (step B) only"}
+}
+
+// FinishMutualAuth is not served: merchantsig only authenticates sellers.
+func (p *Plugin) FinishMutualAuth(context.Context, *pb.FinishMutualAuthRequest) (*pb.FinishMutualAuthResponse, error) {
+	return nil, &sdk.Error{Code: sdk.CodeUnimplemented, Msg: "merchantsig authenticates sellers (step B) only"}
+}

@@ -1,0 +1,315 @@
+package merchantsigplugin
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
+	"github.com/switchd/switchd/plugins/sdk/order"
+)
+
+var (
+	attSeed   = bytes.Repeat([]byte{0xA7}, 32)
+	sellerKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x5E}, 32))
+	otherKey  = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x07}, 32))
+	t0        = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+)
+
+func testConfig(t testing.TB) []byte {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{
+		"attestation_key":       hex.EncodeToString(attSeed),
+		"attestation_key_id":    "acq-2026",
+		"replay_window_seconds": 300,
+		"merchant": []any{
+			map[string]any{"id": "shop-1", "key": []any{
+				map[string]any{"id": "k1", "public_key": base64.StdEncoding.EncodeToString(sellerKey.Public().(ed25519.PublicKey))},
+			}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// MustPlugin returns a plugin configured as acquirer "acq" with data dir
+// dir, whose clock reads *now.
+func MustPlugin(t testing.TB, dir string, now *time.Time) (*Plugin, *pb.ConfigureResponse) {
+	t.Helper()
+	p := New()
+	p.now = func() time.Time { return *now }
+	res, err := p.Configure(context.Background(), &pb.ConfigureRequest{
+		InstanceId: "acq", Kind: pb.Kind_KIND_AUTHENTICATOR, ConfigJson: testConfig(t), DataDir: dir,
+		Institution: &pb.InstitutionInfo{Id: "acq", Roles: []string{"acquirer"}},
+	})
+	if err != nil || sdk.HasErrors(res.GetDiagnostics()) {
+		t.Fatalf("Configure: %v %v", err, res.GetDiagnostics())
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p, res
+}
+
+func testOrder(paymentID string) *pb.Order {
+	return &pb.Order{PaymentId: paymentID, MerchantId: "shop-1", AcquirerId: "acq", IssuerId: "iss",
+		AmountMinor: 1299, Currency: "EUR", Method: pb.Method_METHOD_CARD, OrderRef: "A-1", ExpiresAtUnix: t0.Add(time.Hour).Unix()}
+}
+
+func signedRequest(o *pb.Order, key ed25519.PrivateKey, keyID string, at time.Time) *pb.AuthenticateSellerRequest {
+	d := order.Digest(o)
+	ms := at.UnixMilli()
+	return &pb.AuthenticateSellerRequest{InstanceId: "acq", Order: o, OrderDigest: d[:], SellerKeyId: keyID,
+		SignedAtUnixMs: ms, SellerSignature: ed25519.Sign(key, order.SellerMessage(order.TermsDigest(o), ms))}
+}
+
+func TestAuthenticateSeller(t *testing.T) {
+	now := t0
+	p, conf := MustPlugin(t, t.TempDir(), &now)
+	attPub := conf.GetAttestationKeys()[0].GetEd25519()
+	if !bytes.Equal(attPub, ed25519.NewKeyFromSeed(attSeed).Public().(ed25519.PublicKey)) || conf.GetAttestationKeys()[0].GetKeyId() != "acq-2026" {
+		t.Fatalf("attestation key = %x %q", attPub, conf.GetAttestationKeys()[0].GetKeyId())
+	}
+	tampered := func(f func(*pb.Order)) *pb.AuthenticateSellerRequest {
+		r := signedRequest(testOrder("pay-t"), sellerKey, "k1", t0)
+		o := proto.Clone(r.Order).(*pb.Order)
+		f(o)
+		d := order.Digest(o)
+		r.Order, r.OrderDigest = o, d[:]
+		return r
+	}
+	unknownMerchant := signedRequest(testOrder("pay-m"), sellerKey, "k1", t0)
+	unknownMerchant.Order.MerchantId = "shop-2"
+	d := order.Digest(unknownMerchant.Order)
+	unknownMerchant.OrderDigest = d[:]
+
+	tests := []struct {
+		name string
+		req  *pb.AuthenticateSellerRequest
+		want string // decline code, "" for approval
+	}{
+		{"valid", signedRequest(testOrder("pay-1"), sellerKey, "k1", t0), ""},
+		{"signed a little in the future", signedRequest(testOrder("pay-2"), sellerKey, "k1", t0.Add(299*time.Second)), ""},
+		{"signed at the edge of the window", signedRequest(testOrder("pay-3"), sellerKey, "k1", t0.Add(-300*time.Second)), ""},
+		{"unknown merchant", unknownMerchant, sdk.DeclineUnknownMerchant},
+		{"unknown key", signedRequest(testOrder("pay-4"), sellerKey, "k2", t0), sdk.DeclineUnknownKey},
+		{"signed by another key", signedRequest(testOrder("pay-5"), otherKey, "k1", t0), sdk.DeclineBadSignature},
+		{"amount changed", tampered(func(o *pb.Order) { o.AmountMinor++ }), sdk.DeclineBadSignature},
+		{"currency changed", tampered(func(o *pb.Order) { o.Currency = "USD" }), sdk.DeclineBadSignature},
+		{"order ref changed", tampered(func(o *pb.Order) { o.OrderRef = "A-2" }), sdk.DeclineBadSignature},
+		{"expiry changed", tampered(func(o *pb.Order) { o.ExpiresAtUnix++ }), sdk.DeclineBadSignature},
+		{"signed_at changed", func() *pb.AuthenticateSellerRequest {
+			r := signedRequest(testOrder("pay-6"), sellerKey, "k1", t0)
+			r.SignedAtUnixMs++
+			return r
+		}(), sdk.DeclineBadSignature},
+		{"truncated signature", func() *pb.AuthenticateSellerRequest {
+			r := signedRequest(testOrder("pay-7"), sellerKey, "k1", t0)
+			r.SellerSignature = r.SellerSignature[:63]
+			return r
+		}(), sdk.DeclineBadSignature},
+		{"too old", signedRequest(testOrder("pay-8"), sellerKey, "k1", t0.Add(-301*time.Second)), sdk.DeclineStaleSignature},
+		{"too far in the future", signedRequest(testOrder("pay-9"), sellerKey, "k1", t0.Add(301*time.Second)), sdk.DeclineStaleSignature},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := p.AuthenticateSeller(context.Background(), tt.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.want != "" {
+				if res.GetVerdict() != pb.Verdict_VERDICT_DECLINED || res.GetDeclineCode() != tt.want || res.GetAttestation() != nil {
+					t.Fatalf("got %v %q, want DECLINED %q", res.GetVerdict(), res.GetDeclineCode(), tt.want)
+				}
+				return
+			}
+			if res.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+				t.Fatalf("got %v %q, want APPROVED", res.GetVerdict(), res.GetDeclineCode())
+			}
+			a := res.GetAttestation()
+			if a.GetStep() != "B" || a.GetInstitutionId() != "acq" || a.GetKeyId() != "acq-2026" ||
+				!ed25519.Verify(attPub, order.AttestationMessage("B", "acq", tt.req.GetOrderDigest()), a.GetSignature()) {
+				t.Fatalf("attestation does not verify: %+v", a)
+			}
+		})
+	}
+}
+
+func TestReplay(t *testing.T) {
+	now := t0
+	dir := t.TempDir()
+	p, _ := MustPlugin(t, dir, &now)
+	ctx := context.Background()
+	first := signedRequest(testOrder("pay-1"), sellerKey, "k1", t0)
+	call := func(p *Plugin, r *pb.AuthenticateSellerRequest) *pb.AuthenticateSellerResponse {
+		t.Helper()
+		res, err := p.AuthenticateSeller(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	approved := call(p, first)
+	if approved.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+		t.Fatalf("first use: %v", approved)
+	}
+
+	// The same signature presented for another payment (same terms, so it
+	// still verifies) is a replay.
+	other := proto.Clone(first).(*pb.AuthenticateSellerRequest)
+	other.Order.PaymentId = "pay-2"
+	d := order.Digest(other.Order)
+	other.OrderDigest = d[:]
+	if res := call(p, other); res.GetDeclineCode() != sdk.DeclineReplay {
+		t.Fatalf("replay for another payment: %v %q", res.GetVerdict(), res.GetDeclineCode())
+	}
+
+	// The host retrying the same payment gets the same approval.
+	now = t0.Add(10 * time.Second)
+	retry := call(p, first)
+	if retry.GetVerdict() != pb.Verdict_VERDICT_APPROVED || !proto.Equal(retry, approved) {
+		t.Fatalf("retry for the same payment: %v, want %v", retry, approved)
+	}
+
+	// A restart does not reopen the window.
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p2, _ := MustPlugin(t, dir, &now)
+	if res := call(p2, other); res.GetDeclineCode() != sdk.DeclineReplay {
+		t.Fatalf("replay after restart: %v %q", res.GetVerdict(), res.GetDeclineCode())
+	}
+	if res := call(p2, first); res.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+		t.Fatalf("retry after restart: %v", res)
+	}
+
+	// Once the window has passed the record is purged and the window check
+	// alone refuses the signature.
+	now = t0.Add(301 * time.Second)
+	if res := call(p2, other); res.GetDeclineCode() != sdk.DeclineStaleSignature {
+		t.Fatalf("after the window: %q", res.GetDeclineCode())
+	}
+	fresh := signedRequest(testOrder("pay-3"), sellerKey, "k1", now)
+	if res := call(p2, fresh); res.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+		t.Fatalf("fresh signature: %v", res)
+	}
+	inst, _ := p2.instance("acq")
+	var n int
+	if err := inst.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket([]byte("acq")).Bucket(bucketSigs).Stats().KeyN
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("%d signatures remembered, want 1 (expired ones purged)", n)
+	}
+}
+
+func TestConfigureReportsEveryProblem(t *testing.T) {
+	cfg := `{"attestation_key":"not-a-key","replay_window_seconds":0.5,
+	  "merchant":[{"id":"shop-1","key":[{"id":"k1","public_key":"AAAA"},{"id":"k1","public_key":"AAAA"}]},{"id":"shop-2","key":[]}]}`
+	p := New()
+	t.Cleanup(func() { _ = p.Close() })
+	dir := t.TempDir()
+	res, err := p.Configure(context.Background(), &pb.ConfigureRequest{InstanceId: "acq", ConfigJson: []byte(cfg), DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"attestation_key", "attestation_key_id", "replay_window_seconds",
+		"merchant/shop-1/key/k1/public_key", "merchant/shop-1/key/k1", "merchant/shop-2",
+	}
+	var got []string
+	for _, d := range res.GetDiagnostics() {
+		if d.GetSeverity() != pb.Severity_SEVERITY_ERROR {
+			t.Errorf("diagnostic %q is not an error", d.GetSummary())
+		}
+		if strings.Contains(d.GetDetail(), "not-a-key") {
+			t.Errorf("diagnostic repeats the key: %q", d.GetDetail())
+		}
+		got = append(got, strings.Join(d.GetPath(), "/"))
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("diagnostic paths = %v, want %v", got, want)
+	}
+	if _, err := p.instance("acq"); err == nil {
+		t.Fatal("a configuration with errors was applied")
+	}
+	if _, err := os.Stat(filepath.Join(dir, StateFile)); err == nil {
+		t.Fatal("state file created for a failed configuration")
+	}
+	if _, err := p.AuthenticateSeller(context.Background(), signedRequest(testOrder("p"), sellerKey, "k1", t0)); sdk.CodeOf(err) != sdk.CodeFailedPrecondition {
+		t.Fatalf("call on unconfigured instance: %v", err)
+	}
+}
+
+func TestReconfigureKeepsOldSettingsOnError(t *testing.T) {
+	now := t0
+	p, _ := MustPlugin(t, t.TempDir(), &now)
+	res, err := p.Configure(context.Background(), &pb.ConfigureRequest{InstanceId: "acq", ConfigJson: []byte(`{"attestation_key":"x"}`), DataDir: t.TempDir()})
+	if err != nil || !sdk.HasErrors(res.GetDiagnostics()) {
+		t.Fatalf("bad reconfigure: %v %v", res, err)
+	}
+	if r, err := p.AuthenticateSeller(context.Background(), signedRequest(testOrder("pay-1"), sellerKey, "k1", t0)); err != nil || r.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+		t.Fatalf("old settings lost: %v %v", r, err)
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	now := t0
+	p, _ := MustPlugin(t, t.TempDir(), &now)
+	good := signedRequest(testOrder("pay-1"), sellerKey, "k1", t0)
+	tests := []struct {
+		name string
+		mut  func(r *pb.AuthenticateSellerRequest)
+		code sdk.Code
+	}{
+		{"unknown instance", func(r *pb.AuthenticateSellerRequest) { r.InstanceId = "nope" }, sdk.CodeFailedPrecondition},
+		{"no order", func(r *pb.AuthenticateSellerRequest) { r.Order = nil }, sdk.CodeInvalidArgument},
+		{"digest mismatch", func(r *pb.AuthenticateSellerRequest) { r.OrderDigest = make([]byte, 32) }, sdk.CodeInvalidArgument},
+		{"other acquirer", func(r *pb.AuthenticateSellerRequest) {
+			r.Order.AcquirerId = "acq-2"
+			d := order.Digest(r.Order)
+			r.OrderDigest = d[:]
+		}, sdk.CodeInvalidArgument},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := proto.Clone(good).(*pb.AuthenticateSellerRequest)
+			tt.mut(r)
+			if _, err := p.AuthenticateSeller(context.Background(), r); sdk.CodeOf(err) != tt.code {
+				t.Fatalf("err = %v, want code %v", err, tt.code)
+			}
+		})
+	}
+}
+
+func BenchmarkAuthenticateSeller(b *testing.B) {
+	now := t0
+	p, _ := MustPlugin(b, b.TempDir(), &now)
+	ctx := context.Background()
+	reqs := make([]*pb.AuthenticateSellerRequest, b.N)
+	for i := range reqs {
+		reqs[i] = signedRequest(testOrder("pay-"+strconv.Itoa(i)), sellerKey, "k1", t0.Add(time.Duration(i)*time.Microsecond))
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if res, err := p.AuthenticateSeller(ctx, reqs[i]); err != nil || res.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+			b.Fatal(res, err)
+		}
+	}
+}
