@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/switchd/switchd/internal/testbin"
+	"github.com/switchd/switchd/plugins/merchantsig/merchantsigplugin"
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
+	"github.com/switchd/switchd/plugins/sdk/order"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]byte(nil), s.b.Bytes()...)
+}
+
+// MustLaunch starts the plugin binary the way the host does: go-plugin with
+// AutoMTLS, the binary's SHA-256 pinned, gRPC only. Everything the process
+// writes to stderr and every log line goes to logs.
+func MustLaunch(t *testing.T, bin string, checksum []byte, logs io.Writer) (*sdk.Client, *plugin.Client) {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "SWITCHD_PLUGIN_LOG_LEVEL=trace")
+	c := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		VersionedPlugins: sdk.VersionedPlugins(nil),
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		SecureConfig:     &plugin.SecureConfig{Checksum: checksum, Hash: sha256.New()},
+		Logger:           hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Trace}),
+		Stderr:           logs,
+	})
+	t.Cleanup(c.Kill)
+	rpc, err := c.Client()
+	if err != nil {
+		t.Fatalf("launch %s: %v", bin, err)
+	}
+	raw, err := rpc.Dispense(sdk.PluginName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw.(*sdk.Client), c
+}
+
+func fileSHA256(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(b)
+	return s[:]
+}
+
+func TestSubprocess(t *testing.T) {
+	bin := testbin.MustBuild(t, "./plugins/merchantsig")
+	sum := fileSHA256(t, bin)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	t.Run("wrong checksum is refused", func(t *testing.T) {
+		c := plugin.NewClient(&plugin.ClientConfig{
+			HandshakeConfig: sdk.Handshake, VersionedPlugins: sdk.VersionedPlugins(nil), Cmd: exec.Command(bin),
+			AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC}, AutoMTLS: true,
+			SecureConfig: &plugin.SecureConfig{Checksum: make([]byte, 32), Hash: sha256.New()},
+			Logger:       hclog.NewNullLogger(),
+		})
+		defer c.Kill()
+		if _, err := c.Client(); err == nil {
+			t.Fatal("plugin with a wrong checksum was started")
+		}
+	})
+
+	seed := bytes.Repeat([]byte{0xC3}, 32)
+	seller := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x11}, 32))
+	cfg, _ := json.Marshal(map[string]any{
+		"attestation_key":    base64.StdEncoding.EncodeToString(seed),
+		"attestation_key_id": "acq-k",
+		"merchant": []any{map[string]any{"id": "shop", "key": []any{
+			map[string]any{"id": "s1", "public_key": base64.StdEncoding.EncodeToString(seller.Public().(ed25519.PublicKey))}}}},
+	})
+	dataDir := t.TempDir()
+	configure := func(t *testing.T, c *sdk.Client) *pb.ConfigureResponse {
+		res, err := c.Configure(ctx, &pb.ConfigureRequest{InstanceId: "acq", Kind: pb.Kind_KIND_AUTHENTICATOR, ConfigJson: cfg,
+			DataDir: dataDir, Institution: &pb.InstitutionInfo{Id: "acq", Roles: []string{"acquirer"}}})
+		if err != nil || sdk.HasErrors(res.GetDiagnostics()) {
+			t.Fatalf("Configure: %v %v", err, res.GetDiagnostics())
+		}
+		return res
+	}
+	o := &pb.Order{PaymentId: "pay-1", MerchantId: "shop", AcquirerId: "acq", IssuerId: "iss", AmountMinor: 500,
+		Currency: "EUR", Method: pb.Method_METHOD_BANK_TRANSFER, OrderRef: "R1", ExpiresAtUnix: time.Now().Add(time.Hour).Unix()}
+	ms := time.Now().UnixMilli()
+	d := order.Digest(o)
+	req := &pb.AuthenticateSellerRequest{InstanceId: "acq", Order: o, OrderDigest: d[:], SellerKeyId: "s1", SignedAtUnixMs: ms,
+		SellerSignature: ed25519.Sign(seller, order.SellerMessage(order.TermsDigest(o), ms))}
+	replay := proto.Clone(req).(*pb.AuthenticateSellerRequest)
+	replay.Order.PaymentId = "pay-2"
+	d2 := order.Digest(replay.Order)
+	replay.OrderDigest = d2[:]
+
+	logs := &syncBuffer{}
+	var responses [][]byte
+	keep := func(m proto.Message) {
+		b, _ := proto.Marshal(m)
+		responses = append(responses, b)
+	}
+
+	c, pc := MustLaunch(t, bin, sum, logs)
+	info, err := c.GetInfo(ctx, &pb.GetInfoRequest{})
+	if err != nil || info.GetName() != merchantsigplugin.Name || len(info.GetCapabilities()) != 1 || info.GetCapabilities()[0] != sdk.CapSellerAuth {
+		t.Fatalf("GetInfo: %v %v", info, err)
+	}
+	keep(info)
+	conf := configure(t, c)
+	keep(conf)
+	if !bytes.Equal(conf.GetAttestationKeys()[0].GetEd25519(), ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)) {
+		t.Fatal("attestation key does not match the configured seed")
+	}
+	res, err := c.AuthenticateSeller(ctx, req)
+	if err != nil || res.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+		t.Fatalf("approve: %v %v", res, err)
+	}
+	keep(res)
+	if !ed25519.Verify(conf.GetAttestationKeys()[0].GetEd25519(), order.AttestationMessage("B", "acq", d[:]), res.GetAttestation().GetSignature()) {
+		t.Fatal("attestation does not verify")
+	}
+	if r, err := c.AuthenticateSeller(ctx, replay); err != nil || r.GetDeclineCode() != sdk.DeclineReplay {
+		t.Fatalf("replay for another payment: %v %v", r, err)
+	}
+	bad := proto.Clone(req).(*pb.AuthenticateSellerRequest)
+	bad.OrderDigest = d2[:]
+	if _, err := c.AuthenticateSeller(ctx, bad); sdk.CodeOf(err) != sdk.CodeInvalidArgument {
+		t.Fatalf("digest mismatch: %v", err)
+	}
+
+	// Restart the process: the replay record survives, the retry is approved.
+	pc.Kill()
+	c, _ = MustLaunch(t, bin, sum, logs)
+	keep(configure(t, c))
+	if r, err := c.AuthenticateSeller(ctx, replay); err != nil || r.GetDeclineCode() != sdk.DeclineReplay {
+		t.Fatalf("replay after restart: %v %v", r, err)
+	}
+	r, err := c.AuthenticateSeller(ctx, req)
+	if err != nil || !proto.Equal(r, res) {
+		t.Fatalf("retry after restart: %v %v, want %v", r, err, res)
+	}
+	keep(r)
+
+	t.Run("no key material in logs, database or responses", func(t *testing.T) {
+		db, err := os.ReadFile(filepath.Join(dataDir, merchantsigplugin.StateFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		priv := ed25519.NewKeyFromSeed(seed)
+		secrets := map[string][]byte{
+			"raw seed":           seed,
+			"hex seed":           []byte(hex.EncodeToString(seed)),
+			"base64 seed":        []byte(base64.StdEncoding.EncodeToString(seed)),
+			"raw base64 seed":    []byte(base64.RawStdEncoding.EncodeToString(seed)),
+			"private key":        priv,
+			"hex private key":    []byte(hex.EncodeToString(priv)),
+			"base64 private key": []byte(base64.StdEncoding.EncodeToString(priv)),
+		}
+		places := map[string][]byte{"logs": logs.Bytes(), "database": db, "responses": bytes.Join(responses, nil)}
+		if len(places["logs"]) == 0 {
+			t.Fatal("no logs captured; the scan would prove nothing")
+		}
+		for pn, place := range places {
+			for sn, s := range secrets {
+				if bytes.Contains(place, s) {
+					t.Errorf("%s contain the %s", pn, sn)
+				}
+			}
+		}
+	})
+}
