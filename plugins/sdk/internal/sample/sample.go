@@ -1,0 +1,66 @@
+// Package sample holds two small but correct plugins, a bank-transfer
+// payment method and an HMAC-based authenticator, used to test the
+// conformance kit in plugins/sdk/plugintest. Each can be built with
+// deliberate flaws (see Flaw) so the kit's tests can show that it catches
+// them. They are not meant for production: secrets sit in the config in the
+// clear and the ledger is a JSON file.
+package sample
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Flaw is a deliberate bug a sample plugin can be built with.
+type Flaw uint
+
+// The flaws the kit must catch.
+const (
+	// NonIdempotentDebit makes every Debit move money again.
+	NonIdempotentDebit Flaw = 1 << iota
+	// DoubleReverse makes every Reverse put money back again.
+	DoubleReverse
+	// IgnoresDeadline makes the simulated backend latency ignore the
+	// call's context.
+	IgnoresDeadline
+	// UnboundProof makes FinishMutualAuth check the payer's answer against
+	// the order seen at BeginMutualAuth instead of the order being
+	// finished, so a proof for one order verifies for another.
+	UnboundProof
+	// BadSchema declares a schema with a duplicate, untyped attribute.
+	BadSchema
+	// AcceptsBadConfig makes Configure accept any config without checks.
+	AcceptsBadConfig
+)
+
+// Version is the version both sample plugins report.
+const Version = "0.1.0"
+
+// ErrNoLedger is returned by Balance when the instance has no ledger yet.
+var ErrNoLedger = errors.New("sample: no ledger in data dir")
+
+// wait simulates a backend that takes d. Unless flaws has IgnoresDeadline
+// it returns early with ctx's error when ctx ends.
+func wait(ctx context.Context, d time.Duration, flaws Flaw) error {
+	if d <= 0 {
+		return nil
+	}
+	if flaws&IgnoresDeadline != 0 {
+		time.Sleep(d)
+		return nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var (
+	errInvalidChallenge = errors.New("sample: challenge_data is not hex")
+	errIssuerProof      = errors.New("sample: the issuer's proof does not verify for this order")
+)
