@@ -84,6 +84,10 @@ type decoder struct {
 	bankCodeRanges map[string]hcl.Range // institution id -> range of bank_code value
 	binRangesRange map[string]hcl.Range // institution id -> range of bin_ranges
 	caps           map[*PluginUse][]string
+	// brokenAuth and brokenMethod mark institutions with an authenticator
+	// or method block that failed to decode, so that the checks for a
+	// missing authenticator or method do not pile on.
+	brokenAuth, brokenMethod map[string]bool
 }
 
 // Decode decodes the institution and merchant blocks, checks every
@@ -108,6 +112,8 @@ func (f *Files) Decode(infos map[string]*pb.GetInfoResponse) (*Network, hcl.Diag
 		bankCodeRanges: map[string]hcl.Range{},
 		binRangesRange: map[string]hcl.Range{},
 		caps:           map[*PluginUse][]string{},
+		brokenAuth:     map[string]bool{},
+		brokenMethod:   map[string]bool{},
 	}
 	n := &Network{
 		Plugins:      map[string]*Plugin{},
@@ -241,6 +247,8 @@ func (d *decoder) institution(rb *rawBlock) *Institution {
 				describeUse("authenticator", name, id))
 			if use != nil {
 				inst.Authenticators = append(inst.Authenticators, use)
+			} else {
+				d.brokenAuth[id] = true
 			}
 		case "method":
 			label := blk.Labels[0]
@@ -261,17 +269,21 @@ func (d *decoder) institution(rb *rawBlock) *Institution {
 			if a == nil {
 				d.diags = d.diags.Append(errorAt(blk.DefRange, "Method without plugin",
 					fmt.Sprintf("Method %q of institution %q names no plugin. Add plugin = \"NAME\" with a declared payment-method plugin.", label, id)))
+				d.brokenMethod[id] = true
 				continue
 			}
 			name, vd := stringAttr(a, ctx)
 			d.diags = append(d.diags, vd...)
 			if vd.HasErrors() {
+				d.brokenMethod[id] = true
 				continue
 			}
 			use := d.pluginUse(name, a.Expr.Range(), blk, remain, ctx, pb.Kind_KIND_PAYMENT_METHOD, m,
 				describeUse("method", label, id))
 			if use != nil {
 				inst.Methods[m] = use
+			} else {
+				d.brokenMethod[id] = true
 			}
 		}
 	}
@@ -555,7 +567,9 @@ func (d *decoder) crossCheck(n *Network, insts []*Institution, merchants []*Merc
 				anyMethod[m] = true
 			}
 		}
-		if len(inst.Authenticators) == 0 && (issuer || acquirer) {
+		if d.brokenAuth[inst.ID] {
+			// Already reported at the broken block.
+		} else if len(inst.Authenticators) == 0 && (issuer || acquirer) {
 			d.diags = d.diags.Append(errorAt(inst.Range, "Institution without authenticator",
 				fmt.Sprintf("Institution %q has no authenticator block; an issuer needs one that authenticates payers (step C), an acquirer one that authenticates sellers (step B).", inst.ID)))
 		} else if d.infos != nil {
@@ -568,11 +582,11 @@ func (d *decoder) crossCheck(n *Network, insts []*Institution, merchants []*Merc
 					fmt.Sprintf("Acquirer %q has no authenticator with the %q capability (e.g. merchantsig), so its sellers cannot be checked at step B.", inst.ID, sdk.CapSellerAuth)))
 			}
 		}
-		if issuer && len(inst.Methods) == 0 {
+		if issuer && len(inst.Methods) == 0 && !d.brokenMethod[inst.ID] {
 			d.diags = d.diags.Append(errorAt(inst.Range, "Issuer without payment method",
 				fmt.Sprintf("Issuer %q offers no method; add a method \"card\" or method \"bank_transfer\" block.", inst.ID)))
 		}
-		if acquirer && !issuer && len(inst.Methods) == 0 {
+		if acquirer && !issuer && len(inst.Methods) == 0 && !d.brokenMethod[inst.ID] {
 			d.diags = d.diags.Append(errorAt(inst.Range, "Acquirer without payment method",
 				fmt.Sprintf("Acquirer %q has no method block, so it cannot credit its sellers at step D.", inst.ID)))
 		}

@@ -1,0 +1,45 @@
+plugin "ocra" { path = "ocra" }
+plugin "merchantsig" { path = "merchantsig" }
+plugin "card" { path = "card" }
+plugin "bank_transfer" { path = "bank_transfer" }
+
+institution "bank_a" {
+  display_name = "Bank A"
+  roles        = ["issuer", "acquirer"]
+  bin_ranges   = ["411111-411199"]
+  authenticator "ocra" {
+    issuer_key = env("SWITCHD_TEST_OCRA_KEY")
+  }
+  authenticator "merchantsig" {
+    attestation_key = file("secrets/attestation.key")
+    seller "k1" { public_key = "pk" }
+  }
+  method "card" {
+    plugin   = "card"
+    currency = "EUR"
+  }
+}
+institution "bank_b" {
+  display_name = "Bank B"
+  roles        = ["issuer"]
+  bin_ranges   = ["4111-4111", "500000-500099"]
+  authenticator "ocra" {
+    issuer_key = env("SWITCHD_TEST_OCRA_KEY")
+  }
+  method "card" {
+    plugin   = "card"
+    currency = "EUR"
+  }
+}
+institution "bank_c" {
+  display_name = "Bank C"
+  roles        = ["issuer"]
+  bin_ranges   = ["50-50", "411150-411160"]
+  authenticator "ocra" {
+    issuer_key = env("SWITCHD_TEST_OCRA_KEY")
+  }
+  method "card" {
+    plugin   = "card"
+    currency = "EUR"
+  }
+}

@@ -1,0 +1,12 @@
+plugin "ocra" { path = "ocra" }
+plugin "merchantsig" { path = "merchantsig" }
+plugin "card" { path = "card" }
+plugin "bank_transfer" { path = "bank_transfer" }
+
+institution "bank_a" {
+  display_name = "Bank A"
+  roles        = ["issuer"]
+  authenticator "ocra" {
+    issuer_key = env("SWITCHD_TEST_OCRA_KEY")
+  }
+}

@@ -1,0 +1,27 @@
+plugin "ocra" { path = "ocra" }
+plugin "merchantsig" { path = "merchantsig" }
+plugin "card" { path = "card" }
+plugin "bank_transfer" { path = "bank_transfer" }
+
+institution "bank_a" {
+  display_name = "Bank A"
+  roles        = ["issuer", "acquirer"]
+  bin_ranges   = ["411111-411199"]
+  method "card" {
+    plugin   = "card"
+    currency = "EUR"
+  }
+}
+institution "bank_b" {
+  display_name = "Bank B"
+  roles        = ["issuer", "acquirer"]
+  bin_ranges   = ["422222-422299"]
+  authenticator "merchantsig" {
+    attestation_key = file("secrets/attestation.key")
+    seller "k1" { public_key = "pk" }
+  }
+  method "card" {
+    plugin   = "card"
+    currency = "EUR"
+  }
+}

@@ -1,0 +1,24 @@
+plugin "ocra" { path = "ocra" }
+plugin "merchantsig" { path = "merchantsig" }
+plugin "card" { path = "card" }
+plugin "bank_transfer" { path = "bank_transfer" }
+
+institution "bank_a" {
+  display_name = "Bank A"
+  roles        = ["issuer", "acquirer"]
+  bin_ranges   = ["411111-411199"]
+  authenticator "ocra" {
+    issuer_key = "3132333435363738393031323334353637383930"
+    payer "alice" {
+      secret = "alice-in-clear"
+    }
+  }
+  authenticator "merchantsig" {
+    attestation_key = file("secrets/attestation.key")
+    seller "k1" { public_key = "pk" }
+  }
+  method "card" {
+    plugin   = "card"
+    currency = "EUR"
+  }
+}

@@ -1,0 +1,48 @@
+plugin "ocra" { path = "ocra" }
+plugin "merchantsig" { path = "merchantsig" }
+plugin "card" { path = "card" }
+plugin "bank_transfer" { path = "bank_transfer" }
+
+institution "bank_a" {
+  display_name = "Bank A"
+  roles        = ["issuer", "acquirer"]
+  bin_ranges   = ["411111-411199"]
+  authenticator "ocra" {
+    issuer_key = env("SWITCHD_TEST_OCRA_KEY")
+  }
+  authenticator "merchantsig" {
+    attestation_key = file("secrets/attestation.key")
+    seller "k1" { public_key = "pk" }
+  }
+  method "card" {
+    plugin   = "card"
+    currency = "EUR"
+  }
+}
+merchant "shop" {
+  display_name       = "Shop"
+  acquirer           = "bank_a"
+  api_key_sha256     = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+  settlement_account = "acct-1"
+  webhook_url        = "https://shop.example/hook"
+  webhook_secret     = "secret123"
+  signing_key_id     = "k1"
+}
+merchant "shop2" {
+  display_name       = "Shop"
+  acquirer           = "bank_a"
+  api_key_sha256     = "2cf24dbb5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+  settlement_account = "acct-1"
+  webhook_url        = "https://shop.example/hook"
+  webhook_secret     = "whsec_c2hvcnQ="
+  signing_key_id     = "k1"
+}
+merchant "shop3" {
+  display_name       = "Shop"
+  acquirer           = "bank_a"
+  api_key_sha256     = "2cf24dbc5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+  settlement_account = "acct-1"
+  webhook_url        = "https://shop.example/hook"
+  webhook_secret     = "whsec_%%%notbase64"
+  signing_key_id     = "k1"
+}
