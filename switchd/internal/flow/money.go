@@ -1,0 +1,226 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
+	"github.com/switchd/switchd/switchd/internal/store"
+)
+
+// debit runs step D on the issuer's side for a payment in
+// payer_authenticated with Pending=debit. The caller holds the payment's
+// lock. An error from the plugin leaves Pending=debit for recovery, and
+// the payment is returned unchanged.
+func (e *Engine) debit(ctx context.Context, p *store.Payment, recovering bool) (*store.Payment, error) {
+	start := time.Now()
+	defer e.observeStep("D", start)
+	if err := e.VerifyStored(p, "C"); err != nil {
+		e.log.Error("stored issuer attestation no longer verifies", "payment", p.ID, "err", err)
+		return e.final(ctx, p.ID, StatePayerAuthenticated, EvFail, "attestation_invalid")
+	}
+	pm, plugin, err := e.methodPlugin(p, p.IssuerID)
+	if err != nil {
+		return nil, err
+	}
+	o, digest := digestOf(p)
+	req := &pb.DebitRequest{InstanceId: p.IssuerID, Order: o, OrderDigest: digest, Token: p.InstrumentToken,
+		IssuerAttestation: storedAttestation(p, "C")}
+	res, err := call(e, ctx, plugin, "Debit", p.ExpiresAt,
+		func(ctx context.Context) (*pb.MoneyResult, error) { return pm.Debit(ctx, req) })
+	if err != nil {
+		// The outcome is unknown: Pending=debit stays, recovery asks the
+		// issuer (GetOperationStatus) and settles it.
+		e.log.Warn("debit outcome unknown; left for recovery", "payment", p.ID, "err", err)
+		if recovering {
+			return nil, err
+		}
+		return p, nil
+	}
+	return e.debitResult(ctx, p, res)
+}
+
+// debitResult records the issuer's answer to Debit (or to a status query
+// about it).
+func (e *Engine) debitResult(ctx context.Context, p *store.Payment, res *pb.MoneyResult) (*store.Payment, error) {
+	switch res.GetState() {
+	case pb.OperationState_OPERATION_STATE_APPROVED:
+		_, digest := digestOf(p)
+		att := res.GetAttestation()
+		if att != nil {
+			if err := e.verifyAttestation(p, att, "D", p.IssuerID, digest); err != nil {
+				e.log.Error("issuer debit attestation rejected; reversing", "payment", p.ID, "err", err)
+				return e.reverseAndEnd(ctx, p, EvFail, "attestation_invalid")
+			}
+		}
+		return e.transition(ctx, p.ID, change{ev: EvDebited, expect: StatePayerAuthenticated, mutate: func(q *store.Payment) {
+			q.Pending = ""
+			q.DebitReference = res.GetReference()
+			putAttestation(q, "D", att)
+		}})
+	case pb.OperationState_OPERATION_STATE_DECLINED:
+		code := res.GetDeclineCode()
+		if code == "" {
+			code = sdk.DeclineDoNotHonor
+		}
+		return e.final(ctx, p.ID, StatePayerAuthenticated, EvDebitDeclined, code)
+	case pb.OperationState_OPERATION_STATE_REVERSED:
+		return e.final(ctx, p.ID, StatePayerAuthenticated, EvFail, "debit_reversed")
+	}
+	return nil, &Error{Code: CodeInternal, Msg: fmt.Sprintf("issuer answered Debit with state %s", res.GetState())}
+}
+
+// reverseAndEnd reverses the payer's debit and then applies ev (a final
+// event) with code. Pending=reverse_debit is recorded first, so that a
+// crash in between is finished by recovery.
+func (e *Engine) reverseAndEnd(ctx context.Context, p *store.Payment, ev Event, code string) (*store.Payment, error) {
+	if p.Pending != "reverse_debit" {
+		var err error
+		p, err = e.transition(ctx, p.ID, change{ev: EvReverseStart, expect: p.State, mutate: func(q *store.Payment) {
+			q.Pending = "reverse_debit"
+			q.DeclineCode = code
+		}})
+		if err != nil {
+			return nil, internal(err)
+		}
+	}
+	if err := e.reverseDebit(ctx, p, code); err != nil {
+		return nil, err
+	}
+	return e.final(ctx, p.ID, p.State, ev, code)
+}
+
+// reverseDebit asks the issuer to put back the payer's debit. A debit that
+// was never made, was declined or is already reversed needs nothing.
+func (e *Engine) reverseDebit(ctx context.Context, p *store.Payment, reason string) error {
+	pm, plugin, err := e.methodPlugin(p, p.IssuerID)
+	if err != nil {
+		return err
+	}
+	req := &pb.ReverseRequest{InstanceId: p.IssuerID, PaymentId: p.ID, Operation: pb.Operation_OPERATION_DEBIT, Reason: reason}
+	res, err := call(e, ctx, plugin, "Reverse", time.Time{},
+		func(ctx context.Context) (*pb.MoneyResult, error) { return pm.Reverse(ctx, req) })
+	if err != nil {
+		if sdk.CodeOf(err) == sdk.CodeNotFound {
+			return nil
+		}
+		return err
+	}
+	switch res.GetState() {
+	case pb.OperationState_OPERATION_STATE_REVERSED, pb.OperationState_OPERATION_STATE_NOT_FOUND, pb.OperationState_OPERATION_STATE_DECLINED:
+		return nil
+	}
+	return &Error{Code: CodeInternal, Msg: fmt.Sprintf("issuer answered Reverse with state %s", res.GetState())}
+}
+
+// operationStatus asks institution inst what happened to the payment's
+// debit or credit.
+func (e *Engine) operationStatus(ctx context.Context, p *store.Payment, inst string, op pb.Operation) (*pb.MoneyResult, error) {
+	pm, plugin, err := e.methodPlugin(p, inst)
+	if err != nil {
+		return nil, err
+	}
+	req := &pb.OperationStatusRequest{InstanceId: inst, PaymentId: p.ID, Operation: op}
+	return call(e, ctx, plugin, "GetOperationStatus", time.Time{},
+		func(ctx context.Context) (*pb.MoneyResult, error) { return pm.GetOperationStatus(ctx, req) })
+}
+
+// HandleAcquirerNotice is the outbox handler for KindAcquirerNotice: it
+// carries the issuer's notice of payment to the acquirer, whose method
+// plugin credits the merchant's settlement account. On approval the payment
+// becomes approved and the seller's webhook is queued; on refusal the
+// payer's debit is reversed and the payment ends declined. Any other error
+// is returned so the outbox retries.
+func (e *Engine) HandleAcquirerNotice(ctx context.Context, m *store.OutboxMessage) error {
+	unlock := e.lock(m.PaymentID)
+	defer unlock()
+	p, err := e.get(ctx, m.PaymentID)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if p.State != StatePaid {
+		return nil // already settled (approved, expired, ...): nothing to carry
+	}
+	if !e.now().Before(p.ExpiresAt) {
+		_, err := e.expireLocked(ctx, p)
+		return err
+	}
+	_, err = e.credit(ctx, p)
+	return err
+}
+
+func (e *Engine) credit(ctx context.Context, p *store.Payment) (*store.Payment, error) {
+	start := time.Now()
+	defer e.observeStep("E", start)
+	if p.Pending == "reverse_debit" {
+		return e.reverseAndEnd(ctx, p, EvCreditRefused, p.DeclineCode)
+	}
+	// Before D reaches the acquirer, check the issuer's proof: its debit
+	// attestation when it signed one, else its step-C attestation.
+	step := "C"
+	if storedAttestation(p, "D") != nil {
+		step = "D"
+	}
+	if err := e.VerifyStored(p, step); err != nil {
+		e.log.Error("issuer attestation no longer verifies; reversing", "payment", p.ID, "err", err)
+		return e.reverseAndEnd(ctx, p, EvFail, "attestation_invalid")
+	}
+	merchant, err := e.merchant(p)
+	if err != nil {
+		return nil, err
+	}
+	acq, _, err := e.institution(p, p.AcquirerID)
+	if err != nil {
+		return nil, err
+	}
+	method, _ := parseMethod(p.Method)
+	if acq.Methods[method] == nil {
+		return e.reverseAndEnd(ctx, p, EvCreditRefused, "method_not_accepted")
+	}
+	pm, plugin, err := e.methodPlugin(p, p.AcquirerID)
+	if err != nil {
+		return nil, err
+	}
+	if p.Pending != "credit" {
+		p, err = e.transition(ctx, p.ID, change{ev: EvCreditStart, expect: StatePaid, mutate: func(q *store.Payment) { q.Pending = "credit" }})
+		if err != nil {
+			return nil, internal(err)
+		}
+	}
+	o, digest := digestOf(p)
+	att := storedAttestation(p, "D")
+	if att == nil {
+		att = storedAttestation(p, "C")
+	}
+	req := &pb.CreditRequest{InstanceId: p.AcquirerID, Order: o, OrderDigest: digest, PayeeAccount: merchant.SettlementAccount,
+		DebitReference: p.DebitReference, IssuerAttestation: att}
+	res, err := call(e, ctx, plugin, "Credit", p.ExpiresAt,
+		func(ctx context.Context) (*pb.MoneyResult, error) { return pm.Credit(ctx, req) })
+	if err != nil {
+		return nil, err
+	}
+	return e.creditResult(ctx, p, res)
+}
+
+func (e *Engine) creditResult(ctx context.Context, p *store.Payment, res *pb.MoneyResult) (*store.Payment, error) {
+	switch res.GetState() {
+	case pb.OperationState_OPERATION_STATE_APPROVED:
+		return e.transition(ctx, p.ID, change{ev: EvCredited, expect: StatePaid, mutate: func(q *store.Payment) {
+			q.Pending = ""
+			q.CreditReference = res.GetReference()
+		}})
+	case pb.OperationState_OPERATION_STATE_DECLINED, pb.OperationState_OPERATION_STATE_REVERSED:
+		code := res.GetDeclineCode()
+		if code == "" {
+			code = "acquirer_refused"
+		}
+		return e.reverseAndEnd(ctx, p, EvCreditRefused, code)
+	}
+	return nil, &Error{Code: CodeInternal, Msg: fmt.Sprintf("acquirer answered Credit with state %s", res.GetState())}
+}
