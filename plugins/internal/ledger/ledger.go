@@ -271,7 +271,7 @@ func (l *Ledger) Transfer(ctx context.Context, t Transfer) (Result, error) {
 		res = Result{PaymentID: t.PaymentID, Operation: t.Operation, From: t.From, To: t.To, Amount: t.Amount, Currency: t.Currency}
 		if ok && !prev.Voided {
 			if prev.From != t.From || prev.To != t.To || prev.Amount != t.Amount || prev.Currency != t.Currency {
-				return fmt.Errorf("%w: %s of payment %s", ErrConflict, t.Operation, t.PaymentID)
+				return ErrConflict
 			}
 			res = prev
 			return nil
@@ -287,6 +287,10 @@ func (l *Ledger) Transfer(ctx context.Context, t Transfer) (Result, error) {
 		if !ok {
 			return fmt.Errorf("%w: %s", ErrUnknownAccount, t.From)
 		}
+		if from.Currency != t.Currency {
+			res.State, res.DeclineCode = StateDeclined, DeclineCurrency
+			return s.putOperation(key, res)
+		}
 		to, ok, err := s.account(t.To)
 		if err != nil {
 			return err
@@ -295,7 +299,7 @@ func (l *Ledger) Transfer(ctx context.Context, t Transfer) (Result, error) {
 			return fmt.Errorf("%w: %s", ErrUnknownAccount, t.To)
 		}
 		switch {
-		case from.Currency != t.Currency || to.Currency != t.Currency:
+		case to.Currency != t.Currency:
 			res.State, res.DeclineCode = StateDeclined, DeclineCurrency
 		case !from.Unlimited && from.Balance-t.Amount < -from.Limit:
 			res.State, res.DeclineCode = StateDeclined, t.ShortDecline
@@ -315,7 +319,7 @@ func (l *Ledger) Transfer(ctx context.Context, t Transfer) (Result, error) {
 		return s.putOperation(key, res)
 	})
 	if err != nil {
-		return Result{}, fmt.Errorf("ledger: transfer: %w", err)
+		return Result{}, fmt.Errorf("ledger: %s of payment %s: %w", t.Operation, t.PaymentID, err)
 	}
 	return res, nil
 }
@@ -361,7 +365,7 @@ func (l *Ledger) Reverse(ctx context.Context, paymentID, operation string) (Resu
 		return s.putOperation(key, res)
 	})
 	if err != nil {
-		return Result{}, fmt.Errorf("ledger: reverse: %w", err)
+		return Result{}, fmt.Errorf("ledger: reversal of %s of payment %s: %w", operation, paymentID, err)
 	}
 	return public(res), nil
 }
@@ -501,7 +505,7 @@ func (l *Ledger) Check() error {
 		return fmt.Errorf("ledger: check: %w", err)
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%w: %w", ErrInvariant, errors.Join(problems...))
+		return fmt.Errorf("ledger: %w: %w", ErrInvariant, errors.Join(problems...))
 	}
 	return nil
 }

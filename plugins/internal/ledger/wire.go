@@ -66,7 +66,7 @@ func SDKError(err error) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		code = sdk.CodeDeadlineExceeded
 	}
-	return &sdk.Error{Code: code, Msg: "ledger", Err: err}
+	return &sdk.Error{Code: code, Msg: "ledger operation failed", Err: err}
 }
 
 // ReverseCall serves the PaymentMethod Reverse call against c.

@@ -1,0 +1,160 @@
+// Package banktransferplugin is the built-in bank-transfer payment method:
+// it checks account numbers against each bank's format and check digit,
+// debits the payer's account at step D, credits the seller's account, and
+// reverses either, every call idempotent on the payment id. Its books are a
+// ledger.Ledger per institution.
+//
+// The plugin binary is plugins/banktransfer; this package is importable so
+// that benchmarks and tests can run the plugin in-process.
+package banktransferplugin
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+
+	"github.com/switchd/switchd/plugins/internal/ledger"
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
+)
+
+// Name and Version identify the plugin in GetInfo.
+const (
+	Name    = "banktransfer"
+	Version = "1.0.0"
+)
+
+// Plugin is the bank-transfer payment method. One Plugin serves every institution
+// configured on it, each under its own instance id.
+type Plugin struct {
+	mu        sync.RWMutex
+	instances map[string]*instance
+}
+
+var _ sdk.PaymentMethod = (*Plugin)(nil)
+
+// instance is one institution: its settings and its ledger.
+type instance struct {
+	settings *settings
+	ledger   *ledger.Ledger
+}
+
+// New returns an unconfigured plugin. It has no side effects.
+func New() *Plugin {
+	return &Plugin{instances: map[string]*instance{}}
+}
+
+// GetInfo implements sdk.Plugin.
+func (p *Plugin) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoResponse, error) {
+	return &pb.GetInfoResponse{
+		Name:             Name,
+		Version:          Version,
+		Kinds:            []pb.Kind{pb.Kind_KIND_PAYMENT_METHOD},
+		ProtocolVersions: []uint32{sdk.ProtocolVersion},
+		Capabilities:     []string{sdk.CapReverse},
+		Methods:          []pb.Method{pb.Method_METHOD_BANK_TRANSFER},
+		ConfigSchema:     Schema(),
+	}, nil
+}
+
+// Configure implements sdk.Plugin. It validates the block, opens the
+// instance's ledger at data_dir/ledger.db, creates the seeded accounts that
+// do not exist yet with their opening balances, and then replaces the
+// instance's settings in one step. On any error diagnostic the previous settings stay.
+func (p *Plugin) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	id := req.GetInstanceId()
+	if id == "" {
+		return nil, sdk.InvalidArgument("instance_id", "is required")
+	}
+	if req.GetDataDir() == "" {
+		return nil, sdk.InvalidArgument("data_dir", "is required")
+	}
+	s, diags := buildSettings(req)
+	if sdk.HasErrors(diags) {
+		return &pb.ConfigureResponse{Diagnostics: diags}, nil
+	}
+
+	path := filepath.Join(req.GetDataDir(), "ledger.db")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := p.instances[id]
+	l := (*ledger.Ledger)(nil)
+	if old != nil && old.ledger.Path() == path {
+		l = old.ledger
+	} else {
+		var err error
+		if l, err = ledger.Open(path); err != nil {
+			return nil, sdk.Unavailable(err)
+		}
+	}
+	var open []ledger.Opening
+	for _, a := range s.accounts {
+		open = append(open, ledger.Opening{ID: ledgerAccount(a.number), Currency: a.currency, Limit: a.limit, Balance: a.balance})
+	}
+	if err := l.Seed(ctx, open); err != nil {
+		if old == nil || old.ledger != l {
+			_ = l.Close()
+		}
+		diags = append(diags, sdk.ErrorDiag(nil, "Cannot set up the bank_transfer ledger", "%v", err))
+		return &pb.ConfigureResponse{Diagnostics: diags}, nil
+	}
+	p.instances[id] = &instance{settings: s, ledger: l}
+	if old != nil && old.ledger != l {
+		_ = old.ledger.Close()
+	}
+	sdk.Logger().Info("configured", "instance", id, "accounts", len(s.accounts))
+	return &pb.ConfigureResponse{Diagnostics: diags}, nil
+}
+
+// Health implements sdk.Plugin: an instance serves once configured.
+func (p *Plugin) Health(_ context.Context, req *pb.HealthRequest) (*pb.HealthResponse, error) {
+	if id := req.GetInstanceId(); id != "" {
+		if _, err := p.instance(id); err != nil {
+			return &pb.HealthResponse{Serving: false, Message: "instance " + id + " is not configured"}, nil
+		}
+	}
+	return &pb.HealthResponse{Serving: true}, nil
+}
+
+// Close closes every instance's ledger. It is safe after a failed setup and
+// when called twice.
+func (p *Plugin) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var first error
+	for id, in := range p.instances {
+		if err := in.ledger.Close(); err != nil && first == nil {
+			first = err
+		}
+		delete(p.instances, id)
+	}
+	return first
+}
+
+// Balances returns the ledger accounts of instance id, for tests and tools.
+func (p *Plugin) Balances(id string) (map[string]ledger.Account, error) {
+	in, err := p.instance(id)
+	if err != nil {
+		return nil, err
+	}
+	return in.ledger.Balances()
+}
+
+// Check verifies the ledger invariants of instance id (see ledger.Check).
+func (p *Plugin) Check(id string) error {
+	in, err := p.instance(id)
+	if err != nil {
+		return err
+	}
+	return in.ledger.Check()
+}
+
+func (p *Plugin) instance(id string) (*instance, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	in, ok := p.instances[id]
+	if !ok {
+		return nil, sdk.FailedPrecondition("instance %q is not configured", id)
+	}
+	return in, nil
+}
