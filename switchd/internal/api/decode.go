@@ -1,0 +1,118 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// readJSON enforces the limits on a JSON request body and returns it:
+// content type application/json (415), at most maxBytes (413), nesting at
+// most maxDepth (json_too_deep), well-formed and a single value with no
+// trailing data (invalid_request). Nothing is decoded into Go values yet.
+func readJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, maxDepth int) ([]byte, *Problem) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return nil, newProblem(CodeUnsupportedMediaType, "Send the request body as Content-Type: application/json.")
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return nil, newProblem(CodeUnsupportedMediaType, "The only supported charset is utf-8.")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, newProblem(CodeBodyTooLarge, fmt.Sprintf("The request body is larger than %d bytes.", maxBytes))
+		}
+		return nil, newProblem(CodeInvalidRequest, "The request body could not be read.")
+	}
+	if p := checkJSON(body, maxDepth); p != nil {
+		return nil, p
+	}
+	return body, nil
+}
+
+// checkJSON scans body token by token, without building values, and
+// rejects nesting deeper than maxDepth, malformed JSON, an empty body and
+// anything after the first value.
+func checkJSON(body []byte, maxDepth int) *Problem {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return newProblem(CodeInvalidRequest, "The request body is empty; send a JSON object.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return newProblem(CodeInvalidRequest, fmt.Sprintf("Malformed JSON near byte %d.", dec.InputOffset()))
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			if depth > maxDepth {
+				return newProblem(CodeJSONTooDeep, fmt.Sprintf("JSON nesting is limited to %d levels.", maxDepth))
+			}
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 0 && dec.More() {
+			return newProblem(CodeInvalidRequest, "Unexpected data after the JSON value.")
+		}
+	}
+}
+
+// decodeStrict decodes a checked body into dst, refusing unknown fields
+// (unknown_field naming it) and wrong types (invalid_request naming the
+// field). The body must be a JSON object.
+func decodeStrict(body []byte, dst any) *Problem {
+	if b := bytes.TrimSpace(body); len(b) == 0 || b[0] != '{' {
+		return newProblem(CodeInvalidRequest, "The request body must be a JSON object.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(dst)
+	if err == nil {
+		return nil
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		name = strings.Trim(name, `"`)
+		p := newProblem(CodeUnknownField, fmt.Sprintf("Unknown field %q.", name))
+		p.Errors = []FieldError{{Field: name, Message: "unknown field"}}
+		return p
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		if field == "" {
+			field = "(body)"
+		}
+		return invalidFields([]FieldError{{Field: field, Message: "must be " + jsonKind(te.Type.Kind().String())}})
+	}
+	return newProblem(CodeInvalidRequest, "The request body could not be decoded.")
+}
+
+// jsonKind names a Go kind the way a JSON client thinks of it.
+func jsonKind(k string) string {
+	switch {
+	case k == "string":
+		return "a string"
+	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"):
+		return "an integer"
+	case strings.HasPrefix(k, "float"):
+		return "a number"
+	case k == "bool":
+		return "a boolean"
+	case k == "slice", k == "array":
+		return "an array"
+	default:
+		return "an object"
+	}
+}

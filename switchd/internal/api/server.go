@@ -1,0 +1,309 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchd/switchd/switchd/internal/flow"
+	"github.com/switchd/switchd/switchd/internal/metrics"
+	"github.com/switchd/switchd/switchd/internal/store"
+)
+
+// Engine is what the API needs from the flow engine; *flow.Engine
+// satisfies it.
+type Engine interface {
+	CreatePayment(ctx context.Context, merchantID, idemKey, bodyHash string, in flow.CreateInput,
+		render func(p *store.Payment, token, pageURL string) (status int, body []byte)) (*flow.CreateResult, error)
+	GetPayment(ctx context.Context, merchantID, id string) (*store.Payment, error)
+	ListPayments(ctx context.Context, merchantID, cursor string, limit int) ([]*store.Payment, string, error)
+	CancelPayment(ctx context.Context, merchantID, id string) (*store.Payment, error)
+	Events(ctx context.Context, merchantID, id string) ([]*store.Event, error)
+
+	PayerView(ctx context.Context, token string) (*flow.PayerView, error)
+	ChooseMethod(ctx context.Context, token string, in flow.ChooseInput) (*flow.PayerView, error)
+	BeginAuth(ctx context.Context, token string, payerData []byte) (*flow.AuthChallenge, error)
+	FinishAuth(ctx context.Context, token string, payerData []byte) (*flow.PayerView, error)
+	BeginEnrollment(ctx context.Context, token string, payerData []byte) (*flow.AuthChallenge, error)
+	FinishEnrollment(ctx context.Context, token string, payerData []byte) error
+
+	ResendWebhook(ctx context.Context, outboxID string) error
+}
+
+// AdminDeps are the daemon functions behind the admin endpoints. Any of
+// them may be nil: Ready nil means always ready, Status nil reports an
+// empty object, Reload nil answers 503.
+type AdminDeps struct {
+	// Reload re-reads and applies the configuration. diagnostics describes
+	// what was wrong (or warnings) and is returned to the caller.
+	Reload func(ctx context.Context) (diagnostics string, err error)
+	// Status describes institutions and plugins; it is rendered as JSON.
+	Status func(ctx context.Context) any
+	// Ready returns nil when the daemon can take payments.
+	Ready func() error
+}
+
+// Limits bound what one request or one client may cost. Zero fields take
+// the defaults.
+type Limits struct {
+	// MaxBodyBytes caps a request body (default 64 KiB).
+	MaxBodyBytes int64
+	// MaxJSONDepth caps nesting of objects and arrays (default 32).
+	MaxJSONDepth int
+	// MerchantRate and MerchantBurst bound each merchant's API requests
+	// (default 50 per second, burst 100).
+	MerchantRate  float64
+	MerchantBurst int
+	// PayerRate and PayerBurst bound the payer's step attempts (choose
+	// method, auth and enrolment begin/finish) per payment token (default
+	// one per 5 seconds, burst 10).
+	PayerRate  float64
+	PayerBurst int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBodyBytes <= 0 {
+		l.MaxBodyBytes = 64 << 10
+	}
+	if l.MaxJSONDepth <= 0 {
+		l.MaxJSONDepth = 32
+	}
+	if l.MerchantRate <= 0 {
+		l.MerchantRate = 50
+	}
+	if l.MerchantBurst <= 0 {
+		l.MerchantBurst = 100
+	}
+	if l.PayerRate <= 0 {
+		l.PayerRate = 0.2
+	}
+	if l.PayerBurst <= 0 {
+		l.PayerBurst = 10
+	}
+	return l
+}
+
+// Options configure a Server.
+type Options struct {
+	Engine Engine
+	// MerchantByKeyHash resolves the SHA-256 of a presented API key to a
+	// merchant id. The function compares in constant time.
+	MerchantByKeyHash func(sum [32]byte) (merchantID string, ok bool)
+	// PublicURL is the base URL payers and merchants reach the public
+	// listener at (e.g. https://pay.example.com). Informational: the
+	// engine builds payment page URLs.
+	PublicURL string
+	Metrics   *metrics.Metrics // nil: no metrics
+	Logger    *slog.Logger     // nil: discard
+	Admin     AdminDeps
+	Limits    Limits
+	Now       func() time.Time // nil: time.Now
+}
+
+// Server is the HTTP API. It holds no global state: create as many as
+// needed (one per test).
+type Server struct {
+	opts     Options
+	limits   Limits
+	log      *slog.Logger
+	merchant *keyedLimiter
+	payer    *keyedLimiter
+}
+
+// New creates a Server. Options.Engine and Options.MerchantByKeyHash are
+// required.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MerchantByKeyHash == nil {
+		opts.MerchantByKeyHash = func([32]byte) (string, bool) { return "", false }
+	}
+	l := opts.Limits.withDefaults()
+	return &Server{
+		opts:     opts,
+		limits:   l,
+		log:      opts.Logger,
+		merchant: newKeyedLimiter(l.MerchantRate, l.MerchantBurst),
+		payer:    newKeyedLimiter(l.PayerRate, l.PayerBurst),
+	}
+}
+
+// PublicHandler serves the merchant and payer API (/v1/payments...,
+// /v1/pay/{token}...). The payment page (/pay/...) is a separate handler
+// the daemon mounts beside it.
+func (s *Server) PublicHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/v1/payments", methods{
+		http.MethodPost: s.merchantOnly(s.createPayment),
+		http.MethodGet:  s.merchantOnly(s.listPayments),
+	})
+	mux.Handle("/v1/payments/{id}", methods{http.MethodGet: s.merchantOnly(s.getPayment)})
+	mux.Handle("/v1/payments/{id}/cancel", methods{http.MethodPost: s.merchantOnly(s.cancelPayment)})
+	mux.Handle("/v1/payments/{id}/events", methods{http.MethodGet: s.merchantOnly(s.paymentEvents)})
+
+	mux.Handle("/v1/pay/{token}", methods{http.MethodGet: s.payerView})
+	mux.Handle("/v1/pay/{token}/method", methods{http.MethodPost: s.payerStep(s.chooseMethod)})
+	mux.Handle("/v1/pay/{token}/auth/begin", methods{http.MethodPost: s.payerStep(s.beginAuth)})
+	mux.Handle("/v1/pay/{token}/auth/finish", methods{http.MethodPost: s.payerStep(s.finishAuth)})
+	mux.Handle("/v1/pay/{token}/enroll/begin", methods{http.MethodPost: s.payerStep(s.beginEnroll)})
+	mux.Handle("/v1/pay/{token}/enroll/finish", methods{http.MethodPost: s.payerStep(s.finishEnroll)})
+
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeProblem(w, notFound()) }))
+	return s.observe(mux)
+}
+
+// methods dispatches on the request method; any other method gets a 405
+// problem with Allow.
+type methods map[string]http.HandlerFunc
+
+func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, ok := m[r.Method]; ok {
+		setRoute(r, r.Method+" "+r.Pattern)
+		h(w, r)
+		return
+	}
+	allow := make([]string, 0, len(m))
+	for k := range m {
+		allow = append(allow, k)
+	}
+	slices.Sort(allow)
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeProblem(w, newProblem(CodeMethodNotAllowed, "This endpoint does not support "+strconv.Quote(r.Method)+"."))
+}
+
+// reqInfo is filled in while a request is handled, for the access log and
+// metrics.
+type reqInfo struct {
+	route    string
+	merchant string
+}
+
+type ctxKey struct{}
+
+func setRoute(r *http.Request, route string) {
+	if ri, ok := r.Context().Value(ctxKey{}).(*reqInfo); ok {
+		ri.route = route
+	}
+}
+
+func setMerchant(r *http.Request, id string) {
+	if ri, ok := r.Context().Value(ctxKey{}).(*reqInfo); ok {
+		ri.merchant = id
+	}
+}
+
+// statusWriter records the status code and size written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// observe logs every request (method, route pattern, status, duration:
+// never the path, which may hold a payer token, nor the body or headers),
+// counts it in HTTPRequests by route pattern and status, and turns a panic
+// into a 500 problem.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ri := &reqInfo{}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("api: panic in handler", "route", ri.route, "panic", fmt.Sprint(v))
+				if sw.status == 0 {
+					writeProblem(sw, newProblem(CodeInternal, "An unexpected error occurred."))
+				}
+			}
+			if sw.status == 0 {
+				sw.status = http.StatusOK
+			}
+			route := ri.route
+			if route == "" {
+				route = "unmatched"
+			}
+			if s.opts.Metrics != nil {
+				s.opts.Metrics.HTTPRequests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+			}
+			attrs := []any{"route", route, "status", sw.status, "bytes", sw.bytes,
+				"duration_ms", float64(time.Since(start).Microseconds()) / 1000}
+			if ri.merchant != "" {
+				attrs = append(attrs, "merchant", ri.merchant)
+			}
+			s.log.LogAttrs(r.Context(), slog.LevelInfo, "http request", slog.Group("http", attrs...))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// writeJSON sends v with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeProblem(w, newProblem(CodeInternal, "An unexpected error occurred."))
+		return
+	}
+	writeRaw(w, status, append(b, '\n'))
+}
+
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// fail logs an internal error (without secrets) and sends the problem for err.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, secrets ...string) {
+	p := engineProblem(err, secrets...)
+	if p.Status >= 500 {
+		s.log.Error("api: request failed", "code", p.Code, "err", redact(err.Error(), secrets...))
+	}
+	writeProblem(w, p)
+}
+
+// tokenKey is the rate-limit key for a payer token: its hash, so tokens
+// are not kept in memory longer than a request.
+func tokenKey(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+var _ Engine = (*flow.Engine)(nil)
