@@ -39,7 +39,8 @@ type Options struct {
 // that caller alone gets its error, and the others' fns are run again in a
 // fresh transaction. So a fn may be called more than once and must have no
 // effect outside the Tx; an error from a fn never aborts another caller's
-// work.
+// work. A fn must not call Update or View on the same store (the
+// committer would wait for itself).
 type BoltStore struct {
 	db       *bolt.DB
 	path     string

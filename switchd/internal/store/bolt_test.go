@@ -401,46 +401,60 @@ func TestOutbox(t *testing.T) {
 	}
 }
 
-// A failing fn in a group-committed batch must abort only its own writes.
+// A failing fn in a group-committed batch must abort only its own writes,
+// whatever the batching options.
 func TestConcurrentUpdatesIsolateFailures(t *testing.T) {
-	s := storetest.MustOpen(t)
-	const n = 200
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := range n {
-		wg.Go(func() {
-			errs[i] = s.Update(ctx, func(tx store.Tx) error {
-				if err := tx.PutPayment(payment(fmt.Sprintf("p%03d", i), "m1", t0.Add(time.Duration(i)*time.Millisecond), "created")); err != nil {
-					return err
+	tests := []struct {
+		name string
+		opts store.Options
+	}{
+		{"default", store.Options{NoSync: true}},
+		{"batch delay", store.Options{NoSync: true, MaxBatchDelay: 2 * time.Millisecond}},
+		{"small batches", store.Options{NoSync: true, MaxBatchSize: 3}},
+		{"no batching", store.Options{NoSync: true, MaxBatchSize: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := storetest.MustOpenAt(t, filepath.Join(t.TempDir(), "s.db"), tt.opts)
+			const n = 200
+			var wg sync.WaitGroup
+			errs := make([]error, n)
+			for i := range n {
+				wg.Go(func() {
+					errs[i] = s.Update(ctx, func(tx store.Tx) error {
+						if err := tx.PutPayment(payment(fmt.Sprintf("p%03d", i), "m1", t0.Add(time.Duration(i)*time.Millisecond), "created")); err != nil {
+							return err
+						}
+						if i%5 == 0 {
+							return fmt.Errorf("caller %d says no", i)
+						}
+						return tx.AppendEvent(&store.Event{PaymentID: fmt.Sprintf("p%03d", i), Type: "payment.created"})
+					})
+				})
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if (i%5 == 0) != (err != nil) {
+					t.Errorf("caller %d: err = %v", i, err)
 				}
-				if i%5 == 0 {
-					return fmt.Errorf("caller %d says no", i)
+			}
+			s.View(ctx, func(tx store.Tx) error {
+				for i := range n {
+					id := fmt.Sprintf("p%03d", i)
+					_, err := tx.GetPayment(id)
+					evs, _ := tx.Events(id)
+					if i%5 == 0 {
+						if err == nil || len(evs) != 0 {
+							t.Errorf("%s: failed update left writes", id)
+						}
+					} else if err != nil || len(evs) != 1 {
+						t.Errorf("%s: payment %v, %d events (fn retried into duplicates?)", id, err, len(evs))
+					}
 				}
-				return tx.AppendEvent(&store.Event{PaymentID: fmt.Sprintf("p%03d", i), Type: "payment.created"})
+				return nil
 			})
 		})
 	}
-	wg.Wait()
-	for i, err := range errs {
-		if (i%5 == 0) != (err != nil) {
-			t.Errorf("caller %d: err = %v", i, err)
-		}
-	}
-	s.View(ctx, func(tx store.Tx) error {
-		for i := range n {
-			id := fmt.Sprintf("p%03d", i)
-			_, err := tx.GetPayment(id)
-			evs, _ := tx.Events(id)
-			if i%5 == 0 {
-				if err == nil || len(evs) != 0 {
-					t.Errorf("%s: failed update left writes", id)
-				}
-			} else if err != nil || len(evs) != 1 {
-				t.Errorf("%s: payment %v, %d events (fn retried into duplicates?)", id, err, len(evs))
-			}
-		}
-		return nil
-	})
 }
 
 func TestUpdatePanicReachesCaller(t *testing.T) {
