@@ -95,10 +95,10 @@ type fakeMethod struct {
 	balances map[string]int64
 	ops      map[opKey]*pb.MoneyResult
 	owner    map[string]string // payment -> debited account
-	// refuseCredit makes Credit decline; lostDebit makes Debit move the
-	// money and then fail as if the answer was lost.
+	// refuseCredit makes Credit decline; lostDebits makes the next n Debit
+	// calls move the money (once) and then fail as if the answer was lost.
 	refuseCredit bool
-	lostDebit    bool
+	lostDebits   int
 	debits       int
 }
 
@@ -136,6 +136,10 @@ func (m *fakeMethod) Debit(_ context.Context, r *pb.DebitRequest) (*pb.MoneyResu
 	defer m.mu.Unlock()
 	k := opKey{r.GetInstanceId(), r.GetOrder().GetPaymentId(), pb.Operation_OPERATION_DEBIT}
 	if res, ok := m.ops[k]; ok {
+		if m.lostDebits > 0 {
+			m.lostDebits--
+			return nil, sdk.Unavailable(errors.New("connection reset"))
+		}
 		return res, nil
 	}
 	m.debits++
@@ -152,8 +156,8 @@ func (m *fakeMethod) Debit(_ context.Context, r *pb.DebitRequest) (*pb.MoneyResu
 	}
 	res.Currency = r.GetOrder().GetCurrency()
 	m.ops[k] = res
-	if m.lostDebit {
-		m.lostDebit = false
+	if m.lostDebits > 0 {
+		m.lostDebits--
 		return nil, sdk.Unavailable(errors.New("connection reset"))
 	}
 	return res, nil

@@ -107,4 +107,3 @@ func (e *Engine) VerifyStored(p *store.Payment, step string) error {
 	_, d := digestOf(p)
 	return e.verifyAttestation(p, storedAttestation(p, step), step, inst, d)
 }
-

@@ -1,0 +1,473 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/switchd/internal/store"
+)
+
+func TestPaymentAtoE(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		choose ChooseInput
+		payer  string
+	}{
+		{"card", card, "issuer/alice"},
+		{"bank_transfer", ChooseInput{Method: "bank_transfer", Account: &pb.AccountInstrument{BankCode: "001", AccountNumber: "alice"}}, "issuer/alice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			ctx := context.Background()
+			p, token := h.create(1234, "good")
+			v, err := h.e.ChooseMethod(ctx, token, tc.choose)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Payment.State != StateSellerAuthenticated || v.Payment.IssuerID != "issuer" || v.DigestHex == "" || v.IssuerName != "Issuer Bank" {
+				t.Fatalf("after A+B: %+v %+v", v, v.Payment)
+			}
+			if tc.name == "card" && (v.Payment.BIN != "411111" || v.Payment.Last4 != "1111" || v.Payment.InstrumentToken == "") {
+				t.Fatalf("instrument not stored: %+v", v.Payment)
+			}
+			ch, err := h.e.BeginAuth(ctx, token, []byte(`{"client_challenge":"q"}`))
+			if err != nil || ch.DigestHex != v.DigestHex {
+				t.Fatalf("BeginAuth: %v %+v", err, ch)
+			}
+			v, err = h.e.FinishAuth(ctx, token, []byte("right"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Payment.State != StateApproved {
+				t.Fatalf("state %s, want approved", v.Payment.State)
+			}
+			if got := h.plugins.method.balance(tc.payer); got != 10000-1234 {
+				t.Fatalf("payer balance %d", got)
+			}
+			if got := h.plugins.method.balance("acquirer/shop"); got != 1234 {
+				t.Fatalf("merchant balance %d", got)
+			}
+			if got := h.webhookTypes(); !slices.Equal(got, []string{"payment.approved"}) {
+				t.Fatalf("webhooks %v", got)
+			}
+			for _, step := range []string{"B", "C"} {
+				if err := h.e.VerifyStored(h.payment(p.ID), step); err != nil {
+					t.Fatalf("stored attestation %s: %v", step, err)
+				}
+			}
+			evs, _ := h.e.Events(ctx, "shop", p.ID)
+			var states []string
+			for _, e := range evs {
+				if e.To != "" && (len(states) == 0 || states[len(states)-1] != e.To) {
+					states = append(states, e.To)
+				}
+			}
+			wantStates := []string{StateCreated, StateMethodChosen, StateSellerAuthenticated, StatePayerAuthenticated, StatePaid, StateApproved}
+			if !slices.Equal(states, wantStates) {
+				t.Fatalf("timeline %v", states)
+			}
+		})
+	}
+}
+
+func TestFailureBranches(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name      string
+		sig       string
+		choose    ChooseInput
+		setup     func(h *harness)
+		answer    string
+		wantState string
+		wantCode  string
+		// payerDebited is how much the payer is down at the end.
+		payerAcct string
+	}{
+		{name: "seller refused", sig: "forged", choose: card, wantState: StateRefused, wantCode: "bad_signature", payerAcct: "issuer/alice"},
+		{name: "payer fails C", sig: "good", choose: card, answer: "wrong", wantState: StateDeclined, wantCode: "auth_failed", payerAcct: "issuer/alice"},
+		{name: "insufficient funds", sig: "good", choose: ChooseInput{Method: "card", Card: &pb.CardInstrument{Pan: "4111119999999999", ExpiryMonth: 1, ExpiryYear: 2031}},
+			answer: "right", wantState: StateDeclined, wantCode: "insufficient_funds", payerAcct: "issuer/poor"},
+		{name: "acquirer refuses", sig: "good", choose: card, setup: func(h *harness) { h.plugins.method.refuseCredit = true },
+			answer: "right", wantState: StateDeclined, wantCode: "account_closed", payerAcct: "issuer/alice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			if tc.setup != nil {
+				tc.setup(h)
+			}
+			start := h.plugins.method.balance(tc.payerAcct)
+			p, token := h.create(1234, tc.sig)
+			_, err := h.e.ChooseMethod(ctx, token, tc.choose)
+			if tc.answer != "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := h.e.BeginAuth(ctx, token, nil); err != nil {
+					t.Fatal(err)
+				}
+				_, err = h.e.FinishAuth(ctx, token, []byte(tc.answer))
+			}
+			if !errors.Is(err, ErrDeclined) {
+				t.Fatalf("err = %v, want declined", err)
+			}
+			h.wg.Wait()
+			got := h.payment(p.ID)
+			if got.State != tc.wantState || got.DeclineCode != tc.wantCode || got.Pending != "" {
+				t.Fatalf("state %s code %s pending %q; want %s %s", got.State, got.DeclineCode, got.Pending, tc.wantState, tc.wantCode)
+			}
+			if b := h.plugins.method.balance(tc.payerAcct); b != start {
+				t.Fatalf("payer balance %d, want %d (money put back)", b, start)
+			}
+			if b := h.plugins.method.balance("acquirer/shop"); b != 0 {
+				t.Fatalf("merchant balance %d", b)
+			}
+			if got := h.webhookTypes(); !slices.Equal(got, []string{"payment." + tc.wantState}) {
+				t.Fatalf("webhooks %v", got)
+			}
+		})
+	}
+}
+
+func TestUnroutableChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		in   ChooseInput
+		code string
+	}{
+		{"unknown BIN", ChooseInput{Method: "card", Card: &pb.CardInstrument{Pan: "5500000000000004", ExpiryMonth: 1, ExpiryYear: 2030}}, CodeUnroutable},
+		{"unknown bank", ChooseInput{Method: "bank_transfer", Account: &pb.AccountInstrument{BankCode: "999", AccountNumber: "alice"}}, CodeUnroutable},
+		{"bad method", ChooseInput{Method: "cash"}, CodeInvalidRequest},
+		{"short PAN", ChooseInput{Method: "card", Card: &pb.CardInstrument{Pan: "4111", ExpiryMonth: 1, ExpiryYear: 2030}}, CodeInvalidRequest},
+		{"declined instrument", ChooseInput{Method: "card", Card: &pb.CardInstrument{Pan: "4111110000000000", ExpiryMonth: 1, ExpiryYear: 2030}}, CodeDeclined},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			p, token := h.create(500, "good")
+			_, err := h.e.ChooseMethod(ctx, token, tc.in)
+			var fe *Error
+			if !errors.As(err, &fe) || fe.Code != tc.code {
+				t.Fatalf("err = %v, want code %s", err, tc.code)
+			}
+			if got := h.payment(p.ID); got.State != StateCreated || got.Version != p.Version || got.IssuerID != "" {
+				t.Fatalf("payment changed: %+v", got)
+			}
+			if h.plugins.auth.calls != 0 {
+				t.Fatal("step B ran")
+			}
+			// The payer can still pay with a routable card.
+			if _, err := h.e.ChooseMethod(ctx, token, card); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestExpiryAtEachStep(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		// advance runs the flow up to the step where the payment is left.
+		advance func(h *harness, token string)
+		// stuckCredit makes the acquirer notice fail, so the payment stays paid.
+		stuckCredit bool
+	}{
+		{name: "created", advance: func(*harness, string) {}},
+		{name: "seller_authenticated", advance: func(h *harness, tok string) { must(h.e.ChooseMethod(ctx, tok, card)) }},
+		{name: "payer_authenticated with lost debit answer", advance: func(h *harness, tok string) {
+			must(h.e.ChooseMethod(ctx, tok, card))
+			// The debit moves the money but neither the call nor its retry
+			// gets an answer: Pending=debit is left for the sweeper.
+			h.plugins.method.lostDebits = 2
+			v := must(h.e.FinishAuth(ctx, tok, []byte("right")))
+			if v.Payment.State != StatePayerAuthenticated || v.Payment.Pending != "debit" {
+				panic("debit answer was not lost: " + v.Payment.State)
+			}
+		}},
+		{name: "paid with acquirer unreachable", stuckCredit: true, advance: func(h *harness, tok string) {
+			must(h.e.ChooseMethod(ctx, tok, card))
+			must(h.e.FinishAuth(ctx, tok, []byte("right")))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			p, token := h.create(700, "good")
+			if tc.stuckCredit {
+				// Deliver nothing: the notice stays in the outbox.
+				h.e.opts.Kick = func() {}
+				h.e.opts.ResultWait = 10 * time.Millisecond
+			}
+			tc.advance(h, token)
+			h.wg.Wait()
+			h.clock.Add(11 * time.Minute)
+			if _, err := h.e.ChooseMethod(ctx, token, card); !errors.Is(err, ErrPaymentExpired) && !errors.Is(err, ErrPaymentFinal) {
+				t.Fatalf("payer step after expiry: %v", err)
+			}
+			h.e.Sweep(ctx)
+			h.wg.Wait()
+			got := h.payment(p.ID)
+			if got.State != StateExpired || got.Pending != "" {
+				t.Fatalf("state %s pending %q, want expired", got.State, got.Pending)
+			}
+			if b := h.plugins.method.balance("issuer/alice"); b != 10000 {
+				t.Fatalf("payer balance %d, want 10000 (debit released)", b)
+			}
+			if b := h.plugins.method.balance("acquirer/shop"); b != 0 {
+				t.Fatalf("merchant balance %d", b)
+			}
+			if !slices.Contains(h.webhookTypes(), "payment.expired") {
+				h.deliver()
+				if !slices.Contains(h.webhookTypes(), "payment.expired") {
+					t.Fatalf("no expired webhook: %v", h.webhookTypes())
+				}
+			}
+		})
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func TestCancel(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	p, token := h.create(300, "good")
+	must(h.e.ChooseMethod(ctx, token, card))
+	if _, err := h.e.CancelPayment(ctx, "other", p.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("other merchant cancel: %v", err)
+	}
+	got, err := h.e.CancelPayment(ctx, "shop", p.ID)
+	if err != nil || got.State != StateCancelled {
+		t.Fatalf("cancel: %v %+v", err, got)
+	}
+	if _, err := h.e.CancelPayment(ctx, "shop", p.ID); !errors.Is(err, ErrPaymentFinal) {
+		t.Fatalf("second cancel: %v", err)
+	}
+	if _, err := h.e.BeginAuth(ctx, token, nil); !errors.Is(err, ErrPaymentFinal) {
+		t.Fatalf("auth after cancel: %v", err)
+	}
+	if got := h.webhookTypes(); !slices.Equal(got, []string{"payment.cancelled"}) {
+		t.Fatalf("webhooks %v", got)
+	}
+
+	// After the payer authenticated, cancel is refused.
+	p2, token2 := h.create(300, "good")
+	must(h.e.ChooseMethod(ctx, token2, card))
+	must(h.e.FinishAuth(ctx, token2, []byte("right")))
+	if _, err := h.e.CancelPayment(ctx, "shop", p2.ID); !errors.Is(err, ErrPaymentFinal) && !errors.Is(err, ErrInvalidState) {
+		t.Fatalf("cancel after payment: %v", err)
+	}
+}
+
+func TestIdempotentCreate(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	in := CreateInput{AmountMinor: 999, Currency: "EUR", OrderRef: "o-1"}
+	render := func(p *store.Payment, token, url string) (int, []byte) {
+		return 201, []byte(fmt.Sprintf(`{"id":%q,"token":%q}`, p.ID, token))
+	}
+	var wg sync.WaitGroup
+	results := make([]*CreateResult, 50)
+	errs := make([]error, 50)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = h.e.CreatePayment(ctx, "shop", "key-1", "hash-a", in, render)
+		}()
+	}
+	wg.Wait()
+	ids := map[string]bool{}
+	fresh := 0
+	for i, r := range results {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		ids[r.Payment.ID] = true
+		if !r.Replayed {
+			fresh++
+		} else if r.Token != "" || string(r.Response) != fmt.Sprintf(`{"id":%q,"token":%q}`, r.Payment.ID, results[firstFresh(results)].Token) {
+			t.Fatalf("replay %d: %+v", i, r)
+		}
+	}
+	if len(ids) != 1 || fresh != 1 {
+		t.Fatalf("%d payments, %d fresh creates; want 1, 1", len(ids), fresh)
+	}
+	if _, err := h.e.CreatePayment(ctx, "shop", "key-1", "hash-b", in, render); !errors.Is(err, ErrIdempotencyConflict) {
+		t.Fatalf("different body: %v", err)
+	}
+	// The same key for another merchant is another payment.
+	r, err := h.e.CreatePayment(ctx, "other", "key-1", "hash-a", in, render)
+	if err != nil || r.Replayed {
+		t.Fatalf("other merchant: %v %+v", err, r)
+	}
+	ps, _, err := h.e.ListPayments(ctx, "shop", "", 10)
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("listing %d payments: %v", len(ps), err)
+	}
+}
+
+func firstFresh(rs []*CreateResult) int {
+	for i, r := range rs {
+		if !r.Replayed {
+			return i
+		}
+	}
+	return 0
+}
+
+func TestCreateValidation(t *testing.T) {
+	h := newHarness(t)
+	now := h.clock.Now()
+	for _, tc := range []struct {
+		name  string
+		in    CreateInput
+		field string
+	}{
+		{"zero amount", CreateInput{Currency: "EUR", OrderRef: "o"}, "amount_minor"},
+		{"unknown currency", CreateInput{AmountMinor: 1, Currency: "XXY", OrderRef: "o"}, "currency"},
+		{"no order ref", CreateInput{AmountMinor: 1, Currency: "EUR"}, "order_ref"},
+		{"past expiry", CreateInput{AmountMinor: 1, Currency: "EUR", OrderRef: "o", ExpiresAt: now.Add(-time.Minute)}, "expires_at"},
+		{"far expiry", CreateInput{AmountMinor: 1, Currency: "EUR", OrderRef: "o", ExpiresAt: now.Add(48 * time.Hour)}, "expires_at"},
+		{"signed without expiry", CreateInput{AmountMinor: 1, Currency: "EUR", OrderRef: "o", SellerSignature: []byte("x")}, "expires_at"},
+		{"bad line", CreateInput{AmountMinor: 1, Currency: "EUR", OrderRef: "o", Lines: []store.Line{{Name: "x"}}}, "lines"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := h.e.CreatePayment(context.Background(), "shop", "k-"+tc.name, "h", tc.in, nil)
+			var fe *Error
+			if !errors.As(err, &fe) || fe.Code != CodeInvalidRequest || fe.Field != tc.field {
+				t.Fatalf("err = %v, want invalid_request on %s", err, tc.field)
+			}
+		})
+	}
+	ps, _, _ := h.e.ListPayments(context.Background(), "shop", "", 10)
+	if len(ps) != 0 {
+		t.Fatalf("%d payments stored", len(ps))
+	}
+}
+
+// TestDynamicLinking changes each order field after B and checks that
+// every later proof fails: the stored attestations no longer verify, and
+// step C refuses to run and fails the payment without moving money.
+func TestDynamicLinking(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		tamper func(p *store.Payment)
+	}{
+		{"amount", func(p *store.Payment) { p.AmountMinor++ }},
+		{"currency", func(p *store.Payment) { p.Currency = "USD" }},
+		{"payee", func(p *store.Payment) { p.MerchantID = "other" }},
+		{"issuer", func(p *store.Payment) { p.IssuerID = "acquirer" }},
+		{"method", func(p *store.Payment) { p.Method = "bank_transfer" }},
+		{"expiry", func(p *store.Payment) { p.ExpiresAt = p.ExpiresAt.Add(time.Minute) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			p, token := h.create(800, "good")
+			must(h.e.ChooseMethod(ctx, token, card))
+			if err := h.e.VerifyStored(h.payment(p.ID), "B"); err != nil {
+				t.Fatalf("untampered: %v", err)
+			}
+			if err := h.st.Update(ctx, func(tx store.Tx) error {
+				q, err := tx.GetPayment(p.ID)
+				if err != nil {
+					return err
+				}
+				tc.tamper(q)
+				return tx.PutPayment(q)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.e.VerifyStored(h.payment(p.ID), "B"); !errors.Is(err, errAttestation) {
+				t.Fatalf("B attestation after tampering: %v", err)
+			}
+			if _, err := h.e.BeginAuth(ctx, token, nil); err == nil {
+				t.Fatal("step C ran on a tampered order")
+			}
+			if _, err := h.e.FinishAuth(ctx, token, []byte("right")); err == nil {
+				t.Fatal("step D ran on a tampered order")
+			}
+			got := h.payment(p.ID)
+			if got.State != StateFailed || got.DeclineCode != "attestation_invalid" {
+				t.Fatalf("state %s code %s", got.State, got.DeclineCode)
+			}
+			if h.plugins.method.debits != 0 {
+				t.Fatal("money moved")
+			}
+		})
+	}
+}
+
+func TestRetryOnceOnUnavailable(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	_, token := h.create(100, "good")
+	h.plugins.auth.failNext = 1
+	if _, err := h.e.ChooseMethod(ctx, token, card); err != nil {
+		t.Fatalf("one failure should be retried: %v", err)
+	}
+	h.plugins.auth.failNext = 2
+	_, err := h.e.BeginAuth(ctx, token, nil)
+	if !errors.Is(err, ErrPluginUnavailable) {
+		t.Fatalf("two failures: %v, want plugin_unavailable", err)
+	}
+	if _, err := h.e.BeginAuth(ctx, token, nil); err != nil {
+		t.Fatalf("after the outage: %v", err)
+	}
+}
+
+// TestRecovery covers the restart rules for a debit whose answer was lost.
+func TestRecovery(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		// moved says whether the issuer actually debited before the crash.
+		moved bool
+	}{
+		{"debit happened", true},
+		{"debit never reached the issuer", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			p, token := h.create(2500, "good")
+			must(h.e.ChooseMethod(ctx, token, card))
+			must(h.e.BeginAuth(ctx, token, nil))
+			// Simulate a crash right after C committed Pending=debit.
+			att := h.signers["issuer"].attest("C", h.payment(p.ID).Digest)
+			must(h.e.transition(ctx, p.ID, change{ev: EvPayerOK, mutate: func(q *store.Payment) {
+				putAttestation(q, "C", att)
+				q.Pending = "debit"
+			}}))
+			if tc.moved {
+				q := h.payment(p.ID)
+				o, d := digestOf(q)
+				must(h.plugins.method.Debit(ctx, &pb.DebitRequest{InstanceId: "issuer", Order: o, OrderDigest: d, Token: q.InstrumentToken}))
+			}
+			if n := h.e.Recover(ctx); n != 1 {
+				t.Fatalf("recovered %d payments", n)
+			}
+			h.wg.Wait()
+			got := h.payment(p.ID)
+			if got.State != StateApproved {
+				t.Fatalf("state %s pending %q", got.State, got.Pending)
+			}
+			if h.plugins.method.debits != 1 {
+				t.Fatalf("%d debits", h.plugins.method.debits)
+			}
+			if b := h.plugins.method.balance("issuer/alice"); b != 10000-2500 {
+				t.Fatalf("payer balance %d", b)
+			}
+		})
+	}
+}
