@@ -1,0 +1,183 @@
+package pluginhost
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"crypto/sha256"
+
+	"github.com/hashicorp/go-plugin"
+	"golang.org/x/sys/unix"
+
+	"github.com/switchd/switchd/plugins/sdk"
+)
+
+// startTimeout bounds the go-plugin handshake of one launch.
+const startTimeout = 15 * time.Second
+
+// proc is one running plugin process (or, for InProcess, one in-memory
+// connection with no process).
+type proc struct {
+	client  *plugin.Client // nil in process
+	conn    *sdk.Client
+	pid     int
+	started time.Time
+	exited  chan struct{} // closed when the process has exited; never for in-process
+	stop    func()        // InProcess cleanup
+}
+
+func (p *proc) hasExited() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// kill ends the process: go-plugin's graceful shutdown, then SIGKILL of the
+// whole process group so nothing the plugin forked survives it.
+func (p *proc) kill() {
+	if p.stop != nil {
+		p.stop()
+	}
+	if p.client == nil {
+		return
+	}
+	p.client.Kill()
+	if p.pid > 0 {
+		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+	}
+}
+
+// verify checks the binary's digest against spec before anything is
+// executed.
+func verify(spec Spec) error {
+	if spec.SHA256 == "" {
+		return fmt.Errorf("plugin %q (%s): %w; run `switchd plugins lock` or set sha256 in its plugin block", spec.Name, spec.Path, ErrNotPinned)
+	}
+	if err := checkHex(spec.SHA256); err != nil {
+		return fmt.Errorf("pluginhost: plugin %q: %w", spec.Name, err)
+	}
+	actual, err := FileSHA256(spec.Path)
+	if err != nil {
+		return fmt.Errorf("pluginhost: plugin %q: %w", spec.Name, err)
+	}
+	if actual != spec.SHA256 {
+		return &DigestError{Plugin: spec.Name, Path: spec.Path, Expected: spec.SHA256, Actual: actual}
+	}
+	return nil
+}
+
+// launch verifies spec's digest, starts the plugin and connects to it.
+//
+// The process is forked from a goroutine locked to its OS thread. That
+// goroutine stays locked until the plugin has exited and then ends, which
+// terminates the thread: Pdeathsig (which fires when the forking *thread*
+// dies) therefore only fires on the daemon's death, never while the plugin
+// should run, and no thread is leaked per restart.
+func launch(spec Spec, opts Options, logger *slogAdapter) (*proc, error) {
+	if err := verify(spec); err != nil {
+		return nil, err
+	}
+	sum, _ := hex.DecodeString(spec.SHA256)
+	cmd := exec.Command(spec.Path)
+	cmd.Env = []string{"SWITCHD_PLUGIN_LOG_LEVEL=" + opts.LogLevel}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		VersionedPlugins: sdk.VersionedPlugins(nil),
+		Cmd:              cmd,
+		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		SkipHostEnv:      true,
+		StartTimeout:     startTimeout,
+		Logger:           logger,
+	})
+	p := &proc{client: client, exited: make(chan struct{})}
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// Never unlocked: when this goroutine returns, its thread ends.
+		_, err := client.Start()
+		if err != nil {
+			started <- err
+			return
+		}
+		p.pid = cmd.Process.Pid
+		p.started = time.Now()
+		started <- nil
+		waitExit(p.pid, client)
+		close(p.exited)
+	}()
+	if err := <-started; err != nil {
+		client.Kill()
+		if strings.Contains(err.Error(), "Unrecognized remote plugin message") {
+			// What the plugin printed is not repeated: it could be anything.
+			return nil, fmt.Errorf("plugin %q (%s): %w (stdout carries the go-plugin handshake; plugins must log to stderr with sdk.Logger)", spec.Name, spec.Path, ErrStdoutBeforeHandshake)
+		}
+		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
+			// The binary changed between our check and go-plugin's.
+			return nil, fmt.Errorf("pluginhost: plugin %q (%s): %w", spec.Name, spec.Path, ErrDigestMismatch)
+		}
+		return nil, fmt.Errorf("pluginhost: starting plugin %q (%s): %w", spec.Name, spec.Path, err)
+	}
+	rpc, err := client.Client()
+	if err != nil {
+		p.kill()
+		return nil, fmt.Errorf("pluginhost: connecting to plugin %q: %w", spec.Name, err)
+	}
+	raw, err := rpc.Dispense(sdk.PluginName)
+	if err != nil {
+		p.kill()
+		return nil, fmt.Errorf("pluginhost: plugin %q: %w", spec.Name, err)
+	}
+	conn, ok := raw.(*sdk.Client)
+	if !ok {
+		p.kill()
+		return nil, fmt.Errorf("pluginhost: plugin %q: unexpected client type %T", spec.Name, raw)
+	}
+	p.conn = conn
+	return p, nil
+}
+
+// waitExit blocks until process pid has exited (it may not be reaped yet:
+// go-plugin reaps it). It waits on a pidfd, which becomes readable when the
+// process terminates, without reaping it.
+func waitExit(pid int, client *plugin.Client) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return
+		}
+		// Kernel without pidfd (< 5.3): poll go-plugin's view.
+		for !client.Exited() {
+			time.Sleep(50 * time.Millisecond)
+		}
+		return
+	}
+	defer unix.Close(fd)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		_, err := unix.Poll(fds, -1)
+		if err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// healthCtx returns ctx bounded by d.
+func boundCtx(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
+}
