@@ -153,4 +153,3 @@ func checkHex(s string) error {
 	}
 	return nil
 }
-
