@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/switchd/switchd/internal/testbin"
+	"github.com/switchd/switchd/plugins/internal/ledger"
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
+	"github.com/switchd/switchd/plugins/sdk/order"
+)
+
+// Ten-digit account numbers whose last digit is the Luhn check digit.
+const (
+	aliceAcct = "1234567897"
+	shopAcct  = "9876543217"
+)
+
+// MustLaunch starts the plugin binary as the host does (checksum-pinned,
+// AutoMTLS, gRPC) and returns its client and a kill func.
+func MustLaunch(tb testing.TB, bin string, stderr io.Writer) (*sdk.Client, func()) {
+	tb.Helper()
+	f, err := os.ReadFile(bin)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sum := sha256.Sum256(f)
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		VersionedPlugins: sdk.VersionedPlugins(nil),
+		Cmd:              exec.Command(bin),
+		SecureConfig:     &plugin.SecureConfig{Checksum: sum[:], Hash: sha256.New()},
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		Stderr:           stderr,
+		Logger:           hclog.New(&hclog.LoggerOptions{Output: io.Discard}),
+	})
+	tb.Cleanup(client.Kill)
+	rpc, err := client.Client()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	raw, err := rpc.Dispense(sdk.PluginName)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return raw.(*sdk.Client), client.Kill
+}
+
+func configure(tb testing.TB, c *sdk.Client, id, bankCode, dir string, accounts ...map[string]any) {
+	tb.Helper()
+	b, _ := json.Marshal(map[string]any{"account": accounts})
+	res, err := c.Configure(context.Background(), &pb.ConfigureRequest{
+		InstanceId: id, Kind: pb.Kind_KIND_PAYMENT_METHOD, Method: pb.Method_METHOD_BANK_TRANSFER, ConfigJson: b, DataDir: dir,
+		Institution: &pb.InstitutionInfo{Id: id, BankCode: bankCode},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if sdk.HasErrors(res.GetDiagnostics()) {
+		tb.Fatalf("configure %s: %v", id, res.GetDiagnostics())
+	}
+}
+
+// TestPluginProcess runs the bank-transfer binary as a real subprocess for
+// an issuer and an acquirer bank: Configure → Resolve → Debit → Credit →
+// Reverse, a restart with a retried debit, and then checks both ledger
+// files.
+func TestPluginProcess(t *testing.T) {
+	bin := testbin.MustBuild(t, "./plugins/banktransfer")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	issDir, acqDir := t.TempDir(), t.TempDir()
+	alice := map[string]any{"number": aliceAcct, "holder": "alice", "balance": 1000, "currency": "EUR"}
+	shop := map[string]any{"number": shopAcct, "holder": "shop-1", "currency": "EUR"}
+	setup := func() (*sdk.Client, func()) {
+		c, kill := MustLaunch(t, bin, io.Discard)
+		configure(t, c, "bank-a", "0011", issDir, alice)
+		configure(t, c, "bank-b", "0022", acqDir, shop)
+		return c, kill
+	}
+	c, kill := setup()
+
+	res, err := c.ResolveInstrument(ctx, &pb.ResolveInstrumentRequest{InstanceId: "bank-a", PaymentId: "pay-1",
+		Instrument: &pb.ResolveInstrumentRequest_Account{Account: &pb.AccountInstrument{BankCode: "0011", AccountNumber: aliceAcct}}})
+	if err != nil || res.GetVerdict() != pb.Verdict_VERDICT_APPROVED || res.GetPayerRef() != "alice" || res.GetLast4() != "7897" {
+		t.Fatalf("resolve = %v, %v", res, err)
+	}
+	if _, err := c.ResolveInstrument(ctx, &pb.ResolveInstrumentRequest{InstanceId: "bank-a", PaymentId: "pay-1",
+		Instrument: &pb.ResolveInstrumentRequest_Account{Account: &pb.AccountInstrument{BankCode: "0011", AccountNumber: "1234567890"}}}); sdk.CodeOf(err) != sdk.CodeInvalidArgument {
+		t.Fatalf("bad check digit over the wire: %v", err)
+	}
+
+	mk := func(id string, amount int64) (*pb.Order, []byte) {
+		o := &pb.Order{PaymentId: id, MerchantId: "shop-1", AcquirerId: "bank-b", IssuerId: "bank-a", AmountMinor: amount, Currency: "EUR", Method: pb.Method_METHOD_BANK_TRANSFER, ExpiresAtUnix: time.Now().Add(time.Hour).Unix()}
+		d := order.Digest(o)
+		return o, d[:]
+	}
+	o1, d1 := mk("pay-1", 600)
+	debit, err := c.Debit(ctx, &pb.DebitRequest{InstanceId: "bank-a", Order: o1, OrderDigest: d1, Token: res.GetToken()})
+	if err != nil || debit.GetState() != pb.OperationState_OPERATION_STATE_APPROVED {
+		t.Fatalf("debit = %v, %v", debit, err)
+	}
+	credit, err := c.Credit(ctx, &pb.CreditRequest{InstanceId: "bank-b", Order: o1, OrderDigest: d1, PayeeAccount: shopAcct, DebitReference: debit.GetReference()})
+	if err != nil || credit.GetState() != pb.OperationState_OPERATION_STATE_APPROVED {
+		t.Fatalf("credit = %v, %v", credit, err)
+	}
+	o2, d2 := mk("pay-2", 500)
+	short, err := c.Debit(ctx, &pb.DebitRequest{InstanceId: "bank-a", Order: o2, OrderDigest: d2, Token: res.GetToken()})
+	if err != nil || short.GetState() != pb.OperationState_OPERATION_STATE_DECLINED || short.GetDeclineCode() != sdk.DeclineInsufficientFunds {
+		t.Fatalf("debit beyond the balance = %v, %v", short, err)
+	}
+	o3, d3 := mk("pay-3", 100)
+	if r, err := c.Debit(ctx, &pb.DebitRequest{InstanceId: "bank-a", Order: o3, OrderDigest: d3, Token: res.GetToken()}); err != nil || r.GetState() != pb.OperationState_OPERATION_STATE_APPROVED {
+		t.Fatalf("debit 3 = %v, %v", r, err)
+	}
+	if r, err := c.Reverse(ctx, &pb.ReverseRequest{InstanceId: "bank-a", PaymentId: "pay-3", Operation: pb.Operation_OPERATION_DEBIT, Reason: "expired"}); err != nil || r.GetState() != pb.OperationState_OPERATION_STATE_REVERSED {
+		t.Fatalf("reverse = %v, %v", r, err)
+	}
+
+	kill()
+	c, kill = setup()
+	again, err := c.Debit(ctx, &pb.DebitRequest{InstanceId: "bank-a", Order: o1, OrderDigest: d1, Token: res.GetToken()})
+	if err != nil || !proto.Equal(again, debit) {
+		t.Fatalf("retried debit after restart = %v, %v; first %v", again, err, debit)
+	}
+	againCredit, err := c.Credit(ctx, &pb.CreditRequest{InstanceId: "bank-b", Order: o1, OrderDigest: d1, PayeeAccount: shopAcct})
+	if err != nil || !proto.Equal(againCredit, credit) {
+		t.Fatalf("retried credit after restart = %v, %v; first %v", againCredit, err, credit)
+	}
+	kill()
+
+	want := map[string]map[string]int64{
+		filepath.Join(issDir, "ledger.db"): {"acct:" + aliceAcct: 400, "clearing:EUR": 600, "seed:EUR": -1000},
+		filepath.Join(acqDir, "ledger.db"): {"acct:" + shopAcct: 600, "clearing:EUR": -600},
+	}
+	var clearing int64
+	for path, accounts := range want {
+		l, err := ledger.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Check(); err != nil {
+			t.Error(err)
+		}
+		b, err := l.Balances()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, bal := range accounts {
+			if b[id].Balance != bal {
+				t.Errorf("%s = %d, want %d", id, b[id].Balance, bal)
+			}
+		}
+		clearing += b["clearing:EUR"].Balance
+		_ = l.Close()
+	}
+	if clearing != 0 {
+		t.Errorf("clearing accounts across both banks sum to %d, want 0", clearing)
+	}
+}
