@@ -1,0 +1,434 @@
+package ocraplugin
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchd/switchd/plugins/ocra/rfc6287"
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
+	"github.com/switchd/switchd/plugins/sdk/order"
+)
+
+// Name is the plugin's name.
+const Name = "ocra"
+
+// Version is the plugin's version.
+const Version = "1.0.0"
+
+// Mechanism is the mechanism name in BeginMutualAuthResponse, and a
+// capability the plugin lists so the payment page knows what to show.
+const Mechanism = "ocra"
+
+// StateFile is the bbolt file the plugin keeps in each data dir.
+const StateFile = "ocra.db"
+
+// Step is the flow step this plugin attests.
+const Step = "C"
+
+var (
+	_ sdk.Plugin        = (*Plugin)(nil)
+	_ sdk.Authenticator = (*Plugin)(nil)
+)
+
+// Plugin is the ocra authenticator. It serves any number of issuers, each
+// configured under its own instance id.
+type Plugin struct {
+	mu        sync.RWMutex
+	instances map[string]*instance
+	dbs       map[string]*bolt.DB // by file path, shared by instances
+	now       func() time.Time
+}
+
+type instance struct {
+	*settings
+	id            string
+	institutionID string
+	db            *bolt.DB
+}
+
+// New returns an unconfigured plugin. It has no side effects.
+func New() *Plugin {
+	return &Plugin{instances: map[string]*instance{}, dbs: map[string]*bolt.DB{}, now: time.Now}
+}
+
+// GetInfo describes the plugin.
+func (p *Plugin) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoResponse, error) {
+	return &pb.GetInfoResponse{
+		Name:             Name,
+		Version:          Version,
+		Kinds:            []pb.Kind{pb.Kind_KIND_AUTHENTICATOR},
+		ProtocolVersions: []uint32{sdk.ProtocolVersion},
+		Capabilities:     []string{sdk.CapMutualAuth, Mechanism},
+		ConfigSchema:     schema(),
+	}, nil
+}
+
+var (
+	bucketPending = []byte("pending") // payer_ref NUL payment_id -> pendingRecord JSON
+	bucketPayers  = []byte("payers")  // payer_ref -> payerState JSON
+)
+
+// pendingRecord is an open challenge. Nothing in it is secret.
+type pendingRecord struct {
+	Digest          string `json:"digest"`
+	Nonce           string `json:"nonce"`
+	ClientChallenge string `json:"client_challenge"`
+	ServerChallenge string `json:"server_challenge"`
+	ExpiresUnixMS   int64  `json:"expires_unix_ms"`
+}
+
+// payerState is a payer's failure count and lock.
+type payerState struct {
+	Failures int  `json:"failures"`
+	Locked   bool `json:"locked"`
+}
+
+// Configure applies one issuer's settings. On any error diagnostic the
+// instance keeps its previous settings.
+func (p *Plugin) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	if req.GetInstanceId() == "" {
+		return nil, sdk.InvalidArgument("instance_id", "is empty")
+	}
+	var cfg config
+	if err := sdk.DecodeConfig(req.GetConfigJson(), &cfg); err != nil {
+		return &pb.ConfigureResponse{Diagnostics: []*pb.Diagnostic{sdk.ErrorDiag(nil, "Invalid ocra configuration", "%v", err)}}, nil
+	}
+	s, diags := parse(&cfg)
+	if req.GetDataDir() == "" {
+		diags = append(diags, sdk.ErrorDiag(nil, "No data dir", "ocra needs a data dir for open challenges and lockouts."))
+	}
+	if sdk.HasErrors(diags) {
+		return &pb.ConfigureResponse{Diagnostics: diags}, nil
+	}
+	db, err := p.openDB(filepath.Join(req.GetDataDir(), StateFile))
+	if err != nil {
+		return &pb.ConfigureResponse{Diagnostics: append(diags, sdk.ErrorDiag(nil, "Cannot open state file", "%v", err))}, nil
+	}
+	inst := &instance{settings: s, id: req.GetInstanceId(), institutionID: req.GetInstitution().GetId(), db: db}
+	if inst.institutionID == "" {
+		inst.institutionID = inst.id
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte(inst.id))
+		if err != nil {
+			return err
+		}
+		if _, err := b.CreateBucketIfNotExists(bucketPending); err != nil {
+			return err
+		}
+		_, err = b.CreateBucketIfNotExists(bucketPayers)
+		return err
+	}); err != nil {
+		return &pb.ConfigureResponse{Diagnostics: append(diags, sdk.ErrorDiag(nil, "Cannot initialise state file", "%v", err))}, nil
+	}
+	p.mu.Lock()
+	p.instances[inst.id] = inst
+	p.mu.Unlock()
+	sdk.Logger().Info("ocra: configured", "instance", inst.id, "payers", len(s.payers), "key_id", s.keyID)
+	return &pb.ConfigureResponse{
+		Diagnostics:     diags,
+		AttestationKeys: []*pb.PublicKey{{KeyId: s.keyID, Ed25519: s.priv.Public().(ed25519.PublicKey)}},
+	}, nil
+}
+
+func (p *Plugin) openDB(path string) (*bolt.DB, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if db, ok := p.dbs[path]; ok {
+		return db, nil
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("ocra: open %s: %w", path, err)
+	}
+	p.dbs[path] = db
+	return db, nil
+}
+
+// Close closes the state files. The plugin must not be used afterwards.
+func (p *Plugin) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	for path, db := range p.dbs {
+		errs = append(errs, db.Close())
+		delete(p.dbs, path)
+	}
+	p.instances = map[string]*instance{}
+	return errors.Join(errs...)
+}
+
+// Health reports whether the plugin, or one instance, can serve.
+func (p *Plugin) Health(_ context.Context, req *pb.HealthRequest) (*pb.HealthResponse, error) {
+	if id := req.GetInstanceId(); id != "" {
+		if _, err := p.instance(id); err != nil {
+			return &pb.HealthResponse{Serving: false, Message: "instance is not configured"}, nil
+		}
+	}
+	return &pb.HealthResponse{Serving: true}, nil
+}
+
+func (p *Plugin) instance(id string) (*instance, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	inst, ok := p.instances[id]
+	if !ok {
+		return nil, sdk.FailedPrecondition("ocra: instance %q is not configured", id)
+	}
+	return inst, nil
+}
+
+// common checks what Begin and Finish share and returns the instance and
+// the payer's credential.
+func (p *Plugin) common(instanceID string, o *pb.Order, digest []byte, payerRef string) (*instance, *payer, error) {
+	inst, err := p.instance(instanceID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if o == nil {
+		return nil, nil, sdk.InvalidArgument("order", "missing")
+	}
+	if err := order.Verify(o, digest); err != nil {
+		return nil, nil, sdk.InvalidArgument("order_digest", "does not match the order")
+	}
+	if o.GetPaymentId() == "" {
+		return nil, nil, sdk.InvalidArgument("order.payment_id", "is empty")
+	}
+	if o.GetIssuerId() != inst.institutionID {
+		return nil, nil, sdk.InvalidArgument("order.issuer_id", "names %q, but this instance is issuer %q", o.GetIssuerId(), inst.institutionID)
+	}
+	if payerRef == "" {
+		return nil, nil, sdk.InvalidArgument("payer_ref", "is empty")
+	}
+	pay, ok := inst.payers[payerRef]
+	if !ok {
+		return nil, nil, sdk.NotFound("ocra: the payer has no OCRA credential at this issuer")
+	}
+	return inst, pay, nil
+}
+
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON object")
+	}
+	return nil
+}
+
+func pendingKey(payerRef, paymentID string) []byte {
+	return []byte(payerRef + "\x00" + paymentID)
+}
+
+func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
+	raw := b.Get(key)
+	if raw == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return false, fmt.Errorf("ocra: corrupt record: %w", err)
+	}
+	return true, nil
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, raw)
+}
+
+// BeginMutualAuth answers the payer's challenge with the issuer's proof and
+// poses the issuer's challenge, bound to the order digest.
+func (p *Plugin) BeginMutualAuth(ctx context.Context, req *pb.BeginMutualAuthRequest) (*pb.BeginMutualAuthResponse, error) {
+	inst, pay, err := p.common(req.GetInstanceId(), req.GetOrder(), req.GetOrderDigest(), req.GetPayerRef())
+	if err != nil {
+		return nil, err
+	}
+	var in rfc6287.BeginPayerData
+	if err := decodeStrict(req.GetPayerData(), &in); err != nil {
+		return nil, sdk.InvalidArgument("payer_data", "want {\"client_challenge\": \"...\"}: %v", err)
+	}
+	if err := pay.suite.CheckMutualChallenge(in.ClientChallenge); err != nil {
+		return nil, sdk.InvalidArgument("payer_data.client_challenge", "%v", err)
+	}
+	nonce, err := rfc6287.NewNonce()
+	if err != nil {
+		return nil, sdk.Internal(err)
+	}
+	qs, err := pay.suite.ServerChallenge(req.GetOrderDigest(), nonce)
+	if err != nil {
+		return nil, sdk.Internal(err)
+	}
+	rs, err := pay.suite.ServerResponse(pay.key, in.ClientChallenge, qs)
+	if err != nil {
+		return nil, sdk.Internal(err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	log := sdk.Logger().With("instance", inst.id, "payment_id", req.GetOrder().GetPaymentId(), "payer_ref", req.GetPayerRef())
+	locked := false
+	err = inst.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(inst.id))
+		var st payerState
+		if _, err := getJSON(b.Bucket(bucketPayers), []byte(req.GetPayerRef()), &st); err != nil {
+			return err
+		}
+		if st.Locked {
+			locked = true
+			return nil
+		}
+		// A new Begin replaces any open challenge for the same payment.
+		return putJSON(b.Bucket(bucketPending), pendingKey(req.GetPayerRef(), req.GetOrder().GetPaymentId()), pendingRecord{
+			Digest:          hex.EncodeToString(req.GetOrderDigest()),
+			Nonce:           hex.EncodeToString(nonce),
+			ClientChallenge: in.ClientChallenge,
+			ServerChallenge: qs,
+			ExpiresUnixMS:   p.now().Add(inst.ttl).UnixMilli(),
+		})
+	})
+	if err != nil {
+		log.Error("ocra: state file", "error", err)
+		return nil, sdk.Unavailable(err)
+	}
+	if locked {
+		log.Warn("ocra: begin declined", "code", sdk.DeclineLocked)
+		return &pb.BeginMutualAuthResponse{Mechanism: Mechanism, Verdict: pb.Verdict_VERDICT_DECLINED, DeclineCode: sdk.DeclineLocked}, nil
+	}
+	data, err := json.Marshal(rfc6287.ChallengeData{Suite: pay.suite.Raw, ServerResponse: rs, ServerChallenge: qs, Nonce: hex.EncodeToString(nonce)})
+	if err != nil {
+		return nil, sdk.Internal(err)
+	}
+	log.Info("ocra: challenge issued")
+	return &pb.BeginMutualAuthResponse{Mechanism: Mechanism, ChallengeData: data, Verdict: pb.Verdict_VERDICT_APPROVED}, nil
+}
+
+func finishDecline(code string) *pb.FinishMutualAuthResponse {
+	return &pb.FinishMutualAuthResponse{Verdict: pb.Verdict_VERDICT_DECLINED, DeclineCode: code}
+}
+
+// FinishMutualAuth verifies the payer's answer to the issuer's challenge
+// against the order digest. The open challenge is spent, right or wrong.
+func (p *Plugin) FinishMutualAuth(ctx context.Context, req *pb.FinishMutualAuthRequest) (*pb.FinishMutualAuthResponse, error) {
+	inst, pay, err := p.common(req.GetInstanceId(), req.GetOrder(), req.GetOrderDigest(), req.GetPayerRef())
+	if err != nil {
+		return nil, err
+	}
+	var in rfc6287.FinishPayerData
+	if err := decodeStrict(req.GetPayerData(), &in); err != nil {
+		return nil, sdk.InvalidArgument("payer_data", "want {\"client_response\": \"...\"}: %v", err)
+	}
+	if err := pay.suite.CheckResponse(in.ClientResponse); err != nil {
+		return nil, sdk.InvalidArgument("payer_data.client_response", "%v", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	log := sdk.Logger().With("instance", inst.id, "payment_id", req.GetOrder().GetPaymentId(), "payer_ref", req.GetPayerRef())
+	var code string
+	var failures int
+	err = inst.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(inst.id))
+		payers, pending := b.Bucket(bucketPayers), b.Bucket(bucketPending)
+		var st payerState
+		if _, err := getJSON(payers, []byte(req.GetPayerRef()), &st); err != nil {
+			return err
+		}
+		if st.Locked {
+			code = sdk.DeclineLocked
+			return nil
+		}
+		key := pendingKey(req.GetPayerRef(), req.GetOrder().GetPaymentId())
+		var rec pendingRecord
+		found, err := getJSON(pending, key, &rec)
+		if err != nil {
+			return err
+		}
+		if !found {
+			// Spent, replaced, or never issued: a new Begin is needed.
+			code = sdk.DeclineReplay
+			return nil
+		}
+		if err := pending.Delete(key); err != nil {
+			return err
+		}
+		if p.now().UnixMilli() > rec.ExpiresUnixMS {
+			code = sdk.DeclineReplay
+			return nil
+		}
+		if !p.verify(pay, &rec, req.GetOrderDigest(), in.ClientResponse) {
+			st.Failures++
+			st.Locked = st.Failures >= inst.maxFailures
+			failures = st.Failures
+			code = sdk.DeclineAuthFailed
+			return putJSON(payers, []byte(req.GetPayerRef()), st)
+		}
+		if st.Failures != 0 {
+			return putJSON(payers, []byte(req.GetPayerRef()), payerState{})
+		}
+		return nil
+	})
+	if err != nil {
+		log.Error("ocra: state file", "error", err)
+		return nil, sdk.Unavailable(err)
+	}
+	if code != "" {
+		log.Warn("ocra: finish declined", "code", code, "failures", failures)
+		return finishDecline(code), nil
+	}
+	log.Info("ocra: payer authenticated")
+	return &pb.FinishMutualAuthResponse{
+		Verdict: pb.Verdict_VERDICT_APPROVED,
+		Attestation: &pb.Attestation{
+			InstitutionId: inst.institutionID,
+			KeyId:         inst.keyID,
+			Step:          Step,
+			Signature:     ed25519.Sign(inst.priv, order.AttestationMessage(Step, inst.institutionID, req.GetOrderDigest())),
+		},
+	}, nil
+}
+
+// verify checks the answer against the challenge recomputed from the
+// request's digest: the digest must be the one the challenge was issued
+// for, and Q_S is derived again from it rather than trusted from the record.
+func (p *Plugin) verify(pay *payer, rec *pendingRecord, digest []byte, answer string) bool {
+	stored, err := hex.DecodeString(rec.Digest)
+	if err != nil || subtle.ConstantTimeCompare(stored, digest) != 1 {
+		return false
+	}
+	nonce, err := rfc6287.ParseNonce(rec.Nonce)
+	if err != nil {
+		return false
+	}
+	qs, err := pay.suite.ServerChallenge(digest, nonce)
+	if err != nil || qs != rec.ServerChallenge {
+		return false
+	}
+	want, err := pay.suite.ClientResponse(pay.key, qs, rec.ClientChallenge)
+	if err != nil {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(want), []byte(answer)) == 1
+}
+
+// AuthenticateSeller is not served: ocra only authenticates payers.
+func (p *Plugin) AuthenticateSeller(context.Context, *pb.AuthenticateSellerRequest) (*pb.AuthenticateSellerResponse, error) {
+	return nil, &sdk.Error{Code: sdk.CodeUnimplemented, Msg: "ocra authenticates payers (step C) only"}
+}
