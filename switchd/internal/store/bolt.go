@@ -171,15 +171,21 @@ func (s *BoltStore) Close() error {
 }
 
 // Check runs bbolt's consistency check over the whole file and returns
-// every problem found, wrapped in ErrCorrupt.
-func (s *BoltStore) Check() error {
+// every problem found, wrapped in ErrCorrupt. A page so damaged that bbolt
+// panics on it is reported as ErrCorrupt too.
+func (s *BoltStore) Check() (err error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return ErrClosed
 	}
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%w: %v", ErrCorrupt, v)
+		}
+	}()
 	var errs []error
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		for e := range tx.Check() {
 			errs = append(errs, e)
 		}

@@ -612,15 +612,9 @@ func TestCheckDetectsCorruption(t *testing.T) {
 		return // refusing to open a corrupt file is also a detection
 	}
 	defer s.Close()
-	err = func() (err error) {
-		defer func() {
-			if v := recover(); v != nil {
-				err = fmt.Errorf("%w: panic %v", store.ErrCorrupt, v)
-			}
-		}()
-		return s.Check()
-	}()
+	err = s.Check()
 	if !errors.Is(err, store.ErrCorrupt) {
 		t.Fatalf("Check on corrupted file = %v, want ErrCorrupt", err)
 	}
+	t.Logf("Check: %.300v", err)
 }
