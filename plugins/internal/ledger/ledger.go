@@ -260,8 +260,27 @@ func (l *Ledger) Transfer(ctx context.Context, t Transfer) (Result, error) {
 	if t.Amount <= 0 || t.From == t.To || t.Currency == "" {
 		return Result{}, fmt.Errorf("%w: amount must be positive, accounts distinct, currency set", ErrInvalidTransfer)
 	}
+	// A retry is answered from a read transaction, without a commit.
 	var res Result
-	err := l.db.Update(func(tx *bolt.Tx) error {
+	var done bool
+	err := l.db.View(func(tx *bolt.Tx) error {
+		prev, ok, err := store{tx}.operation(opKey(t.PaymentID, t.Operation))
+		if err != nil || !ok || prev.Voided {
+			return err
+		}
+		if prev.From != t.From || prev.To != t.To || prev.Amount != t.Amount || prev.Currency != t.Currency {
+			return ErrConflict
+		}
+		res, done = prev, true
+		return nil
+	})
+	if err != nil || done {
+		if err != nil {
+			return Result{}, fmt.Errorf("ledger: %s of payment %s: %w", t.Operation, t.PaymentID, err)
+		}
+		return res, nil
+	}
+	err = l.db.Update(func(tx *bolt.Tx) error {
 		s := store{tx}
 		key := opKey(t.PaymentID, t.Operation)
 		prev, ok, err := s.operation(key)

@@ -432,3 +432,77 @@ func TestRandomizedInvariants(t *testing.T) {
 		check(i)
 	}
 }
+
+// TestConcurrentRetries sends the same debit from many goroutines at once,
+// as a host retrying over several connections would: it moves money once
+// and every caller gets the same result.
+func TestConcurrentRetries(t *testing.T) {
+	ctx := context.Background()
+	l := MustOpen(t, t.TempDir(), Opening{ID: "alice", Currency: "EUR", Balance: 1000})
+	tr := Transfer{PaymentID: "p1", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 100, Currency: "EUR"}
+	const n = 16
+	results := make(chan Result, n)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			r, err := l.Transfer(ctx, tr)
+			results <- r
+			errs <- err
+		}()
+	}
+	var first Result
+	for i := range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		r := <-results
+		if i == 0 {
+			first = r
+		} else if r != first {
+			t.Fatalf("results differ: %+v vs %+v", r, first)
+		}
+	}
+	if got := balance(t, l, "alice"); got != 900 {
+		t.Fatalf("alice = %d, want 900", got)
+	}
+}
+
+func TestCancelledContext(t *testing.T) {
+	l := MustOpen(t, t.TempDir(), Opening{ID: "alice", Currency: "EUR", Balance: 1000})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := l.Transfer(ctx, Transfer{PaymentID: "p1", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 1, Currency: "EUR"}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if st, _ := l.Status(context.Background(), "p1", "debit"); st.State != StateNotFound {
+		t.Fatalf("a cancelled call was recorded: %+v", st)
+	}
+}
+
+// BenchmarkTransfer measures one durable (fsynced) transfer in the
+// temporary directory's file system.
+func BenchmarkTransfer(b *testing.B) {
+	ctx := context.Background()
+	l := MustOpen(b, b.TempDir(), Opening{ID: "alice", Currency: "EUR", Limit: 1 << 60})
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := l.Transfer(ctx, Transfer{PaymentID: fmt.Sprint("p", i), Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 1, Currency: "EUR"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRetry measures a repeated call answered from the stored result.
+func BenchmarkRetry(b *testing.B) {
+	ctx := context.Background()
+	l := MustOpen(b, b.TempDir(), Opening{ID: "alice", Currency: "EUR", Balance: 10})
+	tr := Transfer{PaymentID: "p", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 1, Currency: "EUR"}
+	if _, err := l.Transfer(ctx, tr); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := l.Transfer(ctx, tr); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
