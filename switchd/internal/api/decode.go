@@ -39,7 +39,8 @@ func readJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, maxDepth i
 
 // checkJSON scans body token by token, without building values, and
 // rejects nesting deeper than maxDepth, malformed JSON, an empty body and
-// anything after the first value.
+// anything after the first value. (Decoder.Token reports io.EOF even inside
+// an unclosed object, so the end is checked with json.Valid as well.)
 func checkJSON(body []byte, maxDepth int) *Problem {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return newProblem(CodeInvalidRequest, "The request body is empty; send a JSON object.")
@@ -48,7 +49,7 @@ func checkJSON(body []byte, maxDepth int) *Problem {
 	depth := 0
 	for {
 		tok, err := dec.Token()
-		if err == io.EOF {
+		if err == io.EOF && depth == 0 && json.Valid(body) {
 			return nil
 		}
 		if err != nil {
