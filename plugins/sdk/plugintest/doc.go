@@ -1,0 +1,56 @@
+// Package plugintest is the conformance kit for switchd plugins. A plugin
+// author runs it from an ordinary go test, against the built binary (as the
+// daemon launches it: a go-plugin subprocess with AutoMTLS and a SHA-256
+// pin) or against the implementation in memory:
+//
+//	func TestConformance(t *testing.T) {
+//		bin := testbin.MustBuild(t, "./plugins/myauth") // or any go build output
+//		for name, target := range map[string]plugintest.Target{
+//			"binary":     plugintest.Binary(bin),
+//			"in-process": plugintest.InProcess(myauth.New()),
+//		} {
+//			t.Run(name, func(t *testing.T) {
+//				plugintest.Run(t, plugintest.Suite{
+//					Target:      target,
+//					Config:      []byte(`{"signing_seed": "…", "payer": [{"id": "alice", "secret": "…"}]}`),
+//					BadConfigs:  map[string][]byte{"no seed": []byte(`{}`)},
+//					PayerRef:    "alice",
+//					PayerHello:  myauth.TestPayerHello,
+//					PayerAnswer: myauth.TestPayerAnswer(aliceSecret),
+//				})
+//			})
+//		}
+//	}
+//
+// Run starts the plugin, reads GetInfo and runs as subtests every check
+// that applies to the kinds it lists and the Suite fields that are set:
+//
+//   - info, schema: name, semantic version, kinds, protocol version 1,
+//     methods; schema names unique and well-formed, every attribute typed.
+//   - unconfigured: each served kind answers FailedPrecondition for an
+//     instance never configured (and is not Unimplemented).
+//   - configure: Suite.Config is accepted; each Suite.BadConfigs entry gives
+//     an error diagnostic or InvalidArgument and leaves the instance
+//     serving its previous settings (the later checks run on it).
+//   - info_stable: GetInfo does not change with configuration.
+//   - payment_method: the instrument resolves to a token that does not
+//     reveal the card number; Debit and Credit repeated, and concurrent,
+//     with one payment id move money once and give the same result, which
+//     GetOperationStatus reports; Reverse twice puts back once; a bad digest
+//     is refused and moves nothing; unknown payments are NOT_FOUND. With
+//     Suite.Balance the kit also checks the balances.
+//   - authenticator: step B approves the seller's signature with a valid
+//     attestation and declines it for changed terms; step C approves the
+//     payer's answer with a valid attestation and declines it for an order
+//     that differs in any field; with Suite.PayerVerifiesIssuer the issuer's
+//     proof must not verify for another order; enrolment is served exactly
+//     when the "enrollment" capability is listed.
+//   - deadline: a call with an expired deadline fails promptly and moves
+//     nothing; a Debit cut short by its deadline can be retried and moves
+//     money once; with Suite.SlowConfig a slow call returns at its deadline,
+//     and for an InProcess target the plugin's handler must return too (a
+//     binary's handlers are not observable).
+//
+// Every call the kit makes has a deadline; wall-clock time is only checked
+// against a generous bound of seconds.
+package plugintest

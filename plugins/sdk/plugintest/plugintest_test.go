@@ -1,0 +1,167 @@
+package plugintest
+
+import (
+	"crypto/ed25519"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/switchd/switchd/internal/testbin"
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk/internal/sample"
+)
+
+const (
+	payerAccount = "12345678"
+	payeeAccount = "99990000"
+)
+
+func methodConfig(extra string) []byte {
+	return []byte(`{"account": [{"number": "` + payerAccount + `", "balance_minor": 1000000, "currency": "EUR"},
+		{"number": "` + payeeAccount + `", "balance_minor": 0, "currency": "EUR"}]` + extra + `}`)
+}
+
+func methodSuite(target Target) Suite {
+	return Suite{
+		Target: target,
+		Config: methodConfig(""),
+		BadConfigs: map[string][]byte{
+			"no accounts":      []byte(`{}`),
+			"unknown key":      methodConfig(`, "colour": "red"`),
+			"negative latency": methodConfig(`, "latency_ms": -1`),
+			"bad currency":     []byte(`{"account": [{"number": "12345678", "balance_minor": 1, "currency": "euro"}]}`),
+			"not json":         []byte(`{"account": [`),
+		},
+		SlowConfig: methodConfig(`, "latency_ms": 30000`),
+		Order:      &pb.Order{MerchantId: "corner-shop", AmountMinor: 1250, Currency: "EUR", OrderRef: "r-1"},
+		Instrument: &pb.ResolveInstrumentRequest{Instrument: &pb.ResolveInstrumentRequest_Account{
+			Account: &pb.AccountInstrument{BankCode: "001", AccountNumber: payerAccount}}},
+		PayeeAccount: payeeAccount,
+		Balance: func(dir string, op pb.Operation) (int64, error) {
+			if op == pb.Operation_OPERATION_CREDIT {
+				return sample.Balance(dir, payeeAccount)
+			}
+			return sample.Balance(dir, payerAccount)
+		},
+	}
+}
+
+var (
+	payerSecret = []byte("0123456789abcdef-alice")
+	sellerKey   = ed25519.NewKeyFromSeed([]byte("plugintest seller seed 32 bytes!"))
+)
+
+func authConfig(extra string) []byte {
+	return fmt.Appendf(nil, `{"signing_seed": "%s", "payer": [{"id": "alice", "secret": "%s"}],
+		"seller_key": [{"key_id": "shop-k1", "merchant_id": "corner-shop", "public_key": "%s"}]%s}`,
+		strings.Repeat("ab", 32), hex.EncodeToString(payerSecret), hex.EncodeToString(sellerKey.Public().(ed25519.PublicKey)), extra)
+}
+
+func authSuite(target Target) Suite {
+	return Suite{
+		Target: target,
+		Config: authConfig(""),
+		BadConfigs: map[string][]byte{
+			"no seed":        []byte(`{}`),
+			"short secret":   []byte(`{"signing_seed": "` + strings.Repeat("ab", 32) + `", "payer": [{"id": "bob", "secret": "00"}]}`),
+			"unknown key":    authConfig(`, "colour": "red"`),
+			"bad seller key": []byte(`{"signing_seed": "` + strings.Repeat("ab", 32) + `", "seller_key": [{"key_id": "k", "merchant_id": "m", "public_key": "zz"}]}`),
+		},
+		SlowConfig:          authConfig(`, "latency_ms": 30000`),
+		Order:               &pb.Order{MerchantId: "corner-shop", AmountMinor: 990, Currency: "EUR", Method: pb.Method_METHOD_CARD},
+		PayerRef:            "alice",
+		PayerHello:          sample.PayerHello,
+		PayerAnswer:         sample.PayerAnswer(payerSecret),
+		PayerVerifiesIssuer: true,
+		SellerSignature:     sample.SellerSigner("shop-k1", sellerKey),
+	}
+}
+
+// TestSamplesPass runs the kit as a plugin author would, against correct
+// plugins both in process and as real plugin subprocesses.
+func TestSamplesPass(t *testing.T) {
+	tests := []struct {
+		name  string
+		suite Suite
+	}{
+		{"method/in-process", methodSuite(InProcess(sample.NewMethod(0)))},
+		{"method/binary", methodSuite(Binary(testbin.MustBuild(t, "./plugins/sdk/internal/sample/cmd/samplemethod")))},
+		{"auth/in-process", authSuite(InProcess(sample.NewAuthenticator(0)))},
+		{"auth/binary", authSuite(Binary(testbin.MustBuild(t, "./plugins/sdk/internal/sample/cmd/sampleauth")))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { Run(t, tt.suite) })
+	}
+}
+
+// TestKitCatchesFlaws runs the kit under a recorder against plugins with
+// one deliberate bug each, and checks that the check meant to catch it
+// fails while unrelated checks still pass.
+func TestKitCatchesFlaws(t *testing.T) {
+	tests := []struct {
+		name     string
+		suite    Suite
+		wantFail []string
+		wantPass []string
+	}{
+		{"correct method", methodSuite(InProcess(sample.NewMethod(0))), nil,
+			[]string{"", "info", "schema", "configure", "payment_method/debit_idempotent", "deadline/slow"}},
+		{"correct authenticator", authSuite(InProcess(sample.NewAuthenticator(0))), nil,
+			[]string{"", "authenticator/mutual_bound", "authenticator/seller_bound", "deadline/slow"}},
+		{"non-idempotent debit", methodSuite(InProcess(sample.NewMethod(sample.NonIdempotentDebit))),
+			[]string{"payment_method/debit_idempotent", "payment_method/debit_concurrent", "deadline/debit_cut_short"},
+			[]string{"info", "payment_method/reverse_idempotent", "payment_method/credit_idempotent"}},
+		{"reverse puts back twice", methodSuite(InProcess(sample.NewMethod(sample.DoubleReverse))),
+			[]string{"payment_method/reverse_idempotent", "payment_method/credit_idempotent"},
+			[]string{"payment_method/debit_idempotent"}},
+		{"method ignores deadline", methodSuite(InProcess(sample.NewMethod(sample.IgnoresDeadline))),
+			[]string{"deadline/slow"}, []string{"deadline/expired", "payment_method"}},
+		{"authenticator ignores deadline", authSuite(InProcess(sample.NewAuthenticator(sample.IgnoresDeadline))),
+			[]string{"deadline/slow"}, []string{"authenticator"}},
+		{"proof not bound to the order", authSuite(InProcess(sample.NewAuthenticator(sample.UnboundProof))),
+			[]string{"authenticator/mutual_bound/amount_minor", "authenticator/mutual_bound/currency", "authenticator/mutual_bound/merchant_id",
+				"authenticator/mutual_bound/issuer_id", "authenticator/mutual_bound/method", "authenticator/mutual_bound/expires_at"},
+			[]string{"authenticator/mutual_approve", "authenticator/mutual_bound/payment_id", "authenticator/seller_bound"}},
+		{"bad method schema", methodSuite(InProcess(sample.NewMethod(sample.BadSchema))),
+			[]string{"schema"}, []string{"info", "payment_method"}},
+		{"bad authenticator schema", authSuite(InProcess(sample.NewAuthenticator(sample.BadSchema))),
+			[]string{"schema"}, []string{"authenticator"}},
+		{"method accepts bad config", methodSuite(InProcess(sample.NewMethod(sample.AcceptsBadConfig))),
+			[]string{"configure/no accounts", "configure/bad currency"}, []string{"schema"}},
+		{"authenticator accepts bad config", authSuite(InProcess(sample.NewAuthenticator(sample.AcceptsBadConfig))),
+			[]string{"configure/no seed"}, []string{"authenticator/mutual_bound"}},
+		{"no target", Suite{Config: []byte(`{}`)}, []string{""}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			failed, log := record(t, tt.suite)
+			var wrong []string
+			for _, n := range tt.wantFail {
+				if !failed[n] {
+					wrong = append(wrong, fmt.Sprintf("check %q passed, want it to fail", n))
+				}
+			}
+			for _, n := range tt.wantPass {
+				if failed[n] {
+					wrong = append(wrong, fmt.Sprintf("check %q failed, want it to pass", n))
+				}
+			}
+			if len(wrong) > 0 {
+				t.Errorf("%s\nfailed checks: %v\nlog:\n%s", strings.Join(wrong, "\n"), slices.Sorted(mapKeys(failed)), strings.Join(log, "\n"))
+			}
+		})
+	}
+}
+
+func mapKeys(m map[string]bool) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
