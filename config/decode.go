@@ -20,7 +20,7 @@ import (
 
 var institutionSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "display_name", Required: true},
+		{Name: "display_name"},
 		{Name: "roles", Required: true},
 		{Name: "bank_code"},
 		{Name: "bin_ranges"},
@@ -37,7 +37,7 @@ var methodPluginSchema = &hcl.BodySchema{
 
 var merchantSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "display_name", Required: true},
+		{Name: "display_name"},
 		{Name: "acquirer", Required: true},
 		{Name: "api_key_sha256", Required: true},
 		{Name: "settlement_account", Required: true},
@@ -172,7 +172,7 @@ func (f *Files) Decode(infos map[string]*pb.GetInfoResponse) (*Network, hcl.Diag
 func (d *decoder) institution(rb *rawBlock) *Institution {
 	b, ctx := rb.block, rb.ctx
 	id := b.Labels[0]
-	inst := &Institution{ID: id, Range: b.DefRange, Methods: map[pb.Method]*PluginUse{}}
+	inst := &Institution{ID: id, DisplayName: id, Range: b.DefRange, Methods: map[pb.Method]*PluginUse{}}
 	if !idRE.MatchString(id) {
 		d.diags = d.diags.Append(errorAt(b.LabelRanges[0], "Invalid institution id",
 			fmt.Sprintf("Institution id %q must be 1 to 64 letters, digits, '_' or '-', starting with a letter or digit.", id)))
@@ -185,7 +185,7 @@ func (d *decoder) institution(rb *rawBlock) *Institution {
 		inst.DisplayName, vd = stringAttr(a, ctx)
 		d.diags = append(d.diags, vd...)
 		if !vd.HasErrors() && strings.TrimSpace(inst.DisplayName) == "" {
-			d.diags = d.diags.Append(attrError(a, "Empty display name", "display_name is shown to payers; give the institution's name."))
+			d.diags = d.diags.Append(attrError(a, "Empty display name", "display_name is shown to payers; give the institution's name, or leave it out to show the id."))
 		}
 	}
 	if a := content.Attributes["roles"]; a != nil {
@@ -428,7 +428,11 @@ func (d *decoder) merchant(rb *rawBlock) *Merchant {
 		}
 		return s, a
 	}
-	m.DisplayName, _ = nonEmpty("display_name", "it is shown to payers on the payment page.")
+	if s, a := nonEmpty("display_name", "it is shown to payers on the payment page; leave it out to show the id."); a != nil {
+		m.DisplayName = s
+	} else {
+		m.DisplayName = id
+	}
 	var a *hcl.Attribute
 	if m.Acquirer, a = nonEmpty("acquirer", "give the id of the merchant's institution."); a != nil {
 		d.acquirerRanges[id] = a.Expr.Range()
