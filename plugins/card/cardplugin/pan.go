@@ -98,7 +98,7 @@ type Expiry struct {
 // ParseExpiry parses "MM/YY" (years 2000-2099).
 func ParseExpiry(s string) (Expiry, error) {
 	mm, yy, ok := strings.Cut(s, "/")
-	if !ok || len(mm) != 2 || len(yy) != 2 {
+	if !ok || len(mm) != 2 || len(yy) != 2 || !digits(mm+yy) {
 		return Expiry{}, ErrExpiry
 	}
 	m, err1 := strconv.Atoi(mm)
@@ -107,6 +107,15 @@ func ParseExpiry(s string) (Expiry, error) {
 		return Expiry{}, ErrExpiry
 	}
 	return Expiry{Month: m, Year: 2000 + y}, nil
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Expired reports whether the card is expired at now: a card is valid

@@ -141,6 +141,8 @@ func TestExpiry(t *testing.T) {
 		{in: "11/2026", wantErr: true},
 		{in: "1126", wantErr: true},
 		{in: "ab/cd", wantErr: true},
+		{in: "+1/29", wantErr: true},
+		{in: "12/+9", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
