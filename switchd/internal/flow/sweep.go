@@ -14,16 +14,8 @@ import (
 // StaleAfter are resolved by asking the plugin.
 func (e *Engine) Run(ctx context.Context) error {
 	e.Recover(ctx)
-	t := time.NewTicker(e.opts.SweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			e.Sweep(ctx)
-		}
-	}
+	e.SweepLoop(ctx)
+	return nil
 }
 
 func (e *Engine) active(ctx context.Context, limit int) []*store.Payment {
@@ -163,4 +155,19 @@ func (e *Engine) expireLocked(ctx context.Context, p *store.Payment) (*store.Pay
 		return e.reverseAndEnd(ctx, p, EvExpire, "expired")
 	}
 	return e.final(ctx, p.ID, p.State, EvExpire, "expired")
+}
+
+// SweepLoop runs Sweep every SweepInterval until ctx ends (Run without
+// the initial Recover).
+func (e *Engine) SweepLoop(ctx context.Context) {
+	t := time.NewTicker(e.opts.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			e.Sweep(ctx)
+		}
+	}
 }

@@ -1,0 +1,21 @@
+// Package daemon wires switchd together into a running daemon: settings,
+// the network configuration, the plugin host, the store, the outbox
+// worker, the flow engine and the HTTP listeners.
+//
+// Start order: parse and decode the configuration (launching every plugin
+// it names and configuring every institution's use of each), open the
+// store, start the outbox worker (which delivers whatever was pending when
+// the daemon last stopped), recover interrupted payments, start the expiry
+// sweeper, and only then listen on the API and admin addresses.
+//
+// Reload (SIGHUP or POST /v1/admin/reload) builds the next configuration
+// generation completely before it is used: the files are parsed and
+// decoded, new plugins are launched, every institution's plugin use is
+// configured, and only when all of that succeeded does the engine switch
+// to it. A configuration with any error is rejected with its diagnostics
+// logged and returned, and the current generation keeps serving. A
+// plugin's binary (path or digest) cannot change by reload: that needs a
+// restart, and such a reload is rejected saying so. If configuring one of
+// the plugin uses fails, the uses already reconfigured are configured back
+// to their previous settings.
+package daemon
