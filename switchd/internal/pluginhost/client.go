@@ -32,7 +32,8 @@ func call[Req, Res any](ctx context.Context, s *supervised, fn func(*sdk.Client,
 		return zero, err
 	}
 	res, err := fn(p.conn, ctx, req)
-	if err != nil && p.hasExited() {
+	if err != nil && p.diedDuring(ctx, err) {
+		s.markDown(p)
 		return res, exitedErr(s.name, err)
 	}
 	return res, err

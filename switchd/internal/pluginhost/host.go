@@ -362,7 +362,8 @@ func (s *supervised) configure(ctx context.Context, req *pb.ConfigureRequest) (*
 			continue
 		}
 		res, err := p.conn.Configure(ctx, req)
-		if err != nil && p.hasExited() {
+		if err != nil && p.diedDuring(ctx, err) {
+			s.markDown(p)
 			err = exitedErr(s.name, err)
 		}
 		if err == nil && !hasErrorDiag(res) {
@@ -395,12 +396,11 @@ func exitedErr(name string, err error) error {
 func (s *supervised) watch(p *proc) {
 	<-p.exited
 	s.mu.Lock()
-	if s.closed || s.cur != p {
+	if s.closed || (s.cur != nil && s.cur != p) {
 		s.mu.Unlock()
 		return
 	}
-	s.cur = nil
-	s.ready = make(chan struct{})
+	s.markDownLocked(p)
 	if time.Since(p.started) >= stableAfter {
 		s.backoff = minBackoff
 	}
@@ -408,6 +408,22 @@ func (s *supervised) watch(p *proc) {
 	s.log.Warn("plugin process exited; restarting", "pid", p.pid)
 	p.kill() // releases go-plugin's goroutines, connection and socket dir
 	s.restart()
+}
+
+// markDown takes p out of service after its exit was seen (by its watcher
+// or by a caller), so later calls wait for the restart. Only the watcher
+// restarts.
+func (s *supervised) markDown(p *proc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.markDownLocked(p)
+}
+
+func (s *supervised) markDownLocked(p *proc) {
+	if s.cur == p {
+		s.cur = nil
+		s.ready = make(chan struct{})
+	}
 }
 
 func (s *supervised) restart() {

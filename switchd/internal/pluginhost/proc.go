@@ -15,6 +15,8 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"golang.org/x/sys/unix"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
 
 	"github.com/switchd/switchd/plugins/sdk"
 )
@@ -25,7 +27,8 @@ const startTimeout = 15 * time.Second
 // proc is one running plugin process (or, for InProcess, one in-memory
 // connection with no process).
 type proc struct {
-	client  *plugin.Client // nil in process
+	client  *plugin.Client   // nil in process
+	cc      *grpc.ClientConn // nil in process
 	conn    *sdk.Client
 	pid     int
 	started time.Time
@@ -55,6 +58,33 @@ func (p *proc) kill() {
 	if p.pid > 0 {
 		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
 	}
+}
+
+// exitGrace is how long a call that failed on a broken connection waits for
+// the process's exit to be seen, so that it can report ErrPluginExited and
+// the next call waits for the restart instead of using the dead process.
+const exitGrace = 250 * time.Millisecond
+
+// diedDuring reports whether the process died during a call that failed
+// with err. A plugin's own Unavailable answer leaves the connection ready
+// and costs nothing; a broken connection waits up to exitGrace (bounded by
+// ctx) for the exit.
+func (p *proc) diedDuring(ctx context.Context, err error) bool {
+	if p.hasExited() {
+		return true
+	}
+	if p.cc == nil || sdk.CodeOf(err) != sdk.CodeUnavailable || p.cc.GetState() == connectivity.Ready {
+		return false
+	}
+	t := time.NewTimer(exitGrace)
+	defer t.Stop()
+	select {
+	case <-p.exited:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 // verify checks the binary's digest against spec before anything is
@@ -146,6 +176,9 @@ func launch(spec Spec, opts Options, logger *slogAdapter) (*proc, error) {
 		return nil, fmt.Errorf("pluginhost: plugin %q: unexpected client type %T", spec.Name, raw)
 	}
 	p.conn = conn
+	if g, ok := rpc.(*plugin.GRPCClient); ok {
+		p.cc = g.Conn
+	}
 	return p, nil
 }
 

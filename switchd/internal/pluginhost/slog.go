@@ -2,6 +2,7 @@ package pluginhost
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -61,10 +62,18 @@ func (a *slogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	for i := 0; i+1 < len(args); i += 2 {
 		// go-plugin adds the plugin's own timestamp as a string; the record
 		// has its own time.
-		if k, ok := args[i].(string); ok && k == "timestamp" {
+		k, _ := args[i].(string)
+		switch k {
+		case "timestamp":
 			continue
+		case "plugin":
+			// go-plugin's own messages put the binary's path there.
+			k = "plugin_path"
 		}
-		attrs = append(attrs, args[i], args[i+1])
+		if k == "" {
+			k = fmt.Sprint(args[i])
+		}
+		attrs = append(attrs, k, args[i+1])
 	}
 	if len(args)%2 == 1 {
 		attrs = append(attrs, "extra", args[len(args)-1])

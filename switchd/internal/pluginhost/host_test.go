@@ -1,0 +1,384 @@
+package pluginhost_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/switchd/switchd/internal/testbin"
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
+	"github.com/switchd/switchd/switchd/internal/pluginhost"
+)
+
+const samplePkg = "./switchd/internal/pluginhost/testdata/sample"
+
+func configure(t *testing.T, h *pluginhost.Host, instance, greeting string) *pb.ConfigureResponse {
+	t.Helper()
+	res, err := h.Configure(context.Background(), "sample", &pb.ConfigureRequest{
+		InstanceId: instance, Kind: pb.Kind_KIND_PAYMENT_METHOD,
+		ConfigJson: []byte(fmt.Sprintf(`{"greeting":%q}`, greeting)),
+	})
+	if err != nil {
+		t.Fatalf("Configure %s: %v", instance, err)
+	}
+	return res
+}
+
+func resolve(ctx context.Context, m sdk.PaymentMethod, instance, paymentID string) (string, error) {
+	res, err := m.ResolveInstrument(ctx, &pb.ResolveInstrumentRequest{InstanceId: instance, PaymentId: paymentID})
+	return res.GetDisplay(), err
+}
+
+func samplePID(t *testing.T, h *pluginhost.Host) int {
+	t.Helper()
+	st := h.Status(context.Background())
+	if len(st) != 1 || st[0].PID == 0 {
+		t.Fatalf("status = %+v, want one running plugin", st)
+	}
+	return st[0].PID
+}
+
+func TestStartRefusesBadDigestBeforeExec(t *testing.T) {
+	tests := []struct {
+		name   string
+		sha256 func(actual string) string
+		want   error
+	}{
+		{name: "unpinned", sha256: func(string) string { return "" }, want: pluginhost.ErrNotPinned},
+		{name: "other binary's digest", sha256: func(string) string { return strings.Repeat("ab", 32) }, want: pluginhost.ErrDigestMismatch},
+		{name: "upper-case hex", sha256: strings.ToUpper, want: nil},
+		{name: "not hex", sha256: func(string) string { return "sha256:abc" }, want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := mustCopyBinary(t, samplePkg)
+			actual := mustSHA(t, path)
+			pinned := tt.sha256(actual)
+			h := pluginhost.New(pluginhost.Options{})
+			defer h.Close()
+			err := h.Start(context.Background(), []pluginhost.Spec{{Name: "sample", Path: path, SHA256: pinned}})
+			if err == nil {
+				t.Fatal("Start succeeded, want refusal")
+			}
+			if tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("err = %v, want %v", err, tt.want)
+			}
+			if !strings.Contains(err.Error(), `"sample"`) {
+				t.Errorf("err = %q, does not name the plugin", err)
+			}
+			if errors.Is(err, pluginhost.ErrDigestMismatch) && (!strings.Contains(err.Error(), pinned) || !strings.Contains(err.Error(), actual)) {
+				t.Errorf("err = %q, want expected %s and actual %s", err, pinned, actual)
+			}
+			if _, statErr := os.Stat(path + ".started"); !errors.Is(statErr, os.ErrNotExist) {
+				t.Fatalf("the refused plugin ran (marker file: %v)", statErr)
+			}
+			if _, ok := h.Info("sample"); ok {
+				t.Error("a refused plugin is listed")
+			}
+		})
+	}
+	t.Run("control: the right digest runs it", func(t *testing.T) {
+		_, path := mustStartSample(t, pluginhost.Options{})
+		if _, err := os.Stat(path + ".started"); err != nil {
+			t.Fatalf("marker file missing after a successful start: %v", err)
+		}
+	})
+}
+
+func TestStdoutBeforeHandshake(t *testing.T) {
+	path := mustCopyBinary(t, "./switchd/internal/pluginhost/testdata/stdout")
+	h := pluginhost.New(pluginhost.Options{})
+	defer h.Close()
+	err := h.Start(context.Background(), []pluginhost.Spec{{Name: "noisy", Path: path, SHA256: mustSHA(t, path)}})
+	if !errors.Is(err, pluginhost.ErrStdoutBeforeHandshake) {
+		t.Fatalf("err = %v, want ErrStdoutBeforeHandshake", err)
+	}
+	if !strings.Contains(err.Error(), `plugin "noisy"`) {
+		t.Errorf("err = %q, does not name the plugin", err)
+	}
+	if strings.Contains(err.Error(), "hello from a plugin") {
+		t.Errorf("err = %q repeats the plugin's stdout", err)
+	}
+}
+
+func TestInfoAndKinds(t *testing.T) {
+	h, _ := mustStartSample(t, pluginhost.Options{})
+	info, ok := h.Info("sample")
+	if !ok || info.GetVersion() != "1.2.3" || info.GetName() != "sample" {
+		t.Fatalf("Info = %v, %v", info, ok)
+	}
+	if got := h.Infos(); len(got) != 1 || got["sample"] == nil {
+		t.Errorf("Infos = %v", got)
+	}
+	tests := []struct {
+		name string
+		get  func() error
+		want error
+	}{
+		{"payment method", func() error { _, err := h.PaymentMethod("sample"); return err }, nil},
+		{"not an authenticator", func() error { _, err := h.Authenticator("sample"); return err }, pluginhost.ErrWrongKind},
+		{"not an enroller", func() error { _, err := h.Enroller("sample"); return err }, pluginhost.ErrWrongKind},
+		{"unknown", func() error { _, err := h.PaymentMethod("nope"); return err }, pluginhost.ErrUnknownPlugin},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.get(); !errors.Is(err, tt.want) {
+				t.Errorf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	st := h.Status(context.Background())
+	if len(st) != 1 || !st[0].Healthy || st[0].Version != "1.2.3" || st[0].Restarts != 0 || len(st[0].Kinds) != 1 {
+		t.Errorf("Status = %+v", st)
+	}
+}
+
+// within fails the test if f does not return in d (a guard against a hang,
+// not a performance assertion).
+func within[T any](t *testing.T, d time.Duration, f func() T) T {
+	t.Helper()
+	ch := make(chan T, 1)
+	go func() { ch <- f() }()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(d):
+		t.Fatalf("call did not return within %v", d)
+		panic("unreachable")
+	}
+}
+
+func TestHangingCallReturnsAtDeadline(t *testing.T) {
+	const callTimeout = 300 * time.Millisecond
+	h, _ := mustStartSample(t, pluginhost.Options{CallTimeout: callTimeout})
+	configure(t, h, "bank-a", "hi")
+	m, err := h.PaymentMethod("sample")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		ctx      func() (context.Context, context.CancelFunc)
+		deadline time.Duration
+	}{
+		{"caller's deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 200*time.Millisecond)
+		}, 200 * time.Millisecond},
+		{"no deadline: CallTimeout", func() (context.Context, context.CancelFunc) {
+			return context.WithCancel(context.Background())
+		}, callTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			start := time.Now()
+			err := within(t, 10*time.Second, func() error { _, err := resolve(ctx, m, "bank-a", "hang"); return err })
+			if sdk.CodeOf(err) != sdk.CodeDeadlineExceeded {
+				t.Fatalf("err = %v (code %v), want deadline_exceeded", err, sdk.CodeOf(err))
+			}
+			if el := time.Since(start); el < tt.deadline {
+				t.Errorf("returned after %v, before its deadline %v", el, tt.deadline)
+			}
+		})
+	}
+	// The plugin is still usable: only the call was abandoned.
+	if got, err := resolve(context.Background(), m, "bank-a", "ok"); err != nil || got != "hi" {
+		t.Fatalf("after the hang: %q, %v", got, err)
+	}
+}
+
+func TestSIGKILLMidCall(t *testing.T) {
+	h, _ := mustStartSample(t, pluginhost.Options{})
+	configure(t, h, "bank-a", "hello a")
+	m, err := h.PaymentMethod("sample")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := samplePID(t, h)
+
+	const callers = 20
+	errs := make(chan error, callers)
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+			defer cancel()
+			_, err := resolve(ctx, m, "bank-a", "sleep:30s")
+			errs <- err
+		}()
+	}
+	time.Sleep(500 * time.Millisecond) // let the calls reach the plugin
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	within(t, 10*time.Second, func() bool { wg.Wait(); return true })
+	close(errs)
+	exited := 0
+	for err := range errs {
+		if !sdk.IsRetryable(err) {
+			t.Errorf("in-flight call: err = %v (code %v), want a retryable error", err, sdk.CodeOf(err))
+		}
+		if errors.Is(err, pluginhost.ErrPluginExited) {
+			exited++
+		}
+	}
+	t.Logf("%d of %d callers saw ErrPluginExited", exited, callers)
+
+	// The next call waits for the restart and succeeds on the new process,
+	// which got bank-a's Configure replayed.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got, err := resolve(ctx, m, "bank-a", "ok")
+	if err != nil || got != "hello a" {
+		t.Fatalf("after restart: %q, %v", got, err)
+	}
+	st := h.Status(context.Background())
+	if st[0].Restarts != 1 {
+		t.Errorf("Restarts = %d, want exactly 1", st[0].Restarts)
+	}
+	if st[0].PID == pid || !st[0].Healthy {
+		t.Errorf("status after restart = %+v (old pid %d)", st[0], pid)
+	}
+}
+
+func TestConfigureReplayAfterRestart(t *testing.T) {
+	h, _ := mustStartSample(t, pluginhost.Options{})
+	configure(t, h, "bank-a", "hello a")
+	configure(t, h, "bank-b", "hello b")
+	// A rejected Configure changes nothing and is not replayed.
+	if res := configure(t, h, "bank-a", ""); len(res.GetDiagnostics()) == 0 {
+		t.Fatal("empty greeting accepted")
+	}
+	if _, err := h.Configure(context.Background(), "sample", &pb.ConfigureRequest{ConfigJson: []byte(`{}`)}); sdk.CodeOf(err) != sdk.CodeInvalidArgument {
+		t.Errorf("Configure without instance_id: err = %v", err)
+	}
+	m, err := h.PaymentMethod("sample")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The plugin crashes itself during the call.
+	if _, err := resolve(context.Background(), m, "bank-a", "crash"); !sdk.IsRetryable(err) {
+		t.Fatalf("crashing call: err = %v, want retryable", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, tc := range []struct{ instance, want string }{{"bank-a", "hello a"}, {"bank-b", "hello b"}} {
+		t.Run(tc.instance, func(t *testing.T) {
+			got, err := resolve(ctx, m, tc.instance, "ok")
+			if err != nil || got != tc.want {
+				t.Errorf("after restart: %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+	if _, err := resolve(ctx, m, "bank-c", "ok"); sdk.CodeOf(err) != sdk.CodeFailedPrecondition {
+		t.Errorf("unconfigured instance: err = %v, want failed_precondition", err)
+	}
+	if r := h.Status(ctx)[0].Restarts; r != 1 {
+		t.Errorf("Restarts = %d, want 1", r)
+	}
+}
+
+func TestPluginLogsAreStructured(t *testing.T) {
+	capture := newCapture()
+	h, _ := mustStartSample(t, pluginhost.Options{Logger: slog.New(capture), LogLevel: "debug"})
+	configure(t, h, "bank-a", "hello")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		for _, r := range capture.all() {
+			if r.Msg == "configured" {
+				if r.Attrs["plugin"] != "sample" || r.Attrs["instance"] != "bank-a" || r.Level != slog.LevelInfo {
+					t.Fatalf("record = %+v, want level INFO, plugin=sample, instance=bank-a", r)
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no \"configured\" record from the plugin; got %+v", capture.all())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestNoPluginOutlivesKilledDaemon(t *testing.T) {
+	plugin := mustCopyBinary(t, samplePkg)
+	daemon := testbin.MustBuild(t, "./switchd/internal/pluginhost/testdata/daemon")
+	cmd := exec.Command(daemon, plugin, mustSHA(t, plugin))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	line := within(t, 30*time.Second, func() string {
+		s, _ := bufio.NewReader(out).ReadString('\n')
+		return s
+	})
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || pid <= 0 {
+		t.Fatalf("daemon printed %q, want the plugin pid", line)
+	}
+	if !alive(pid) {
+		t.Fatalf("plugin %d not running before the daemon is killed", pid)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	for deadline := time.Now().Add(10 * time.Second); alive(pid); {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("plugin %d still running 10s after the daemon was killed", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// alive reports whether pid is a running (not zombie) process.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the parenthesised command name.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || (s[i+2] != 'Z' && s[i+2] != 'X')
+}
+
+func TestClose(t *testing.T) {
+	h, _ := mustStartSample(t, pluginhost.Options{})
+	pid := samplePID(t, h)
+	m, err := h.PaymentMethod("sample")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if alive(pid) {
+		t.Errorf("plugin %d still running after Close", pid)
+	}
+	if _, err := resolve(context.Background(), m, "bank-a", "ok"); !errors.Is(err, pluginhost.ErrClosed) {
+		t.Errorf("call after Close: err = %v, want ErrClosed", err)
+	}
+	if err := h.Start(context.Background(), nil); !errors.Is(err, pluginhost.ErrClosed) {
+		t.Errorf("Start after Close: err = %v", err)
+	}
+}
