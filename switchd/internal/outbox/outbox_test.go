@@ -338,45 +338,74 @@ func TestRestartedWorkerDeliversPending(t *testing.T) {
 	}
 }
 
-func TestConcurrencyIsBounded(t *testing.T) {
-	st := storetest.MustOpen(t)
-	var cur, peak atomic.Int32
-	release := make(chan struct{})
-	h := func(ctx context.Context, m *store.OutboxMessage) error {
-		n := cur.Add(1)
-		defer cur.Add(-1)
-		for {
-			p := peak.Load()
-			if n <= p || peak.CompareAndSwap(p, n) {
-				break
+func TestConcurrencyIsBoundedAndNoDoubleStart(t *testing.T) {
+	tests := []struct {
+		name        string
+		msgs, slots int
+		wantPeak    int32
+	}{
+		{"more messages than slots", 10, 3, 3},
+		{"free slots while messages are in flight", 2, 3, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := storetest.MustOpen(t)
+			var cur, peak atomic.Int32
+			var callsMu sync.Mutex
+			calls := map[string]int{}
+			release := make(chan struct{})
+			h := func(ctx context.Context, m *store.OutboxMessage) error {
+				callsMu.Lock()
+				calls[m.ID]++
+				callsMu.Unlock()
+				n := cur.Add(1)
+				defer cur.Add(-1)
+				for {
+					p := peak.Load()
+					if n <= p || peak.CompareAndSwap(p, n) {
+						break
+					}
+				}
+				select {
+				case <-release:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				return nil
 			}
-		}
-		select {
-		case <-release:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		return nil
-	}
-	p := fast
-	p.Concurrency = 3
-	w := start(t, st, map[string]outbox.Handler{store.KindAcquirerNotice: h}, p)
-	var ms []*store.OutboxMessage
-	for i := range 10 {
-		ms = append(ms, &store.OutboxMessage{ID: fmt.Sprintf("n%d", i), Kind: store.KindAcquirerNotice, PaymentID: "p"})
-	}
-	enqueue(t, st, ms...)
-	w.Kick()
-	deadline := time.Now().Add(10 * time.Second)
-	for cur.Load() < 3 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	close(release)
-	for _, m := range ms {
-		waitState(t, st, m.ID, store.OutboxDelivered)
-	}
-	if got := peak.Load(); got != 3 {
-		t.Errorf("peak concurrent deliveries = %d, want 3", got)
+			p := fast
+			p.Concurrency = tt.slots
+			w := start(t, st, map[string]outbox.Handler{store.KindAcquirerNotice: h}, p)
+			var ms []*store.OutboxMessage
+			for i := range tt.msgs {
+				ms = append(ms, &store.OutboxMessage{ID: fmt.Sprintf("n%d", i), Kind: store.KindAcquirerNotice, PaymentID: "p"})
+			}
+			enqueue(t, st, ms...)
+			w.Kick()
+			deadline := time.Now().Add(10 * time.Second)
+			for cur.Load() < tt.wantPeak && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			// Wake-ups while messages are in flight must not start one twice.
+			for range 20 {
+				w.Kick()
+				time.Sleep(time.Millisecond)
+			}
+			close(release)
+			for _, m := range ms {
+				waitState(t, st, m.ID, store.OutboxDelivered)
+			}
+			if got := peak.Load(); got != tt.wantPeak {
+				t.Errorf("peak concurrent deliveries = %d, want %d", got, tt.wantPeak)
+			}
+			callsMu.Lock()
+			defer callsMu.Unlock()
+			for _, m := range ms {
+				if calls[m.ID] != 1 {
+					t.Errorf("message %s handled %d times, want once", m.ID, calls[m.ID])
+				}
+			}
+		})
 	}
 }
 
