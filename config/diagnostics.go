@@ -132,7 +132,7 @@ func JSONDiagnostics(diags hcl.Diagnostics) []JSONDiagnostic {
 	return out
 }
 
-// Errors and Warnings split diags by severity.
+// Errors returns the errors of diags.
 func Errors(diags hcl.Diagnostics) hcl.Diagnostics { return bySeverity(diags, hcl.DiagError) }
 
 // Warnings returns the warnings of diags.
