@@ -61,7 +61,7 @@ func MustLaunch(tb testing.TB, bin string, stderr io.Writer) (*sdk.Client, func(
 
 func configure(tb testing.TB, c *sdk.Client, id, bankCode, dir string, accounts ...map[string]any) {
 	tb.Helper()
-	b, _ := json.Marshal(map[string]any{"account": accounts})
+	b, _ := json.Marshal(map[string]any{"token_key": "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", "account": accounts})
 	res, err := c.Configure(context.Background(), &pb.ConfigureRequest{
 		InstanceId: id, Kind: pb.Kind_KIND_PAYMENT_METHOD, Method: pb.Method_METHOD_BANK_TRANSFER, ConfigJson: b, DataDir: dir,
 		Institution: &pb.InstitutionInfo{Id: id, BankCode: bankCode},

@@ -1,6 +1,9 @@
 package banktransferplugin
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"regexp"
 
 	"github.com/switchd/switchd/plugins/card/cardplugin"
@@ -49,3 +52,11 @@ func last4(number string) string {
 
 // Ledger account id of a bank account.
 func ledgerAccount(number string) string { return "acct:" + number }
+
+// Tokenize returns an account's token: HMAC-SHA256 of the account number
+// under key, base64url without padding, after the prefix "btok_".
+func Tokenize(key []byte, number string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(number))
+	return "btok_" + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}

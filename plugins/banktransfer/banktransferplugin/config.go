@@ -3,12 +3,14 @@ package banktransferplugin
 import (
 	"regexp"
 
+	"github.com/switchd/switchd/plugins/card/cardplugin"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
 )
 
 // config is the shape of ConfigureRequest.config_json; Schema describes it.
 type config struct {
+	TokenKey       string          `json:"token_key"`
 	AccountPattern *string         `json:"account_pattern"`
 	CheckDigit     *string         `json:"check_digit"`
 	Accounts       []accountConfig `json:"account"`
@@ -27,6 +29,7 @@ func Schema() *pb.Schema {
 	str, num := pb.AttributeType_ATTRIBUTE_TYPE_STRING, pb.AttributeType_ATTRIBUTE_TYPE_NUMBER
 	return &pb.Schema{
 		Attributes: []*pb.Attribute{
+			sdk.SensitiveAttr("token_key", str, true, "Key of the HMAC-SHA256 that turns account numbers into tokens, hex or base64, at least 16 bytes."),
 			sdk.Attr("account_pattern", str, false, "Regular expression (Go RE2) every account number of this bank matches; default "+DefaultAccountPattern+"."),
 			sdk.Attr("check_digit", str, false, `Check-digit scheme of account numbers: "luhn" (default; the last digit is the Luhn check digit) or "none".`),
 		},
@@ -50,12 +53,15 @@ var currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
 // Configure builds it.
 type settings struct {
 	bankCode string
+	tokenKey []byte
 	format   format
 	accounts map[string]*account // by number
+	tokens   map[string]*account // by token
 }
 
 type account struct {
 	number   string
+	token    string
 	holder   string
 	currency string
 	balance  int64
@@ -70,10 +76,16 @@ func buildSettings(req *pb.ConfigureRequest) (*settings, []*pb.Diagnostic) {
 		return nil, []*pb.Diagnostic{sdk.ErrorDiag(nil, "Invalid bank_transfer configuration", "%v", err)}
 	}
 	var diags []*pb.Diagnostic
-	s := &settings{bankCode: req.GetInstitution().GetBankCode(), accounts: map[string]*account{}}
+	s := &settings{bankCode: req.GetInstitution().GetBankCode(), accounts: map[string]*account{}, tokens: map[string]*account{}}
 	if s.bankCode == "" {
 		diags = append(diags, sdk.WarningDiag(nil, "Institution without a bank code", "institution %q has no bank_code, so no payer can name it for a bank transfer", req.GetInstitution().GetId()))
 	}
+
+	key, err := cardplugin.DecodeKey(cfg.TokenKey)
+	if err != nil {
+		diags = append(diags, sdk.ErrorDiag([]string{"token_key"}, "Invalid token_key", "%v; generate one with `openssl rand -hex 32` and pass it with env() or file()", err))
+	}
+	s.tokenKey = key
 
 	pattern := DefaultAccountPattern
 	if cfg.AccountPattern != nil {
@@ -128,7 +140,12 @@ func buildSettings(req *pb.ConfigureRequest) (*settings, []*pb.Diagnostic) {
 		if bad {
 			continue
 		}
-		s.accounts[a.Number] = &account{number: a.Number, holder: a.Holder, currency: a.Currency, balance: a.Balance, limit: a.OverdraftLimit}
+		acct := &account{number: a.Number, holder: a.Holder, currency: a.Currency, balance: a.Balance, limit: a.OverdraftLimit}
+		s.accounts[a.Number] = acct
+		if key != nil {
+			acct.token = Tokenize(key, a.Number)
+			s.tokens[acct.token] = acct
+		}
 	}
 	return s, diags
 }

@@ -11,8 +11,8 @@ import (
 // ResolveInstrument implements sdk.PaymentMethod. The bank code must be the
 // institution's (else not_issued_here); the number must match the bank's
 // pattern and check digit (else INVALID_ARGUMENT: the payer mistyped it);
-// it must be an account held here (else unknown_account). The token is the
-// account number itself: it is not a secret and the payer typed it.
+// it must be an account held here (else unknown_account). The token is a
+// keyed hash of the account number.
 func (p *Plugin) ResolveInstrument(_ context.Context, req *pb.ResolveInstrumentRequest) (*pb.ResolveInstrumentResponse, error) {
 	in, err := p.instance(req.GetInstanceId())
 	if err != nil {
@@ -35,7 +35,7 @@ func (p *Plugin) ResolveInstrument(_ context.Context, req *pb.ResolveInstrumentR
 	}
 	return &pb.ResolveInstrumentResponse{
 		Verdict:  pb.Verdict_VERDICT_APPROVED,
-		Token:    a.number,
+		Token:    a.token,
 		Display:  Display(a.number),
 		Last4:    last4(a.number),
 		PayerRef: a.holder,
@@ -64,7 +64,8 @@ func (p *Plugin) Debit(ctx context.Context, req *pb.DebitRequest) (*pb.MoneyResu
 	if err := checkOrder(o); err != nil {
 		return nil, err
 	}
-	if _, ok := in.settings.accounts[req.GetToken()]; !ok {
+	payer, ok := in.settings.tokens[req.GetToken()]
+	if !ok {
 		// An account removed since the first attempt still answers a retry.
 		if st, err := in.ledger.Status(ctx, o.GetPaymentId(), ledger.OpDebit); err == nil && st.State != ledger.StateNotFound {
 			return ledger.MoneyResult(st), nil
@@ -74,7 +75,7 @@ func (p *Plugin) Debit(ctx context.Context, req *pb.DebitRequest) (*pb.MoneyResu
 	r, err := in.ledger.Transfer(ctx, ledger.Transfer{
 		PaymentID:    o.GetPaymentId(),
 		Operation:    ledger.OpDebit,
-		From:         ledgerAccount(req.GetToken()),
+		From:         ledgerAccount(payer.number),
 		To:           ledger.ClearingAccount(o.GetCurrency()),
 		Amount:       o.GetAmountMinor(),
 		Currency:     o.GetCurrency(),

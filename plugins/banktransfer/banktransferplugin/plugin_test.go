@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/switchd/switchd/plugins/card/cardplugin"
@@ -32,8 +33,20 @@ var (
 	poorAcct  = withCheckDigit("555555555")
 )
 
+const testKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+// tokenOf is the token the test key gives account number n.
+func tokenOf(n string) string {
+	k, err := cardplugin.DecodeKey(testKey)
+	if err != nil {
+		panic(err)
+	}
+	return Tokenize(k, n)
+}
+
 func bankConfig() map[string]any {
 	return map[string]any{
+		"token_key": testKey,
 		"account": []any{
 			map[string]any{"number": aliceAcct, "holder": "alice", "balance": 1000, "currency": "EUR", "overdraft_limit": 200},
 			map[string]any{"number": shopAcct, "holder": "shop-1", "currency": "EUR"},
@@ -123,7 +136,7 @@ func TestGetInfo(t *testing.T) {
 		names = append(names, a.GetName())
 	}
 	b := info.GetConfigSchema().GetBlocks()
-	if !slices.Equal(names, []string{"account_pattern", "check_digit"}) || len(b) != 1 || b[0].GetName() != "account" || !slices.Equal(b[0].GetLabels(), []string{"number"}) {
+	if !slices.Equal(names, []string{"token_key", "account_pattern", "check_digit"}) || len(b) != 1 || b[0].GetName() != "account" || !slices.Equal(b[0].GetLabels(), []string{"number"}) {
 		t.Fatalf("schema = %v", info.GetConfigSchema())
 	}
 }
@@ -136,6 +149,8 @@ func TestConfigureDiagnostics(t *testing.T) {
 		wantPath []string
 		wantSev  pb.Severity
 	}{
+		{name: "bad key", edit: func(c map[string]any) { c["token_key"] = "short" }, wantPath: []string{"token_key"}, wantSev: pb.Severity_SEVERITY_ERROR},
+		{name: "no key", edit: func(c map[string]any) { delete(c, "token_key") }, wantPath: []string{"token_key"}, wantSev: pb.Severity_SEVERITY_ERROR},
 		{name: "bad pattern", edit: func(c map[string]any) { c["account_pattern"] = "^[0-9" }, wantPath: []string{"account_pattern"}, wantSev: pb.Severity_SEVERITY_ERROR},
 		{name: "bad scheme", edit: func(c map[string]any) { c["check_digit"] = "mod97" }, wantPath: []string{"check_digit"}, wantSev: pb.Severity_SEVERITY_ERROR},
 		{name: "check digit", edit: func(c map[string]any) { first(c)["number"] = "1234567890" }, wantPath: []string{"account", "1234567890"}, wantSev: pb.Severity_SEVERITY_ERROR},
@@ -228,7 +243,10 @@ func TestResolveInstrument(t *testing.T) {
 				}
 				return
 			}
-			want := &pb.ResolveInstrumentResponse{Verdict: pb.Verdict_VERDICT_APPROVED, Token: aliceAcct, Display: "···· " + aliceAcct[6:], Last4: aliceAcct[6:], PayerRef: "alice"}
+			if strings.Contains(res.GetToken(), aliceAcct) {
+				t.Errorf("token %q contains the account number", res.GetToken())
+			}
+			want := &pb.ResolveInstrumentResponse{Verdict: pb.Verdict_VERDICT_APPROVED, Token: tokenOf(aliceAcct), Display: "···· " + aliceAcct[6:], Last4: aliceAcct[6:], PayerRef: "alice"}
 			if res.String() != want.String() {
 				t.Fatalf("got %v, want %v", res, want)
 			}
@@ -266,23 +284,23 @@ func TestMoneyFlow(t *testing.T) {
 		return b[ledgerAccount(number)].Balance
 	}
 
-	d := debit("pay-1", aliceAcct, 1100) // into the 200 overdraft
+	d := debit("pay-1", tokenOf(aliceAcct), 1100) // into the 200 overdraft
 	if d.GetState() != pb.OperationState_OPERATION_STATE_APPROVED || bal(aliceAcct) != -100 {
 		t.Fatalf("debit = %v, balance %d", d, bal(aliceAcct))
 	}
-	if again := debit("pay-1", aliceAcct, 1100); again.String() != d.String() || bal(aliceAcct) != -100 {
+	if again := debit("pay-1", tokenOf(aliceAcct), 1100); again.String() != d.String() || bal(aliceAcct) != -100 {
 		t.Fatalf("retried debit moved money again: %v, balance %d", again, bal(aliceAcct))
 	}
-	short := debit("pay-2", poorAcct, 11)
+	short := debit("pay-2", tokenOf(poorAcct), 11)
 	if short.GetState() != pb.OperationState_OPERATION_STATE_DECLINED || short.GetDeclineCode() != sdk.DeclineInsufficientFunds || bal(poorAcct) != 10 {
 		t.Fatalf("short debit = %v, balance %d", short, bal(poorAcct))
 	}
 	wrongCur := testOrder("pay-3", 1)
 	wrongCur.Currency = "USD"
-	if r, err := p.Debit(ctx, &pb.DebitRequest{InstanceId: "bank-a", Order: wrongCur, Token: aliceAcct}); err != nil || r.GetDeclineCode() != ledger.DeclineCurrency {
+	if r, err := p.Debit(ctx, &pb.DebitRequest{InstanceId: "bank-a", Order: wrongCur, Token: tokenOf(aliceAcct)}); err != nil || r.GetDeclineCode() != ledger.DeclineCurrency {
 		t.Fatalf("debit in USD = %v, %v", r, err)
 	}
-	if _, err := p.Debit(ctx, &pb.DebitRequest{InstanceId: "bank-a", Order: testOrder("pay-4", 0), Token: aliceAcct}); sdk.CodeOf(err) != sdk.CodeInvalidArgument {
+	if _, err := p.Debit(ctx, &pb.DebitRequest{InstanceId: "bank-a", Order: testOrder("pay-4", 0), Token: tokenOf(aliceAcct)}); sdk.CodeOf(err) != sdk.CodeInvalidArgument {
 		t.Fatalf("zero debit: %v", err)
 	}
 
@@ -315,7 +333,7 @@ func TestMoneyFlow(t *testing.T) {
 func TestReconfigureKeepsBalances(t *testing.T) {
 	ctx := context.Background()
 	p, dir := MustConfigure(t, bankConfig())
-	if r, err := p.Debit(ctx, &pb.DebitRequest{InstanceId: "bank-a", Order: testOrder("pay-1", 300), Token: aliceAcct}); err != nil || r.GetState() != pb.OperationState_OPERATION_STATE_APPROVED {
+	if r, err := p.Debit(ctx, &pb.DebitRequest{InstanceId: "bank-a", Order: testOrder("pay-1", 300), Token: tokenOf(aliceAcct)}); err != nil || r.GetState() != pb.OperationState_OPERATION_STATE_APPROVED {
 		t.Fatalf("debit = %v, %v", r, err)
 	}
 	bad := bankConfig()
