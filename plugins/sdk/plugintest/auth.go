@@ -117,6 +117,21 @@ func (e *env) checkSellerApprove(t tb) {
 }
 
 func (e *env) checkSellerBound(t tb) {
+	t.Run("signature", func(t tb) {
+		o := e.newOrder("sellersig")
+		keyID, sig, at := e.s.SellerSignature(o)
+		sig = append([]byte(nil), sig...)
+		if len(sig) > 0 {
+			sig[len(sig)/2] ^= 1
+		}
+		ctx, cancel := callCtx()
+		defer cancel()
+		res, err := e.c.AuthenticateSeller(ctx, &pb.AuthenticateSellerRequest{InstanceId: e.inst, Order: o, OrderDigest: digest(o),
+			SellerSignature: sig, SellerKeyId: keyID, SignedAtUnixMs: at})
+		if err == nil && res.GetVerdict() == pb.Verdict_VERDICT_APPROVED {
+			t.Errorf("a seller signature with a flipped bit was approved")
+		}
+	})
 	for _, m := range mutations {
 		if !m.term {
 			continue

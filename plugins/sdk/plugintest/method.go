@@ -173,6 +173,9 @@ func (e *env) checkDebitIdempotent(t tb) {
 	if first.GetReference() == "" {
 		t.Errorf("an approved Debit has no reference")
 	}
+	if a := first.GetAttestation(); a != nil {
+		e.verifyAttestation(t, a, "D", digest(o))
+	}
 	again, err := e.debit(ctx, o, tok)
 	if err != nil {
 		t.Fatalf("second Debit with the same payment id: %v", err)

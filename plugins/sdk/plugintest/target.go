@@ -41,10 +41,13 @@ func Binary(path string) Target { return Target{path: path} }
 func InProcess(p sdk.Plugin) Target { return Target{impl: p} }
 
 func (tg Target) String() string {
-	if tg.impl != nil {
+	switch {
+	case tg.impl != nil:
 		return fmt.Sprintf("in-process %T", tg.impl)
+	case tg.path != "":
+		return "binary " + tg.path
 	}
-	return "binary " + tg.path
+	return "no target"
 }
 
 // conn is a started target.

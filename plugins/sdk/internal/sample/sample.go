@@ -32,6 +32,9 @@ const (
 	BadSchema
 	// AcceptsBadConfig makes Configure accept any config without checks.
 	AcceptsBadConfig
+	// SkipsSellerSignature makes AuthenticateSeller approve any known
+	// key without verifying the seller's signature.
+	SkipsSellerSignature
 )
 
 // Version is the version both sample plugins report.
