@@ -1,0 +1,176 @@
+package pluginhost_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
+	"github.com/switchd/switchd/switchd/internal/pluginhost"
+
+	"crypto/sha256"
+	"encoding/hex"
+	"os/exec"
+
+	"github.com/hashicorp/go-plugin"
+)
+
+// benchMethod answers ResolveInstrument like the sample plugin's plain path,
+// for the in-process side of the benchmark.
+type benchMethod struct{}
+
+func (benchMethod) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoResponse, error) {
+	return &pb.GetInfoResponse{Name: "sample", Version: "1.2.3", Kinds: []pb.Kind{pb.Kind_KIND_PAYMENT_METHOD}}, nil
+}
+func (benchMethod) Configure(context.Context, *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	return &pb.ConfigureResponse{}, nil
+}
+func (benchMethod) Health(context.Context, *pb.HealthRequest) (*pb.HealthResponse, error) {
+	return &pb.HealthResponse{Serving: true}, nil
+}
+func (benchMethod) ResolveInstrument(context.Context, *pb.ResolveInstrumentRequest) (*pb.ResolveInstrumentResponse, error) {
+	return &pb.ResolveInstrumentResponse{Verdict: pb.Verdict_VERDICT_APPROVED, Display: "hello"}, nil
+}
+func (benchMethod) Debit(context.Context, *pb.DebitRequest) (*pb.MoneyResult, error) {
+	return nil, sdk.FailedPrecondition("no money")
+}
+func (benchMethod) Credit(context.Context, *pb.CreditRequest) (*pb.MoneyResult, error) {
+	return nil, sdk.FailedPrecondition("no money")
+}
+func (benchMethod) Reverse(context.Context, *pb.ReverseRequest) (*pb.MoneyResult, error) {
+	return nil, sdk.FailedPrecondition("no money")
+}
+func (benchMethod) GetOperationStatus(context.Context, *pb.OperationStatusRequest) (*pb.MoneyResult, error) {
+	return nil, sdk.FailedPrecondition("no money")
+}
+
+// cpuSelf is this process's user+system CPU time.
+func cpuSelf(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpuPID is process pid's user+system CPU time from /proc/<pid>/stat
+// (fields 14 and 15, in clock ticks of 1/100 s).
+func cpuPID(tb testing.TB, pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		tb.Fatalf("cannot parse %s", s)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// BenchmarkRoundTrip measures one ResolveInstrument round trip through the
+// host: in process (over an in-memory gRPC connection) and out of process
+// (a real plugin subprocess over go-plugin's mTLS Unix socket). It reports
+// CPU per call for the host and, out of process, the plugin, and the ratio
+// of out-of-process to in-process.
+func BenchmarkRoundTrip(b *testing.B) {
+	var inNs, inCPU float64
+	run := func(b *testing.B, h *pluginhost.Host, pid int) (nsOp, cpuOp float64) {
+		if _, err := h.Configure(context.Background(), "sample", &pb.ConfigureRequest{InstanceId: "bank-a", ConfigJson: []byte(`{"greeting":"hello"}`)}); err != nil {
+			b.Fatal(err)
+		}
+		m, err := h.PaymentMethod("sample")
+		if err != nil {
+			b.Fatal(err)
+		}
+		req := &pb.ResolveInstrumentRequest{InstanceId: "bank-a", PaymentId: "p1"}
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		start, host0 := time.Now(), cpuSelf(b)
+		var plugin0 time.Duration
+		if pid > 0 {
+			plugin0 = cpuPID(b, pid)
+		}
+		for b.Loop() {
+			res, err := m.ResolveInstrument(ctx, req)
+			if err != nil || res.GetDisplay() != "hello" {
+				b.Fatalf("%v, %v", res, err)
+			}
+		}
+		elapsed, host := time.Since(start), cpuSelf(b)-host0
+		n := float64(b.N)
+		b.ReportMetric(float64(host.Nanoseconds())/n, "host-cpu-ns/op")
+		cpu := float64(host.Nanoseconds())
+		if pid > 0 {
+			plugin := cpuPID(b, pid) - plugin0
+			b.ReportMetric(float64(plugin.Nanoseconds())/n, "plugin-cpu-ns/op")
+			cpu += float64(plugin.Nanoseconds())
+		}
+		b.ReportMetric(cpu/n, "cpu-ns/op")
+		return float64(elapsed.Nanoseconds()) / n, cpu / n
+	}
+	b.Run("in-process", func(b *testing.B) {
+		h := pluginhost.InProcess(map[string]sdk.Plugin{"sample": benchMethod{}})
+		defer h.Close()
+		inNs, inCPU = run(b, h, 0)
+	})
+	// go-plugin alone, with the host's client settings but none of its
+	// supervision: the floor the host's own layer is measured against.
+	b.Run("out-of-process-go-plugin-only", func(b *testing.B) {
+		path := mustCopyBinary(b, "./switchd/internal/pluginhost/testdata/sample")
+		sum, _ := hex.DecodeString(mustSHA(b, path))
+		cmd := exec.Command(path)
+		c := plugin.NewClient(&plugin.ClientConfig{
+			HandshakeConfig: sdk.Handshake, VersionedPlugins: sdk.VersionedPlugins(nil), Cmd: cmd,
+			SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
+			AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC}, AutoMTLS: true, SkipHostEnv: true,
+		})
+		defer c.Kill()
+		rpc, err := c.Client()
+		if err != nil {
+			b.Fatal(err)
+		}
+		raw, err := rpc.Dispense(sdk.PluginName)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m := raw.(*sdk.Client)
+		ctx := context.Background()
+		if _, err := m.Configure(ctx, &pb.ConfigureRequest{InstanceId: "bank-a", ConfigJson: []byte(`{"greeting":"hello"}`)}); err != nil {
+			b.Fatal(err)
+		}
+		req := &pb.ResolveInstrumentRequest{InstanceId: "bank-a", PaymentId: "p1"}
+		pid := cmd.Process.Pid
+		b.ReportAllocs()
+		b.ResetTimer()
+		host0, plugin0 := cpuSelf(b), cpuPID(b, pid)
+		for b.Loop() {
+			if _, err := m.ResolveInstrument(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+		n := float64(b.N)
+		host, plugin := cpuSelf(b)-host0, cpuPID(b, pid)-plugin0
+		b.ReportMetric(float64(host.Nanoseconds())/n, "host-cpu-ns/op")
+		b.ReportMetric(float64(plugin.Nanoseconds())/n, "plugin-cpu-ns/op")
+		b.ReportMetric(float64((host+plugin).Nanoseconds())/n, "cpu-ns/op")
+	})
+	b.Run("out-of-process", func(b *testing.B) {
+		h, _ := mustStartSample(b, pluginhost.Options{})
+		st := h.Status(context.Background())
+		ns, cpu := run(b, h, st[0].PID)
+		if inNs > 0 {
+			b.ReportMetric(ns/inNs, "x-inproc-ns")
+			b.ReportMetric(cpu/inCPU, "x-inproc-cpu")
+		}
+	})
+}
