@@ -309,7 +309,7 @@ func (d *decoder) pluginUse(name string, nameRange hcl.Range, blk *hcl.Block, bo
 		return nil
 	}
 	d.used[name] = true
-	use := &PluginUse{Plugin: name, Range: blk.DefRange}
+	use := &PluginUse{Plugin: name, Range: blk.DefRange, body: blk.Body}
 	if d.infos == nil {
 		d.unchecked = append(d.unchecked, fmt.Sprintf("%s (%s)", where, rangeString(blk.DefRange)))
 		return use

@@ -92,6 +92,10 @@ type PluginUse struct {
 	// ConfigureRequest.config_json documents. Secrets are resolved.
 	ConfigJSON []byte
 	Range      hcl.Range
+
+	// body is the block body as written, for locating the paths of the
+	// plugin's own diagnostics (see PluginUse.Diagnostics).
+	body hcl.Body
 }
 
 // BINRange is an inclusive range of card BINs given as two digit strings of

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
+
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 )
 
 func TestDecodeWithoutSchemasWarnsAndNamesBlocks(t *testing.T) {
@@ -269,4 +271,37 @@ func FuzzLoad(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+func TestPluginUseDiagnosticsLocatePaths(t *testing.T) {
+	setTestEnv(t)
+	n, _ := MustLoad(t, "testdata/valid_network")
+	ocra := n.Institutions["bank_a"].PayerAuth
+	file := "testdata/valid_network/institutions.hcl"
+	tests := []struct {
+		name string
+		path []string
+		sev  pb.Severity
+		want string
+	}{
+		{"attribute", []string{"issuer_key"}, pb.Severity_SEVERITY_ERROR, file + ":8:20"},
+		{"nested attribute", []string{"payer", "bob", "secret"}, pb.Severity_SEVERITY_ERROR, file + ":15:17"},
+		{"nested block", []string{"payer", "alice"}, pb.Severity_SEVERITY_WARNING, file + ":11:5"},
+		{"unknown label falls back to the block", []string{"payer", "zed", "secret"}, pb.Severity_SEVERITY_ERROR, file + ":7:3"},
+		{"empty path", nil, pb.Severity_SEVERITY_ERROR, file + ":7:3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ocra.Diagnostics([]*pb.Diagnostic{{Severity: tt.sev, Summary: "Bad", Detail: "Fix.", Path: tt.path}})
+			if len(got) != 1 || rangeString(*got[0].Subject) != tt.want {
+				t.Fatalf("got %v, want at %s", diagLines(got), tt.want)
+			}
+			if (got[0].Severity == hcl.DiagWarning) != (tt.sev == pb.Severity_SEVERITY_WARNING) {
+				t.Errorf("severity %v for %v", got[0].Severity, tt.sev)
+			}
+			if !strings.Contains(got[0].Detail, `Fix. (reported by plugin "ocra")`) {
+				t.Errorf("detail %q", got[0].Detail)
+			}
+		})
+	}
 }
