@@ -305,12 +305,21 @@ func purge(sigs, exp *bolt.Bucket, nowMS int64) error {
 	return nil
 }
 
+// errPayerAuth answers step-C calls: FailedPrecondition for an instance
+// that is not configured, like every call, else Unimplemented.
+func (p *Plugin) errPayerAuth(instanceID string) error {
+	if _, err := p.instance(instanceID); err != nil {
+		return err
+	}
+	return &sdk.Error{Code: sdk.CodeUnimplemented, Msg: "merchantsig authenticates sellers (step B) only"}
+}
+
 // BeginMutualAuth is not served: merchantsig only authenticates sellers.
-func (p *Plugin) BeginMutualAuth(context.Context, *pb.BeginMutualAuthRequest) (*pb.BeginMutualAuthResponse, error) {
-	return nil, &sdk.Error{Code: sdk.CodeUnimplemented, Msg: "merchantsig authenticates sellers (step B) only"}
+func (p *Plugin) BeginMutualAuth(_ context.Context, req *pb.BeginMutualAuthRequest) (*pb.BeginMutualAuthResponse, error) {
+	return nil, p.errPayerAuth(req.GetInstanceId())
 }
 
 // FinishMutualAuth is not served: merchantsig only authenticates sellers.
-func (p *Plugin) FinishMutualAuth(context.Context, *pb.FinishMutualAuthRequest) (*pb.FinishMutualAuthResponse, error) {
-	return nil, &sdk.Error{Code: sdk.CodeUnimplemented, Msg: "merchantsig authenticates sellers (step B) only"}
+func (p *Plugin) FinishMutualAuth(_ context.Context, req *pb.FinishMutualAuthRequest) (*pb.FinishMutualAuthResponse, error) {
+	return nil, p.errPayerAuth(req.GetInstanceId())
 }
