@@ -62,7 +62,10 @@ func Schema() *pb.Schema {
 	}
 }
 
-var currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
+var (
+	currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
+	longDigits = regexp.MustCompile(`[0-9]{12,}`)
+)
 
 // settings is one instance's validated configuration. It is never changed
 // after Configure builds it; a reload builds a new one. It holds no PAN.
@@ -89,7 +92,10 @@ type card struct {
 func buildSettings(req *pb.ConfigureRequest, now time.Time) (*settings, []*pb.Diagnostic) {
 	var cfg config
 	if err := sdk.DecodeConfig(req.GetConfigJson(), &cfg); err != nil {
-		return nil, []*pb.Diagnostic{sdk.ErrorDiag(nil, "Invalid card configuration", "%v", err)}
+		// The JSON decoder may quote a mistyped number; never let a card
+		// number through.
+		msg := longDigits.ReplaceAllString(err.Error(), "[redacted]")
+		return nil, []*pb.Diagnostic{sdk.ErrorDiag(nil, "Invalid card configuration", "%s", msg)}
 	}
 	var diags []*pb.Diagnostic
 	s := &settings{cards: map[string]*card{}, merchants: map[string]string{}}

@@ -137,6 +137,7 @@ func TestConfigureDiagnostics(t *testing.T) {
 		{name: "merchant currency", edit: func(c map[string]any) {
 			c["merchant_account"].([]any)[0].(map[string]any)["currency"] = ""
 		}, wantPath: []string{"merchant_account", "shop-1", "currency"}, wantSev: pb.Severity_SEVERITY_ERROR},
+		{name: "pan typed as a number", edit: func(c map[string]any) { firstCard(c)["credit_limit"] = json.Number(alicePAN + ".5") }, wantPath: nil, wantSev: pb.Severity_SEVERITY_ERROR},
 		{name: "unknown attribute", edit: func(c map[string]any) { c["colour"] = "blue" }, wantPath: nil, wantSev: pb.Severity_SEVERITY_ERROR},
 	}
 	for _, tt := range tests {

@@ -344,9 +344,13 @@ func TestRandomizedInvariants(t *testing.T) {
 			pays = append(pays, p)
 		case op < 7: // credit a debited payment, or retry it
 			p := pays[rng.Intn(len(pays))]
+			before, _ := acq.Status(ctx, p.id, "credit")
 			res, err := acq.Transfer(ctx, p.credit)
 			if err != nil {
 				t.Fatalf("step %d credit: %v", i, err)
+			}
+			if before.State != StateNotFound && res != before {
+				t.Fatalf("step %d: retried credit gave %+v, first was %+v", i, res, before)
 			}
 			if !p.creditTried {
 				p.creditTried = true
