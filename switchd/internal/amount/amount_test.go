@@ -135,3 +135,11 @@ func FuzzParseAmount(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParse(b *testing.B) {
+	for b.Loop() {
+		if _, err := Parse("123456.78", "EUR"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -37,37 +37,61 @@ func readJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, maxDepth i
 	return body, nil
 }
 
-// checkJSON scans body token by token, without building values, and
-// rejects nesting deeper than maxDepth, malformed JSON, an empty body and
-// anything after the first value. (Decoder.Token reports io.EOF even inside
-// an unclosed object, so the end is checked with json.Valid as well.)
+// checkJSON rejects an empty body, nesting deeper than maxDepth (before any
+// parsing, so a hostile body costs one pass over its bytes), malformed JSON
+// and anything after the first value.
 func checkJSON(body []byte, maxDepth int) *Problem {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return newProblem(CodeInvalidRequest, "The request body is empty; send a JSON object.")
 	}
+	if tooDeep(body, maxDepth) {
+		return newProblem(CodeJSONTooDeep, fmt.Sprintf("JSON nesting is limited to %d levels.", maxDepth))
+	}
+	if json.Valid(body) {
+		return nil
+	}
+	// Say what is wrong: trailing data after a valid value, or where the
+	// syntax breaks.
 	dec := json.NewDecoder(bytes.NewReader(body))
-	depth := 0
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF && depth == 0 && json.Valid(body) {
-			return nil
-		}
-		if err != nil {
-			return newProblem(CodeInvalidRequest, fmt.Sprintf("Malformed JSON near byte %d.", dec.InputOffset()))
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-			if depth > maxDepth {
-				return newProblem(CodeJSONTooDeep, fmt.Sprintf("JSON nesting is limited to %d levels.", maxDepth))
+	var first json.RawMessage
+	if err := dec.Decode(&first); err == nil {
+		return newProblem(CodeInvalidRequest, "Unexpected data after the JSON value.")
+	}
+	var se *json.SyntaxError
+	if err := json.Unmarshal(body, &first); errors.As(err, &se) {
+		return newProblem(CodeInvalidRequest, fmt.Sprintf("Malformed JSON near byte %d.", se.Offset))
+	}
+	return newProblem(CodeInvalidRequest, "Malformed JSON.")
+}
+
+// tooDeep reports whether objects and arrays nest deeper than max, counting
+// brackets outside strings.
+func tooDeep(b []byte, max int) bool {
+	depth, inString, escaped := 0, false, false
+	for _, c := range b {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
 			}
-		case json.Delim('}'), json.Delim(']'):
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			if depth++; depth > max {
+				return true
+			}
+		case '}', ']':
 			depth--
 		}
-		if depth == 0 && dec.More() {
-			return newProblem(CodeInvalidRequest, "Unexpected data after the JSON value.")
-		}
 	}
+	return false
 }
 
 // decodeStrict decodes a checked body into dst, refusing unknown fields

@@ -103,8 +103,10 @@
 // newest first: {"data": [payment...], "next_cursor": "..."}; limit is 1 to
 // 100 (default 20); pass next_cursor back as cursor until it is absent.
 //
-// POST /v1/payments/{id}/cancel cancels a payment that has not reached
-// payment (no body); 200 with the payment, or payment_final / invalid_state.
+// POST /v1/payments/{id}/cancel cancels a payment before the payer has
+// authenticated (states created, method_chosen, seller_authenticated), when
+// no money can have moved; no body. 200 with the payment, or payment_final
+// / invalid_state.
 //
 // GET /v1/payments/{id}/events returns the payment's timeline, oldest first:
 // {"data": [{"seq": 1, "at": "...", "type": "payment.created", "from": "", "to": "created", "detail": ""}]}.

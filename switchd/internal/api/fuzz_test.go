@@ -118,9 +118,37 @@ func FuzzPayerData(f *testing.F) {
 				t.Fatalf("rejected payer data (%d) reached the engine", w.Code)
 			}
 		}
-		// The token scan must never accept what the JSON parser rejects.
-		if checkJSON([]byte(body), 32) == nil && !json.Valid([]byte(body)) {
+		// checkJSON must agree with encoding/json on validity and depth.
+		p := checkJSON([]byte(body), 32)
+		valid, depth := json.Valid([]byte(body)), tokenDepth([]byte(body))
+		switch {
+		case p == nil && !valid:
 			t.Fatalf("checkJSON accepted invalid JSON %q", body)
+		case p == nil && depth > 32:
+			t.Fatalf("checkJSON accepted depth %d: %q", depth, body)
+		case p != nil && valid && depth <= 32:
+			t.Fatalf("checkJSON rejected valid JSON of depth %d (%s): %q", depth, p.Detail, body)
+		case p != nil && valid && p.Code != CodeJSONTooDeep:
+			t.Fatalf("deep valid JSON rejected as %s", p.Code)
 		}
 	})
+}
+
+// tokenDepth is the nesting depth of valid JSON according to encoding/json.
+func tokenDepth(b []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	depth, deepest := 0, 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return deepest
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			deepest = max(deepest, depth)
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
 }
