@@ -98,7 +98,9 @@ func (p authOnly) FinishMutualAuth(ctx context.Context, r *pb.FinishMutualAuthRe
 
 // dial serves impl over an in-memory gRPC connection with the SDK's own
 // adapters on both sides.
-func dial(t *testing.T, impl Plugin) *Client {
+func dial(t *testing.T, impl Plugin) *Client { return dialB(t, impl) }
+
+func dialB(t testing.TB, impl Plugin) *Client {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer()
