@@ -428,7 +428,11 @@ func (p *Plugin) verify(pay *payer, rec *pendingRecord, digest []byte, answer st
 	return subtle.ConstantTimeCompare([]byte(want), []byte(answer)) == 1
 }
 
-// AuthenticateSeller is not served: ocra only authenticates payers.
-func (p *Plugin) AuthenticateSeller(context.Context, *pb.AuthenticateSellerRequest) (*pb.AuthenticateSellerResponse, error) {
+// AuthenticateSeller is not served: ocra only authenticates payers. An
+// instance that is not configured is FailedPrecondition, like every call.
+func (p *Plugin) AuthenticateSeller(_ context.Context, req *pb.AuthenticateSellerRequest) (*pb.AuthenticateSellerResponse, error) {
+	if _, err := p.instance(req.GetInstanceId()); err != nil {
+		return nil, err
+	}
 	return nil, &sdk.Error{Code: sdk.CodeUnimplemented, Msg: "ocra authenticates payers (step C) only"}
 }
