@@ -1,0 +1,112 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+)
+
+// setup starts a network and an in-process daemon.
+func setup(t *testing.T) (*network, *receiver, string, *client, func()) {
+	t.Helper()
+	r := newReceiver(t)
+	n := newNetwork(t, r.srv.URL+"/hooks")
+	r.secret = n.WebhookSec
+	dataDir := t.TempDir()
+	d, c := runDaemon(t, n, dataDir)
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := d.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	}
+	return n, r, dataDir, c, stop
+}
+
+func TestCardAndBankTransferAtoE(t *testing.T) {
+	n, r, dataDir, c, stop := setup(t)
+	bk := n.Banks[0]
+	type paid struct{ id string }
+	var ids []string
+	for _, tc := range []struct {
+		name   string
+		choice map[string]any
+		amount int64
+	}{
+		{"card", cardChoice(bk.PAN), 1250},
+		{"bank_transfer", accountChoice(bk.BankCode, bk.Account), 3300},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, cr, body, err := c.create("shop", n.APIKey, createReq("shop", tc.amount, "order-"+tc.name, time.Now().Add(10*time.Minute), n.SellerKey), "")
+			if err != nil || st != http.StatusCreated || cr.PayToken == "" {
+				t.Fatalf("create: %d %s %v", st, body, err)
+			}
+			state, code, err := c.pay(cr.PayToken, tc.choice, bk.OCRAKeys["alice"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if state != "approved" {
+				t.Fatalf("payer sees %s (%s), want approved", state, code)
+			}
+			if s, _, err := c.getPayment(n.APIKey, cr.ID); err != nil || s != "approved" {
+				t.Fatalf("merchant sees %s %v", s, err)
+			}
+			r.waitFor(t, cr.ID, "payment.approved")
+			ids = append(ids, cr.ID)
+			// The timeline shows every step.
+			st, b, _ := c.do("GET", "/v1/payments/"+cr.ID+"/events", n.APIKey, nil, nil)
+			var evs struct {
+				Data []struct {
+					To string `json:"to"`
+				} `json:"data"`
+			}
+			json.Unmarshal(b, &evs)
+			var states []string
+			for _, e := range evs.Data {
+				if e.To != "" && !slices.Contains(states, e.To) {
+					states = append(states, e.To)
+				}
+			}
+			want := []string{"created", "method_chosen", "seller_authenticated", "payer_authenticated", "paid", "approved"}
+			if st != http.StatusOK || !slices.Equal(states, want) {
+				t.Fatalf("events %d %v", st, states)
+			}
+		})
+	}
+	stop()
+	// The ledgers show the money moved: the payer's card owes 12.50 and
+	// the account lost 33.00 at the issuer; the shop gained both at the
+	// acquirer, and each clearing account mirrors the other bank's.
+	issCard := balances(t, ledgerPath(dataDir, "card", bk.ID))
+	issBT := balances(t, ledgerPath(dataDir, "banktransfer", bk.ID))
+	acqCard := balances(t, ledgerPath(dataDir, "card", "acq"))
+	acqBT := balances(t, ledgerPath(dataDir, "banktransfer", "acq"))
+	for _, tc := range []struct {
+		name      string
+		got, want int64
+	}{
+		{"issuer card", sumPrefix(issCard, "card:"), -1250},
+		{"issuer account", issBT["acct:"+bk.Account], 1000000 - 3300},
+		{"shop card receivable", acqCard["merchant:"+n.Settlement], 1250},
+		{"shop account", acqBT["acct:"+n.Settlement], 3300},
+		{"card clearing across banks", sumPrefix(issCard, "clearing:") + sumPrefix(acqCard, "clearing:"), 0},
+		{"transfer clearing across banks", sumPrefix(issBT, "clearing:") + sumPrefix(acqBT, "clearing:"), 0},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, tc.got, tc.want)
+		}
+	}
+	for id, count := range r.byID {
+		if count != 1 {
+			t.Errorf("webhook %s delivered %d times", id, count)
+		}
+	}
+	if r.bad != 0 {
+		t.Errorf("%d webhooks failed verification", r.bad)
+	}
+	_ = ids
+}

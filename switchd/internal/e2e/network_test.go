@@ -1,0 +1,573 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchd/switchd/config"
+	"github.com/switchd/switchd/internal/testbin"
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk/order"
+	"github.com/switchd/switchd/switchd/internal/daemon"
+	"github.com/switchd/switchd/switchd/internal/pluginhost"
+	"github.com/switchd/switchd/switchd/internal/webhook"
+	"github.com/switchd/switchd/switchd/wallet"
+)
+
+// luhnDigit returns the Luhn check digit for s.
+func luhnDigit(s string) string {
+	sum, alt := 0, true
+	for i := len(s) - 1; i >= 0; i-- {
+		d := int(s[i] - '0')
+		if alt {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		alt = !alt
+	}
+	return strconv.Itoa((10 - sum%10) % 10)
+}
+
+func withLuhn(s string) string { return s + luhnDigit(s) }
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// bank is an issuer in the test network with one card and two accounts.
+type bank struct {
+	ID, Name, BankCode, BINStart, BINEnd string
+	PAN                                  string
+	Account, PoorAccount                 string // payer "alice" (rich) and "bob" (poor)
+	OCRAKeys                             map[string][]byte
+}
+
+func newBank(id, name, code, bin string) *bank {
+	return &bank{ID: id, Name: name, BankCode: code, BINStart: bin + "00", BINEnd: bin + "99",
+		PAN: withLuhn(bin + "00" + "12345678"), Account: withLuhn("1" + code + "0000"), PoorAccount: withLuhn("2" + code + "0000"),
+		OCRAKeys: map[string][]byte{"alice": randBytes(32), "bob": randBytes(32)}}
+}
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// network is a generated switchd network: HCL files and secrets in Dir.
+type network struct {
+	Dir         string
+	Banks       []*bank
+	SellerKey   ed25519.PrivateKey
+	APIKey      string
+	Settlement  string // the shop's account at the acquirer
+	WebhookURL  string
+	WebhookSec  string
+	pluginPaths map[string]string
+}
+
+// plugins builds the four plugin binaries once per test binary.
+func plugins(t testing.TB) map[string]string {
+	t.Helper()
+	return map[string]string{
+		"card":         testbin.MustBuild(t, "./plugins/card"),
+		"banktransfer": testbin.MustBuild(t, "./plugins/banktransfer"),
+		"merchantsig":  testbin.MustBuild(t, "./plugins/merchantsig"),
+		"ocra":         testbin.MustBuild(t, "./plugins/ocra"),
+	}
+}
+
+func newNetwork(t testing.TB, webhookURL string) *network {
+	t.Helper()
+	_, seller, _ := ed25519.GenerateKey(rand.Reader)
+	sec, err := webhook.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &network{Dir: t.TempDir(), SellerKey: seller, APIKey: "sk_test_" + randHex(16), Settlement: withLuhn("900000000"),
+		WebhookURL: webhookURL, WebhookSec: sec, pluginPaths: plugins(t)}
+	n.Banks = []*bank{newBank("bank_a", "Bank A", "1001", "4111")}
+	n.writeBase(t)
+	n.writeBank(t, n.Banks[0])
+	return n
+}
+
+func (n *network) secret(t testing.TB, name, value string) string {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(n.Dir, "secrets", name), []byte(value), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("file(%q)", "secrets/"+name)
+}
+
+func (n *network) write(t testing.TB, name, text string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(n.Dir, name), []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeBase writes the plugins, the acquirer and the merchants.
+func (n *network) writeBase(t testing.TB) {
+	t.Helper()
+	os.MkdirAll(filepath.Join(n.Dir, "secrets"), 0o700)
+	var b strings.Builder
+	for _, name := range []string{"card", "banktransfer", "merchantsig", "ocra"} {
+		sum, err := pluginhost.FileSHA256(n.pluginPaths[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "plugin %q {\n  path = %q\n  sha256 = %q\n}\n", name, n.pluginPaths[name], sum)
+	}
+	n.write(t, "plugins.hcl", b.String())
+	pub := base64.StdEncoding.EncodeToString(n.SellerKey.Public().(ed25519.PublicKey))
+	sum := sha256.Sum256([]byte(n.APIKey))
+	n.write(t, "acquirer.hcl", fmt.Sprintf(`
+institution "acq" {
+  display_name = "Acquiring Bank"
+  roles        = ["acquirer"]
+  bank_code    = "7001"
+
+  authenticator "merchantsig" {
+    attestation_key    = %s
+    attestation_key_id = "acq-1"
+    merchant "shop" {
+      key "k1" { public_key = %q }
+    }
+    merchant "closed_shop" {
+      key "k1" { public_key = %q }
+    }
+  }
+  method "card" {
+    plugin    = "card"
+    token_key = %s
+    merchant_account %q { currency = "EUR" }
+  }
+  method "bank_transfer" {
+    plugin    = "banktransfer"
+    token_key = %s
+    account %q {
+      holder   = "shop"
+      currency = "EUR"
+    }
+  }
+}
+
+merchant "shop" {
+  display_name       = "The Shop"
+  acquirer           = "acq"
+  api_key_sha256     = %q
+  settlement_account = %q
+  webhook_url        = %q
+  webhook_secret     = %s
+  signing_key_id     = "k1"
+}
+
+# closed_shop's settlement account does not exist at the acquirer, so the
+# acquirer refuses every credit.
+merchant "closed_shop" {
+  acquirer           = "acq"
+  api_key_sha256     = %q
+  settlement_account = "8888888888"
+  webhook_url        = %q
+  webhook_secret     = %s
+  signing_key_id     = "k1"
+}
+`, n.secret(t, "acq_att", randHex(32)), pub, pub, n.secret(t, "acq_token", randHex(32)), n.Settlement, n.secret(t, "acq_bt_token", randHex(32)), n.Settlement,
+		hex.EncodeToString(sum[:]), n.Settlement, n.WebhookURL, n.secret(t, "whsec", n.WebhookSec),
+		hex.EncodeToString(sha256Sum("closed_"+n.APIKey)), n.WebhookURL, n.secret(t, "whsec2", n.WebhookSec)))
+}
+
+func sha256Sum(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+// writeBank writes an issuer's file.
+func (n *network) writeBank(t testing.TB, bk *bank) {
+	t.Helper()
+	n.write(t, bk.ID+".hcl", fmt.Sprintf(`
+institution %q {
+  display_name = %q
+  roles        = ["issuer"]
+  bank_code    = %q
+  bin_ranges   = [%q]
+
+  authenticator "ocra" {
+    attestation_key    = %s
+    attestation_key_id = "%s-1"
+    payer "alice" { key = %s }
+    payer "bob"   { key = %s }
+  }
+  method "card" {
+    plugin    = "card"
+    token_key = %s
+    card "alice" {
+      pan          = %s
+      expiry       = "12/39"
+      holder       = "alice"
+      credit_limit = 1000000
+      currency     = "EUR"
+    }
+  }
+  method "bank_transfer" {
+    plugin    = "banktransfer"
+    token_key = %s
+    account %q {
+      holder   = "alice"
+      balance  = 1000000
+      currency = "EUR"
+    }
+    account %q {
+      holder   = "bob"
+      balance  = 100
+      currency = "EUR"
+    }
+  }
+}
+`, bk.ID, bk.Name, bk.BankCode, bk.BINStart+"-"+bk.BINEnd,
+		n.secret(t, bk.ID+"_att", randHex(32)), bk.ID,
+		n.secret(t, bk.ID+"_alice", hex.EncodeToString(bk.OCRAKeys["alice"])), n.secret(t, bk.ID+"_bob", hex.EncodeToString(bk.OCRAKeys["bob"])),
+		n.secret(t, bk.ID+"_token", randHex(32)), n.secret(t, bk.ID+"_pan", bk.PAN), n.secret(t, bk.ID+"_bt_token", randHex(32)), bk.Account, bk.PoorAccount))
+}
+
+// settings returns daemon settings for the network with data in dataDir.
+func (n *network) settings(dataDir string) *config.Settings {
+	return &config.Settings{APIAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", PublicURL: "http://127.0.0.1",
+		DataDir: dataDir, ConfigPath: n.Dir, PluginDir: n.Dir, LogLevel: "warn", LogFormat: "text",
+		DefaultExpiry: 15 * time.Minute, WebhookMaxAttempts: 12, WebhookInitialBackoff: 50 * time.Millisecond,
+		WebhookMaxBackoff: time.Second, PluginCallTimeout: 10 * time.Second}
+}
+
+// receiver is the seller's webhook endpoint: it verifies every signature
+// and records what it received, by webhook-id.
+type receiver struct {
+	srv    *httptest.Server
+	secret string
+	mu     sync.Mutex
+	byID   map[string]int    // webhook-id -> deliveries
+	types  map[string]string // webhook-id -> event type
+	pays   map[string]string // webhook-id -> payment id
+	bad    int
+}
+
+func newReceiver(t testing.TB) *receiver {
+	r := &receiver{byID: map[string]int{}, types: map[string]string{}, pays: map[string]string{}}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if err := webhook.Verify(r.secret, req.Header, body, 5*time.Minute); err != nil {
+			r.bad++
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var wh struct {
+			Type string `json:"type"`
+			Data struct {
+				ID string `json:"id"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(body, &wh); err != nil {
+			r.bad++
+			http.Error(w, "bad body", http.StatusBadRequest)
+			return
+		}
+		id := req.Header.Get("webhook-id")
+		r.byID[id]++
+		r.types[id] = wh.Type
+		r.pays[id] = wh.Data.ID
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// events returns the event types received for payment id.
+func (r *receiver) events(paymentID string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for id, p := range r.pays {
+		if p == paymentID {
+			out = append(out, r.types[id])
+		}
+	}
+	return out
+}
+
+func (r *receiver) waitFor(t testing.TB, paymentID, typ string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, e := range r.events(paymentID) {
+			if e == typ {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("payment %s: no %s webhook; got %v", paymentID, typ, r.events(paymentID))
+}
+
+// client drives the HTTP API as the merchant and as the payer's phone.
+type client struct {
+	base, apiKey string
+	http         *http.Client
+}
+
+func (c *client) do(method, path, key string, body any, hdr map[string]string) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		if raw, ok := body.(json.RawMessage); ok {
+			b = raw
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res.StatusCode, b, err
+}
+
+type created struct {
+	ID       string `json:"id"`
+	Status   string `json:"status"`
+	PayToken string `json:"pay_token"`
+	PageURL  string `json:"payment_page_url"`
+}
+
+// createReq is a signed (when key != nil) create-payment body.
+func createReq(merchant string, amount int64, ref string, expires time.Time, key ed25519.PrivateKey) map[string]any {
+	body := map[string]any{"amount_minor": amount, "currency": "EUR", "order_ref": ref,
+		"expires_at": expires.UTC().Format(time.RFC3339)}
+	if key != nil {
+		signedAt := time.Now().UnixMilli()
+		o := &pb.Order{MerchantId: merchant, AcquirerId: "acq", AmountMinor: amount, Currency: "EUR", OrderRef: ref, ExpiresAtUnix: expires.Unix()}
+		sig := ed25519.Sign(key, order.SellerMessage(order.TermsDigest(o), signedAt))
+		body["seller_signature"] = base64.StdEncoding.EncodeToString(sig)
+		body["seller_key_id"] = "k1"
+		body["signed_at_unix_ms"] = signedAt
+	}
+	return body
+}
+
+func (c *client) create(merchant, key string, body map[string]any, idem string) (int, *created, []byte, error) {
+	hdr := map[string]string{}
+	if idem != "" {
+		hdr["Idempotency-Key"] = idem
+	}
+	st, b, err := c.do("POST", "/v1/payments", key, body, hdr)
+	if err != nil {
+		return st, nil, b, err
+	}
+	var cr created
+	if st == http.StatusCreated || st == http.StatusOK {
+		if err := json.Unmarshal(b, &cr); err != nil {
+			return st, nil, b, err
+		}
+	}
+	return st, &cr, b, nil
+}
+
+type view struct {
+	Payment struct {
+		ID          string `json:"id"`
+		State       string `json:"state"`
+		DeclineCode string `json:"decline_code"`
+	} `json:"payment"`
+	Mechanism string `json:"mechanism"`
+	DigestHex string `json:"digest_hex"`
+}
+
+type problem struct {
+	Code   string `json:"code"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+}
+
+func (c *client) payer(token, step string, body any) (int, []byte, error) {
+	return c.do("POST", "/v1/pay/"+token+step, "", body, nil)
+}
+
+func (c *client) getPayment(key, id string) (string, string, error) {
+	st, b, err := c.do("GET", "/v1/payments/"+id, key, nil, nil)
+	if err != nil {
+		return "", "", err
+	}
+	if st != http.StatusOK {
+		return "", "", fmt.Errorf("GET payment: %d %s", st, b)
+	}
+	var p struct {
+		Status      string `json:"status"`
+		DeclineCode string `json:"decline_code"`
+	}
+	err = json.Unmarshal(b, &p)
+	return p.Status, p.DeclineCode, err
+}
+
+func cardChoice(pan string) map[string]any {
+	return map[string]any{"method": "card", "card": map[string]any{"number": pan, "expiry_month": 12, "expiry_year": 2039}}
+}
+
+func accountChoice(code, number string) map[string]any {
+	return map[string]any{"method": "bank_transfer", "account": map[string]any{"bank_code": code, "account_number": number}}
+}
+
+// pay runs the payer's side: choose (A, B), then OCRA mutual
+// authentication computed with the wallet (C), finishing with D and E. It
+// returns the state the payment page sees at the end and the decline code.
+func (c *client) pay(token string, choice map[string]any, ocraKey []byte) (string, string, error) {
+	st, b, err := c.payer(token, "/method", choice)
+	if err != nil {
+		return "", "", err
+	}
+	if st != http.StatusOK {
+		var p problem
+		json.Unmarshal(b, &p)
+		return "", p.Code, fmt.Errorf("choose: %d %s", st, b)
+	}
+	w := &wallet.OCRA{Key: ocraKey}
+	w.Begin()
+	st, b, err = c.payer(token, "/auth/begin", json.RawMessage(w.BeginPayerData()))
+	if err != nil {
+		return "", "", err
+	}
+	if st != http.StatusOK {
+		return "", "", fmt.Errorf("auth/begin: %d %s", st, b)
+	}
+	var ch struct {
+		ChallengeData json.RawMessage `json:"challenge_data"`
+		DigestHex     string          `json:"digest_hex"`
+	}
+	if err := json.Unmarshal(b, &ch); err != nil {
+		return "", "", err
+	}
+	digest, err := hex.DecodeString(ch.DigestHex)
+	if err != nil {
+		return "", "", err
+	}
+	answer, err := w.Answer(ch.ChallengeData, digest)
+	if err != nil {
+		return "", "", fmt.Errorf("wallet refused the issuer: %w", err)
+	}
+	return c.finish(token, answer)
+}
+
+func (c *client) finish(token string, answer []byte) (string, string, error) {
+	st, b, err := c.payer(token, "/auth/finish", json.RawMessage(answer))
+	if err != nil {
+		return "", "", err
+	}
+	if st != http.StatusOK {
+		var p problem
+		json.Unmarshal(b, &p)
+		return "", p.Code, fmt.Errorf("auth/finish: %d %s", st, b)
+	}
+	var v view
+	if err := json.Unmarshal(b, &v); err != nil {
+		return "", "", err
+	}
+	return v.Payment.State, v.Payment.DeclineCode, nil
+}
+
+// runDaemon starts an in-process daemon for n with data in dataDir.
+func runDaemon(t testing.TB, n *network, dataDir string) (*daemon.Daemon, *client) {
+	t.Helper()
+	d := daemon.New(n.settings(dataDir), slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, &client{base: "http://" + d.APIAddr(), apiKey: n.APIKey, http: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// balances reads every account balance of a plugin ledger file (the
+// plugin must have stopped: bbolt locks the file while it is open).
+func balances(t testing.TB, path string) map[string]int64 {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("ledger %s: %v", path, err)
+	}
+	defer db.Close()
+	out := map[string]int64{}
+	err = db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("accounts"))
+		if b == nil {
+			return fmt.Errorf("no accounts bucket")
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var a struct {
+				Balance int64 `json:"balance"`
+			}
+			if err := json.Unmarshal(v, &a); err != nil {
+				return err
+			}
+			out[string(k)] = a.Balance
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func ledgerPath(dataDir, plugin, inst string) string {
+	return filepath.Join(dataDir, "plugins", plugin, inst, "ledger.db")
+}
+
+// sumPrefix adds the balances of accounts whose id starts with prefix.
+func sumPrefix(m map[string]int64, prefix string) int64 {
+	var s int64
+	for k, v := range m {
+		if strings.HasPrefix(k, prefix) {
+			s += v
+		}
+	}
+	return s
+}
