@@ -235,6 +235,26 @@ func pendingKey(payerRef, paymentID string) []byte {
 	return []byte(payerRef + "\x00" + paymentID)
 }
 
+// purgeExpired deletes the payer's open challenges that have expired, so
+// challenges that were never answered do not pile up.
+func purgeExpired(pending *bolt.Bucket, payerRef string, nowMS int64) error {
+	prefix := []byte(payerRef + "\x00")
+	var expired [][]byte
+	c := pending.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var rec pendingRecord
+		if err := json.Unmarshal(v, &rec); err != nil || rec.ExpiresUnixMS < nowMS {
+			expired = append(expired, append([]byte(nil), k...))
+		}
+	}
+	for _, k := range expired {
+		if err := pending.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
 	raw := b.Get(key)
 	if raw == nil {
@@ -295,8 +315,12 @@ func (p *Plugin) BeginMutualAuth(ctx context.Context, req *pb.BeginMutualAuthReq
 			locked = true
 			return nil
 		}
+		pending := b.Bucket(bucketPending)
+		if err := purgeExpired(pending, req.GetPayerRef(), p.now().UnixMilli()); err != nil {
+			return err
+		}
 		// A new Begin replaces any open challenge for the same payment.
-		return putJSON(b.Bucket(bucketPending), pendingKey(req.GetPayerRef(), req.GetOrder().GetPaymentId()), pendingRecord{
+		return putJSON(pending, pendingKey(req.GetPayerRef(), req.GetOrder().GetPaymentId()), pendingRecord{
 			Digest:          hex.EncodeToString(req.GetOrderDigest()),
 			Nonce:           hex.EncodeToString(nonce),
 			ClientChallenge: in.ClientChallenge,

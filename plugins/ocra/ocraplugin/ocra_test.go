@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/switchd/switchd/plugins/ocra/rfc6287"
@@ -216,6 +217,36 @@ func TestChallengeIsOneTime(t *testing.T) {
 	if r := finish(t, p, "alice", o, ans); r.GetDeclineCode() != sdk.DeclineReplay {
 		t.Fatalf("answer after the challenge expired: %v", r)
 	}
+
+	// Challenges never answered are purged once expired, at the payer's
+	// next Begin.
+	for i := range 3 {
+		begin(t, p, "alice", testOrder(fmt.Sprintf("abandoned-%d", i)), w.begin(t))
+	}
+	if n := openChallenges(t, p); n != 3 {
+		t.Fatalf("%d open challenges, want 3", n)
+	}
+	now = now.Add(DefaultChallengeTTL + time.Second)
+	begin(t, p, "alice", o, w.begin(t))
+	if n := openChallenges(t, p); n != 1 {
+		t.Fatalf("%d open challenges after expiry, want 1", n)
+	}
+}
+
+func openChallenges(t *testing.T, p *Plugin) int {
+	t.Helper()
+	inst, err := p.instance("iss")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := inst.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket([]byte("iss")).Bucket(bucketPending).Stats().KeyN
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func TestLockout(t *testing.T) {
