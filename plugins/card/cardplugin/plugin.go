@@ -35,9 +35,12 @@ type Plugin struct {
 
 var _ sdk.PaymentMethod = (*Plugin)(nil)
 
-// instance is one institution: its settings and its ledger.
+// instance is one institution: its settings and its ledger. Money calls go
+// through books, the small interface a bank could implement with its own
+// core system; ledger is the same value, for setup and inspection.
 type instance struct {
 	settings *settings
+	books    ledger.Core
 	ledger   *ledger.Ledger
 }
 
@@ -103,7 +106,7 @@ func (p *Plugin) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.C
 		diags = append(diags, sdk.ErrorDiag(nil, "Cannot set up the card ledger", "%v", err))
 		return &pb.ConfigureResponse{Diagnostics: diags}, nil
 	}
-	p.instances[id] = &instance{settings: s, ledger: l}
+	p.instances[id] = &instance{settings: s, books: l, ledger: l}
 	if old != nil && old.ledger != l {
 		_ = old.ledger.Close()
 	}
