@@ -1,9 +1,12 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/switchd/switchd/switchd/internal/store"
 )
 
 // TestAccessMatrix tries every merchant endpoint with another merchant's
@@ -101,5 +104,37 @@ func TestAccessMatrix(t *testing.T) {
 	}
 	if st := ts.engine.payments[id].State; st != "created" || ts.engine.lastChoose.Method != "" {
 		t.Fatalf("a bad token changed the payment: state %s, choose %+v", st, ts.engine.lastChoose)
+	}
+}
+
+func TestUncleanPathsAreNotFound(t *testing.T) {
+	ts := mustServer(t, nil)
+	id, token := ts.mustCreate(t, keyShop)
+	for _, p := range []string{"/v1/pay//method", "/v1/payments/../payments/" + id, "/v1/pay/" + token + "/./method", "/v1/payments/" + id + "/"} {
+		t.Run(p, func(t *testing.T) {
+			mustProblem(t, ts.do(t, ts.public, req{method: "GET", path: p, key: keyShop}), 404, CodeNotFound)
+		})
+	}
+	if w := ts.do(t, ts.admin, req{method: "GET", path: "/debug/pprof/"}); w.Code != 200 {
+		t.Fatalf("/debug/pprof/: %d", w.Code)
+	}
+}
+
+// panicEngine panics in GetPayment, as a bug in the engine would.
+type panicEngine struct{ *fakeEngine }
+
+func (panicEngine) GetPayment(context.Context, string, string) (*store.Payment, error) {
+	panic("engine bug with detail")
+}
+
+func TestPanicIsInternalProblem(t *testing.T) {
+	ts := mustServer(t, func(o *Options) { o.Engine = panicEngine{newFakeEngine()} })
+	w := ts.do(t, ts.public, req{method: "GET", path: "/v1/payments/pay_1", key: keyShop})
+	mustProblem(t, w, http.StatusInternalServerError, CodeInternal)
+	if strings.Contains(w.Body.String(), "engine bug") {
+		t.Fatalf("panic value leaked: %s", w.Body)
+	}
+	if !strings.Contains(ts.logs.String(), "engine bug with detail") || !strings.Contains(ts.logs.String(), `"status":500`) {
+		t.Fatalf("panic not logged: %s", ts.logs)
 	}
 }

@@ -171,5 +171,7 @@
 // the merchant id when authenticated: never the raw path (it holds payer
 // tokens), the query, headers (Authorization) or the body. Requests are
 // counted in switchd_http_requests_total{route, code} by the same pattern;
-// requests that match no route are counted as route "unmatched".
+// requests that match no route (or use a method the route does not have)
+// are counted as route "unmatched". A non-canonical path (//, /./, /../,
+// a trailing slash) is not_found rather than redirected.
 package api

@@ -272,6 +272,10 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request, merchantI
 	}
 	if res.Replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
+		if len(res.Response) == 0 || res.Status == 0 {
+			writeJSON(w, http.StatusCreated, createResponse{Payment: resource.NewPayment(res.Payment)})
+			return
+		}
 		writeRaw(w, res.Status, res.Response)
 		return
 	}

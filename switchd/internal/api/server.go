@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -240,6 +241,11 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		ri := &reqInfo{}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
 		sw := &statusWriter{ResponseWriter: w}
+		next := next
+		if p := r.URL.Path; p == "" || p[0] != '/' || cleanPath(p) != p {
+			// ServeMux would answer a redirect; an API answers 404.
+			next = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeProblem(w, notFound()) })
+		}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -307,3 +313,12 @@ func tokenKey(token string) string {
 }
 
 var _ Engine = (*flow.Engine)(nil)
+
+// cleanPath is path.Clean keeping a trailing slash, as ServeMux compares.
+func cleanPath(p string) string {
+	np := path.Clean(p)
+	if strings.HasSuffix(p, "/") && np != "/" {
+		np += "/"
+	}
+	return np
+}
