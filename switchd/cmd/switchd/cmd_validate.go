@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -66,9 +67,9 @@ says which blocks it did not check.`,
 			checked := false
 			if !diags.HasErrors() {
 				var infos map[string]*pb.GetInfoResponse
+				var host *pluginhost.Host
 				if pluginDir != "" {
 					ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-					var host *pluginhost.Host
 					var startDiags hcl.Diagnostics
 					host, infos, startDiags = startPlugins(ctx, files.Plugins(), pluginDir, lockFile)
 					cancel()
@@ -78,8 +79,13 @@ says which blocks it did not check.`,
 					diags = append(diags, startDiags...)
 					checked = true
 				}
-				_, ddiags := files.Decode(infos)
+				network, ddiags := files.Decode(infos)
 				diags = append(diags, dropNoSchema(ddiags, diags)...)
+				if network != nil && host != nil {
+					ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+					diags = append(diags, configurePlugins(ctx, host, network)...)
+					cancel()
+				}
 			}
 			res := validateResult{
 				Valid:          !diags.HasErrors(),
@@ -158,6 +164,61 @@ func startPlugins(ctx context.Context, plugins []*config.Plugin, pluginDir, lock
 		}
 	}
 	return host, host.Infos(), diags
+}
+
+// configurePlugins sends every plugin use its settings, as serve would but
+// with a throwaway data directory, so that the checks only the plugin can
+// make (key encodings, card numbers inside the BIN ranges, ...) are
+// reported at the values they concern.
+func configurePlugins(ctx context.Context, host *pluginhost.Host, n *config.Network) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	dataDir, err := os.MkdirTemp("", "switchd-validate-")
+	if err != nil {
+		return diags.Append(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot check plugin settings", Detail: err.Error() + "."})
+	}
+	defer os.RemoveAll(dataDir)
+	ids := make([]string, 0, len(n.Institutions))
+	for id := range n.Institutions {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		in := n.Institutions[id]
+		info := &pb.InstitutionInfo{Id: in.ID, DisplayName: in.DisplayName, BankCode: in.BankCode, Roles: in.Roles}
+		for _, r := range in.BINRanges {
+			info.BinRanges = append(info.BinRanges, r.String())
+		}
+		configure := func(u *config.PluginUse, kind pb.Kind, method pb.Method) {
+			dir := filepath.Join(dataDir, "plugins", u.Plugin, in.ID)
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				diags = diags.Append(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot check plugin settings", Detail: err.Error() + ".", Subject: u.Range.Ptr()})
+				return
+			}
+			res, err := host.Configure(ctx, u.Plugin, &pb.ConfigureRequest{
+				InstanceId: in.ID, Kind: kind, Method: method, ConfigJson: u.ConfigJSON, DataDir: dir, Institution: info,
+			})
+			if err != nil {
+				diags = diags.Append(&hcl.Diagnostic{
+					Severity: hcl.DiagError, Summary: "Plugin refused the settings",
+					Detail: fmt.Sprintf("Configure of plugin %q for institution %q failed: %v.", u.Plugin, in.ID, err), Subject: u.Range.Ptr(),
+				})
+				return
+			}
+			diags = append(diags, u.Diagnostics(res.GetDiagnostics())...)
+		}
+		for _, u := range in.Authenticators {
+			configure(u, pb.Kind_KIND_AUTHENTICATOR, pb.Method_METHOD_UNSPECIFIED)
+		}
+		methods := make([]pb.Method, 0, len(in.Methods))
+		for m := range in.Methods {
+			methods = append(methods, m)
+		}
+		sort.Slice(methods, func(i, j int) bool { return methods[i] < methods[j] })
+		for _, m := range methods {
+			configure(in.Methods[m], pb.Kind_KIND_PAYMENT_METHOD, m)
+		}
+	}
+	return diags
 }
 
 // dropNoSchema removes Decode's "No schema for plugin" errors for plugins

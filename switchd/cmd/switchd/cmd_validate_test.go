@@ -222,6 +222,15 @@ func TestValidateLaunchesPlugins(t *testing.T) {
 			want:    []*regexp.Regexp{regexp.MustCompile(`Error: Sensitive value written inline\n\n  on \S+ line 24, column 17:\n +24: \(line not shown`)},
 		},
 		{
+			name:    "plugin's own Configure diagnostics at the value",
+			hcl:     strings.Replace(acquirerHCL(pin(cardSum), "", ""), `"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="`, `"bad"`, 1),
+			wantErr: true,
+			want: []*regexp.Regexp{
+				regexp.MustCompile(`Error: Invalid public key\n\n  on \S+net.hcl line 18, column 31:\n +18:       key "k1" \{ public_key = "bad" \}\n {38}\^{5}\n`),
+				regexp.MustCompile(`\(reported by plugin "merchantsig"\)`),
+			},
+		},
+		{
 			name:    "digest mismatch",
 			hcl:     acquirerHCL(pin(wrong), "", ""),
 			wantErr: true,
