@@ -128,6 +128,8 @@ func TestKitCatchesFlaws(t *testing.T) {
 			[]string{"authenticator/seller_bound/signature", "authenticator/seller_bound/amount_minor", "authenticator/seller_bound/currency",
 				"authenticator/seller_bound/order_ref", "authenticator/seller_bound/expires_at"},
 			[]string{"authenticator/seller_approve", "authenticator/mutual_bound"}},
+		{"method serves an unconfigured instance", methodSuite(InProcess(sample.NewMethod(sample.ServesUnconfigured))),
+			[]string{"unconfigured"}, []string{"payment_method", "configure"}},
 		{"bad method schema", methodSuite(InProcess(sample.NewMethod(sample.BadSchema))),
 			[]string{"schema"}, []string{"info", "payment_method"}},
 		{"bad authenticator schema", authSuite(InProcess(sample.NewAuthenticator(sample.BadSchema))),

@@ -62,7 +62,10 @@ type Suite struct {
 	// PayerRef names the payer at the issuer, for authenticators.
 	PayerRef string
 	// PayerHello returns the payer's payer_data for BeginMutualAuth (the
-	// payer's own challenge). Nil sends none.
+	// payer's own challenge). Nil sends none. The kit calls PayerHello(o),
+	// then BeginMutualAuth, then PayerAnswer with the same o (or, in
+	// issuer_proof_bound, a changed copy), so the two may share state such
+	// as the payer's challenge keyed by o.PaymentId.
 	PayerHello func(o *pb.Order) []byte
 	// PayerAnswer plays the payer's browser for step C: from the
 	// BeginMutualAuth response it returns the FinishMutualAuth payer_data

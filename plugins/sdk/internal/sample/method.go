@@ -176,6 +176,10 @@ func token(instance, number string) string {
 // instance returns the configured instance; the caller holds m.mu.
 func (m *Method) instance(id string) (*methodInstance, error) {
 	in, ok := m.inst[id]
+	if !ok && m.flaws&ServesUnconfigured != 0 {
+		return &methodInstance{tokens: map[string]string{},
+			ledger: &ledger{Accounts: map[string]*account{}, Ops: map[string]*operation{}}}, nil
+	}
 	if !ok {
 		return nil, sdk.FailedPrecondition("instance %q is not configured", id)
 	}
@@ -326,7 +330,12 @@ func loadLedger(dir string) (*ledger, error) {
 	return l, nil
 }
 
+// save writes the ledger to dir; an instance without a dir (only the
+// ServesUnconfigured flaw makes one) is kept in memory.
 func (l *ledger) save(dir string) error {
+	if dir == "" {
+		return nil
+	}
 	b, err := json.Marshal(l)
 	if err != nil {
 		return fmt.Errorf("sample: %w", err)

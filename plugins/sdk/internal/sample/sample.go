@@ -32,6 +32,9 @@ const (
 	BadSchema
 	// AcceptsBadConfig makes Configure accept any config without checks.
 	AcceptsBadConfig
+	// ServesUnconfigured makes the payment method answer calls for an
+	// instance that was never configured as if it had no accounts.
+	ServesUnconfigured
 	// SkipsSellerSignature makes AuthenticateSeller approve any known
 	// key without verifying the seller's signature.
 	SkipsSellerSignature
