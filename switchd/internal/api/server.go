@@ -60,7 +60,7 @@ type Limits struct {
 	// MaxJSONDepth caps nesting of objects and arrays (default 32).
 	MaxJSONDepth int
 	// MerchantRate and MerchantBurst bound each merchant's API requests
-	// (default 50 per second, burst 100).
+	// (default 100 per second, burst 200).
 	MerchantRate  float64
 	MerchantBurst int
 	// PayerRate and PayerBurst bound the payer's step attempts (choose
@@ -78,10 +78,10 @@ func (l Limits) withDefaults() Limits {
 		l.MaxJSONDepth = 32
 	}
 	if l.MerchantRate <= 0 {
-		l.MerchantRate = 50
+		l.MerchantRate = 100
 	}
 	if l.MerchantBurst <= 0 {
-		l.MerchantBurst = 100
+		l.MerchantBurst = 200
 	}
 	if l.PayerRate <= 0 {
 		l.PayerRate = 0.2
