@@ -308,6 +308,9 @@ func TestMoneyFlow(t *testing.T) {
 	if err != nil || c.GetState() != pb.OperationState_OPERATION_STATE_APPROVED || bal(shopAcct) != 1100 {
 		t.Fatalf("credit = %v, %v, balance %d", c, err, bal(shopAcct))
 	}
+	if r, err := p.Credit(ctx, &pb.CreditRequest{InstanceId: "bank-a", Order: wrongCur, PayeeAccount: shopAcct}); err != nil || r.GetDeclineCode() != ledger.DeclineCurrency {
+		t.Fatalf("credit in USD = %v, %v", r, err)
+	}
 	if r, err := p.Credit(ctx, &pb.CreditRequest{InstanceId: "bank-a", Order: testOrder("pay-5", 5), PayeeAccount: "0000000000"}); err != nil || r.GetDeclineCode() != sdk.DeclineUnknownAccount {
 		t.Fatalf("credit to unknown = %v, %v", r, err)
 	}

@@ -299,27 +299,23 @@ func (l *Ledger) Transfer(ctx context.Context, t Transfer) (Result, error) {
 			res.State, res.DeclineCode = StateDeclined, DeclineVoided
 			return s.putOperation(key, res)
 		}
-		from, ok, err := s.account(t.From)
+		from, fromOK, err := s.account(t.From)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return fmt.Errorf("%w: %s", ErrUnknownAccount, t.From)
-		}
-		if from.Currency != t.Currency {
-			res.State, res.DeclineCode = StateDeclined, DeclineCurrency
-			return s.putOperation(key, res)
-		}
-		to, ok, err := s.account(t.To)
+		to, toOK, err := s.account(t.To)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return fmt.Errorf("%w: %s", ErrUnknownAccount, t.To)
-		}
+		// A currency mismatch on a known side is a decline, even when the
+		// other side (the clearing account of that currency) does not exist.
 		switch {
-		case to.Currency != t.Currency:
+		case (fromOK && from.Currency != t.Currency) || (toOK && to.Currency != t.Currency):
 			res.State, res.DeclineCode = StateDeclined, DeclineCurrency
+		case !fromOK:
+			return fmt.Errorf("%w: %s", ErrUnknownAccount, t.From)
+		case !toOK:
+			return fmt.Errorf("%w: %s", ErrUnknownAccount, t.To)
 		case !from.Unlimited && from.Balance-t.Amount < -from.Limit:
 			res.State, res.DeclineCode = StateDeclined, t.ShortDecline
 			if res.DeclineCode == "" {

@@ -58,6 +58,7 @@ func TestTransfer(t *testing.T) {
 		{name: "below floor", t: Transfer{PaymentID: "p1", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 1501, Currency: "EUR"}, wantState: StateDeclined, wantDecline: DeclineInsufficientFunds, wantPayer: 1000},
 		{name: "below floor custom code", t: Transfer{PaymentID: "p1", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 1501, Currency: "EUR", ShortDecline: "limit_exceeded"}, wantState: StateDeclined, wantDecline: "limit_exceeded", wantPayer: 1000},
 		{name: "wrong currency", t: Transfer{PaymentID: "p1", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 1, Currency: "USD"}, wantState: StateDeclined, wantDecline: DeclineCurrency, wantPayer: 1000},
+		{name: "wrong currency, no such clearing", t: Transfer{PaymentID: "p1", Operation: "credit", From: "clearing:USD", To: "alice", Amount: 1, Currency: "USD"}, wantState: StateDeclined, wantDecline: DeclineCurrency, wantPayer: 1000},
 		{name: "unknown account", t: Transfer{PaymentID: "p1", Operation: "debit", From: "bob", To: "clearing:EUR", Amount: 1, Currency: "EUR"}, wantErr: ErrUnknownAccount, wantPayer: 1000},
 		{name: "zero amount", t: Transfer{PaymentID: "p1", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 0, Currency: "EUR"}, wantErr: ErrInvalidTransfer, wantPayer: 1000},
 		{name: "negative amount", t: Transfer{PaymentID: "p1", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: -5, Currency: "EUR"}, wantErr: ErrInvalidTransfer, wantPayer: 1000},
