@@ -130,6 +130,8 @@ func TestKitCatchesFlaws(t *testing.T) {
 			[]string{"authenticator/seller_approve", "authenticator/mutual_bound"}},
 		{"method serves an unconfigured instance", methodSuite(InProcess(sample.NewMethod(sample.ServesUnconfigured))),
 			[]string{"unconfigured"}, []string{"payment_method", "configure"}},
+		{"authenticator misdescribes itself", authSuite(InProcess(sample.NewAuthenticator(sample.BadInfo))),
+			[]string{"info", "authenticator/enrollment"}, []string{"schema", "authenticator/mutual_bound"}},
 		{"bad method schema", methodSuite(InProcess(sample.NewMethod(sample.BadSchema))),
 			[]string{"schema"}, []string{"info", "payment_method"}},
 		{"bad authenticator schema", authSuite(InProcess(sample.NewAuthenticator(sample.BadSchema))),

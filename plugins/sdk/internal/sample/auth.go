@@ -93,9 +93,14 @@ func (a *Authenticator) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInf
 	if a.flaws&BadSchema != 0 {
 		schema.Blocks[0].Body.Attributes = append(schema.Blocks[0].Body.Attributes, &pb.Attribute{Name: "secret"})
 	}
-	return &pb.GetInfoResponse{Name: "sample-auth", Version: Version, Kinds: []pb.Kind{pb.Kind_KIND_AUTHENTICATOR},
+	info := &pb.GetInfoResponse{Name: "sample-auth", Version: Version, Kinds: []pb.Kind{pb.Kind_KIND_AUTHENTICATOR},
 		ProtocolVersions: []uint32{sdk.ProtocolVersion}, Capabilities: []string{sdk.CapSellerAuth, sdk.CapMutualAuth},
-		ConfigSchema: schema}, nil
+		ConfigSchema: schema}
+	if a.flaws&BadInfo != 0 {
+		info.Name, info.ProtocolVersions = "Sample Auth", []uint32{2}
+		info.Capabilities = append(info.Capabilities, sdk.CapEnrollment)
+	}
+	return info, nil
 }
 
 // Configure validates and applies an instance's config.

@@ -35,6 +35,10 @@ const (
 	// ServesUnconfigured makes the payment method answer calls for an
 	// instance that was never configured as if it had no accounts.
 	ServesUnconfigured
+	// BadInfo makes the authenticator describe itself wrongly: an upper
+	// case name, no protocol version 1, and the enrollment capability
+	// without serving enrolment.
+	BadInfo
 	// SkipsSellerSignature makes AuthenticateSeller approve any known
 	// key without verifying the seller's signature.
 	SkipsSellerSignature
