@@ -27,7 +27,7 @@ func (p *Plugin) ResolveInstrument(_ context.Context, req *pb.ResolveInstrumentR
 		return &pb.ResolveInstrumentResponse{Verdict: pb.Verdict_VERDICT_DECLINED, DeclineCode: sdk.DeclineNotIssuedHere}, nil
 	}
 	if err := s.format.ValidateAccount(acct.GetAccountNumber()); err != nil {
-		return nil, &sdk.Error{Code: sdk.CodeInvalidArgument, Field: "account.account_number", Msg: err.Error(), Err: err}
+		return nil, &sdk.Error{Code: sdk.CodeInvalidArgument, Field: "account.account_number", Msg: "not an account number of this bank", Err: err}
 	}
 	a, ok := s.accounts[acct.GetAccountNumber()]
 	if !ok {
