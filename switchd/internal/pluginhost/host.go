@@ -131,6 +131,7 @@ func (h *Host) Start(ctx context.Context, specs []Spec) error {
 		}
 		s.cur, s.info = p, info
 		started = append(started, s)
+		s.wg.Add(1)
 		go s.watch(p)
 	}
 	h.mu.Lock()
@@ -246,8 +247,9 @@ func (h *Host) Status(ctx context.Context) []Status {
 	return out
 }
 
-// Close kills every plugin process and stops supervision. Calls after Close
-// fail with ErrClosed.
+// Close kills every plugin process and stops supervision; when it returns,
+// no plugin process it started is running. Calls after Close fail with
+// ErrClosed.
 func (h *Host) Close() error {
 	h.mu.Lock()
 	if h.closed {
@@ -291,7 +293,8 @@ type supervised struct {
 	lastErr  error
 	backoff  time.Duration
 	closed   bool
-	done     chan struct{} // closed by close
+	done     chan struct{}  // closed by close
+	wg       sync.WaitGroup // watchers, and the restarts they run
 }
 
 func (s *supervised) getInfoCached() *pb.GetInfoResponse {
@@ -326,11 +329,14 @@ func (s *supervised) acquire(ctx context.Context) (*proc, error) {
 			s.mu.Unlock()
 			return p, nil
 		}
-		ready, lastErr := s.ready, s.lastErr
+		ready := s.ready
 		s.mu.Unlock()
 		select {
 		case <-ready:
 		case <-ctx.Done():
+			s.mu.Lock()
+			lastErr := s.lastErr
+			s.mu.Unlock()
 			cause := fmt.Errorf("plugin %q: %w (%w)", s.name, ErrRestarting, ctx.Err())
 			if lastErr != nil {
 				cause = fmt.Errorf("plugin %q: %w: last attempt: %w", s.name, ErrRestarting, lastErr)
@@ -394,6 +400,7 @@ func exitedErr(name string, err error) error {
 // is closing. One watcher per process, so however many callers see the
 // failure, there is exactly one restart.
 func (s *supervised) watch(p *proc) {
+	defer s.wg.Done()
 	<-p.exited
 	s.mu.Lock()
 	if s.closed || (s.cur != nil && s.cur != p) {
@@ -446,6 +453,7 @@ func (s *supervised) restart() {
 			continue
 		}
 		s.log.Info("plugin restarted", "pid", p.pid)
+		s.wg.Add(1)
 		go s.watch(p)
 		return
 	}
@@ -542,4 +550,6 @@ func (s *supervised) close() {
 	if p != nil {
 		p.kill()
 	}
+	// A restart in progress kills what it started once it sees closed.
+	s.wg.Wait()
 }

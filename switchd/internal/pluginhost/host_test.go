@@ -382,3 +382,46 @@ func TestClose(t *testing.T) {
 		t.Errorf("Start after Close: err = %v", err)
 	}
 }
+
+func TestRestartRefusesReplacedBinary(t *testing.T) {
+	h, path := mustStartSample(t, pluginhost.Options{})
+	configure(t, h, "bank-a", "hello a")
+	m, err := h.PaymentMethod("sample")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The binary on disk changes while the plugin runs (a botched upgrade,
+	// or tampering); the restart after a crash must refuse it.
+	bin, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".new", append(bin, "tampered"...), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path + ".started"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := resolve(context.Background(), m, "bank-a", "crash"); !sdk.IsRetryable(err) {
+		t.Fatalf("crashing call: err = %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err = resolve(ctx, m, "bank-a", "ok")
+	if !sdk.IsRetryable(err) || !errors.Is(err, pluginhost.ErrRestarting) {
+		t.Fatalf("call during the refused restart: err = %v, want retryable ErrRestarting", err)
+	}
+	if !errors.Is(err, pluginhost.ErrDigestMismatch) {
+		t.Errorf("err = %v, does not say why the restart fails", err)
+	}
+	st := h.Status(context.Background())[0]
+	if st.Healthy || st.PID != 0 || !strings.Contains(st.Message, "sha256 mismatch") {
+		t.Errorf("status = %+v, want down with the digest mismatch", st)
+	}
+	if _, err := os.Stat(path + ".started"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the replaced binary ran (%v)", err)
+	}
+}
