@@ -313,3 +313,40 @@ func BenchmarkAuthenticateSeller(b *testing.B) {
 		}
 	}
 }
+
+// TestConcurrentReplay presents one signature for many payments at once:
+// exactly one is approved.
+func TestConcurrentReplay(t *testing.T) {
+	now := t0
+	p, _ := MustPlugin(t, t.TempDir(), &now)
+	first := signedRequest(testOrder("pay-0"), sellerKey, "k1", t0)
+	const n = 16
+	results := make(chan *pb.AuthenticateSellerResponse, n)
+	for i := range n {
+		go func() {
+			r := proto.Clone(first).(*pb.AuthenticateSellerRequest)
+			r.Order.PaymentId = "pay-" + strconv.Itoa(i)
+			d := order.Digest(r.Order)
+			r.OrderDigest = d[:]
+			res, err := p.AuthenticateSeller(context.Background(), r)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- res
+		}()
+	}
+	approved := 0
+	for range n {
+		res := <-results
+		switch res.GetDeclineCode() {
+		case "":
+			approved++
+		case sdk.DeclineReplay:
+		default:
+			t.Errorf("unexpected decline %q", res.GetDeclineCode())
+		}
+	}
+	if approved != 1 {
+		t.Fatalf("%d approvals for one signature, want 1", approved)
+	}
+}

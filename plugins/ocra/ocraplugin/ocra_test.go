@@ -484,3 +484,36 @@ func BenchmarkMutualAuth(b *testing.B) {
 		}
 	}
 }
+
+// TestConcurrentFinish answers one challenge many times at once: exactly
+// one Finish is approved.
+func TestConcurrentFinish(t *testing.T) {
+	now := t0
+	p, _ := MustPlugin(t, t.TempDir(), &now)
+	w := &payerSide{key: aliceKey, suite: DefaultSuite}
+	o := testOrder("pay-1")
+	b := begin(t, p, "alice", o, w.begin(t))
+	ans := w.answer(t, b.GetChallengeData(), digestOf(o))
+	const n = 16
+	results := make(chan *pb.FinishMutualAuthResponse, n)
+	for range n {
+		go func() {
+			res, err := p.FinishMutualAuth(context.Background(), &pb.FinishMutualAuthRequest{InstanceId: "iss", Order: o, OrderDigest: digestOf(o), PayerRef: "alice", PayerData: ans})
+			if err != nil {
+				t.Error(err)
+			}
+			results <- res
+		}()
+	}
+	approved := 0
+	for range n {
+		if r := <-results; r.GetVerdict() == pb.Verdict_VERDICT_APPROVED {
+			approved++
+		} else if r.GetDeclineCode() != sdk.DeclineReplay {
+			t.Errorf("unexpected decline %q", r.GetDeclineCode())
+		}
+	}
+	if approved != 1 {
+		t.Fatalf("%d approvals for one challenge, want 1", approved)
+	}
+}
