@@ -61,7 +61,7 @@ func (e *env) checkExpired(t tb) {
 // balance must agree on exactly one movement.
 func (e *env) checkDebitCutShort(t tb) {
 	o := e.newOrder("cutshort")
-	tok := e.resolve(t, o.PaymentId)
+	tok := e.resolve(t, e.inst, o.PaymentId)
 	before, _ := e.balance(t, opDebit)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 	start := time.Now()
@@ -100,10 +100,7 @@ func (e *env) checkSlow(t tb) {
 	}
 	o := e.newOrder("slow")
 	if e.hasKind[pb.Kind_KIND_PAYMENT_METHOD] && e.s.Instrument != nil {
-		saved := e.inst
-		e.inst = slow
-		tok = e.resolve(t, o.PaymentId)
-		e.inst = saved
+		tok = e.resolve(t, slow, o.PaymentId)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()

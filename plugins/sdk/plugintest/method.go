@@ -39,11 +39,11 @@ func (e *env) checkMethod(t tb) {
 	t.Run("credit_idempotent", e.checkCreditIdempotent)
 }
 
-// resolve returns the token of the suite's instrument.
-func (e *env) resolve(t tb, paymentID string) string {
+// resolve returns the token of the suite's instrument at instance inst.
+func (e *env) resolve(t tb, inst, paymentID string) string {
 	t.Helper()
 	req := proto.Clone(e.s.Instrument).(*pb.ResolveInstrumentRequest)
-	req.InstanceId, req.PaymentId = e.inst, paymentID
+	req.InstanceId, req.PaymentId = inst, paymentID
 	ctx, cancel := callCtx()
 	defer cancel()
 	res, err := e.c.ResolveInstrument(ctx, req)
@@ -161,7 +161,7 @@ func mustApprove(t tb, what string, o *pb.Order, r *pb.MoneyResult) {
 
 func (e *env) checkDebitIdempotent(t tb) {
 	o := e.newOrder("debit")
-	tok := e.resolve(t, o.PaymentId)
+	tok := e.resolve(t, e.inst, o.PaymentId)
 	before, _ := e.balance(t, opDebit)
 	ctx, cancel := callCtx()
 	defer cancel()
@@ -191,7 +191,7 @@ func (e *env) checkDebitIdempotent(t tb) {
 func (e *env) checkDebitConcurrent(t tb) {
 	const n = 8
 	o := e.newOrder("debitconc")
-	tok := e.resolve(t, o.PaymentId)
+	tok := e.resolve(t, e.inst, o.PaymentId)
 	before, _ := e.balance(t, opDebit)
 	ctx, cancel := callCtx()
 	defer cancel()
@@ -217,7 +217,7 @@ func (e *env) checkDebitConcurrent(t tb) {
 
 func (e *env) checkDebitBadDigest(t tb) {
 	o := e.newOrder("baddigest")
-	tok := e.resolve(t, o.PaymentId)
+	tok := e.resolve(t, e.inst, o.PaymentId)
 	other := proto.Clone(o).(*pb.Order)
 	other.AmountMinor++
 	before, _ := e.balance(t, opDebit)
@@ -235,7 +235,7 @@ func (e *env) checkDebitBadDigest(t tb) {
 
 func (e *env) checkReverseIdempotent(t tb) {
 	o := e.newOrder("reverse")
-	tok := e.resolve(t, o.PaymentId)
+	tok := e.resolve(t, e.inst, o.PaymentId)
 	before, _ := e.balance(t, opDebit)
 	ctx, cancel := callCtx()
 	defer cancel()

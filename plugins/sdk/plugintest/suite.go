@@ -101,7 +101,8 @@ type env struct {
 }
 
 // Run runs every applicable conformance check against s.Target as
-// subtests of t.
+// subtests of t. It stops t with Fatalf when the plugin cannot be started,
+// GetInfo fails, or Suite.Config is refused, since no check can run then.
 func Run(t *testing.T, s Suite) {
 	t.Helper()
 	run(stdT{t}, s)
