@@ -331,3 +331,16 @@ func TestServerChallengeVector(t *testing.T) {
 		t.Fatalf("ServerChallenge = %q, want X3OURZMX", got)
 	}
 }
+
+func BenchmarkCompute(b *testing.B) {
+	s, err := ParseSuite("OCRA-1:HOTP-SHA256-8:QA08")
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := Input{Question: "CLI22220SRV11110"}
+	for range b.N {
+		if _, err := s.Compute(key32, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
