@@ -15,7 +15,8 @@ import (
 // seller hears about it, and (from the ledgers) that no money stayed
 // moved.
 func TestFailureBranches(t *testing.T) {
-	n, r, dataDir, c, stop := setup(t)
+	e := setup(t)
+	n, r, dataDir, c := e.n, e.r, e.dataDir, e.c
 	bk := n.Banks[0]
 	_, wrongKey, _ := ed25519.GenerateKey(rand.Reader)
 	closedKey := "closed_" + n.APIKey
@@ -110,7 +111,7 @@ func TestFailureBranches(t *testing.T) {
 			r.waitFor(t, cr.ID, "payment."+tc.wantState)
 		})
 	}
-	stop()
+	e.stop(t)
 	// No money stayed moved anywhere.
 	issCard := balances(t, ledgerPath(dataDir, "card", bk.ID))
 	issBT := balances(t, ledgerPath(dataDir, "banktransfer", bk.ID))
@@ -143,7 +144,8 @@ func mustOK(t *testing.T, c *client, token, step string, body any) {
 // Idempotency-Key: one payment results, every answer names it; a
 // different body with the same key is a conflict.
 func TestIdempotentCreateConcurrent(t *testing.T) {
-	n, _, _, c, _ := setup(t)
+	e := setup(t)
+	n, c := e.n, e.c
 	body := createReq("shop", 990, "idem-order", time.Now().Add(10*time.Minute), n.SellerKey)
 	var wg sync.WaitGroup
 	ids := make([]string, 50)

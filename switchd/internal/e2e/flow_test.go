@@ -7,30 +7,44 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/switchd/switchd/switchd/internal/daemon"
 )
 
+// env is a running test network.
+type env struct {
+	n       *network
+	r       *receiver
+	dataDir string
+	c       *client
+	d       *daemon.Daemon
+}
+
 // setup starts a network and an in-process daemon.
-func setup(t *testing.T) (*network, *receiver, string, *client, func()) {
+func setup(t *testing.T) *env {
 	t.Helper()
 	r := newReceiver(t)
 	n := newNetwork(t, r.srv.URL+"/hooks")
 	r.secret = n.WebhookSec
 	dataDir := t.TempDir()
 	d, c := runDaemon(t, n, dataDir)
-	stop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := d.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
+	return &env{n: n, r: r, dataDir: dataDir, c: c, d: d}
+}
+
+// stop shuts the daemon down gracefully (the plugins release their
+// ledgers).
+func (e *env) stop(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.d.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v", err)
 	}
-	return n, r, dataDir, c, stop
 }
 
 func TestCardAndBankTransferAtoE(t *testing.T) {
-	n, r, dataDir, c, stop := setup(t)
+	e := setup(t)
+	n, r, dataDir, c := e.n, e.r, e.dataDir, e.c
 	bk := n.Banks[0]
-	type paid struct{ id string }
 	var ids []string
 	for _, tc := range []struct {
 		name   string
@@ -77,7 +91,7 @@ func TestCardAndBankTransferAtoE(t *testing.T) {
 			}
 		})
 	}
-	stop()
+	e.stop(t)
 	// The ledgers show the money moved: the payer's card owes 12.50 and
 	// the account lost 33.00 at the issuer; the shop gained both at the
 	// acquirer, and each clearing account mirrors the other bank's.
