@@ -29,9 +29,11 @@
 //     methods; schema names unique and well-formed, every attribute typed.
 //   - unconfigured: each served kind answers FailedPrecondition for an
 //     instance never configured (and is not Unimplemented).
-//   - configure: Suite.Config is accepted; each Suite.BadConfigs entry gives
-//     an error diagnostic or InvalidArgument and leaves the instance
-//     serving its previous settings (the later checks run on it).
+//   - configure: Suite.Config is accepted and the plugin and instance are
+//     then healthy; each Suite.BadConfigs entry gives an error diagnostic
+//     or InvalidArgument that does not repeat the value of any sensitive
+//     attribute, and leaves the instance serving its previous settings (the
+//     later checks run on it).
 //   - info_stable: GetInfo does not change with configuration.
 //   - payment_method: the instrument resolves to a token that does not
 //     reveal the card number; Debit and Credit repeated, and concurrent,

@@ -1,11 +1,13 @@
 package plugintest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"regexp"
 	"slices"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -175,9 +177,17 @@ func (e *env) checkConfigure(t tb) {
 	if len(e.s.BadConfigs) == 0 {
 		t.Logf("no Suite.BadConfigs: nothing to check")
 	}
+	ctx, cancel := callCtx()
+	for _, inst := range []string{"", e.inst} {
+		if h, err := e.c.Health(ctx, &pb.HealthRequest{InstanceId: inst}); err != nil || !h.GetServing() {
+			t.Errorf("Health(%q) after Configure: %v, %v; want serving", inst, h, err)
+		}
+	}
+	cancel()
 	for _, name := range slices.Sorted(maps.Keys(e.s.BadConfigs)) {
 		cfg := e.s.BadConfigs[name]
 		t.Run(name, func(t tb) {
+			secrets := sensitiveValues(e.info.GetConfigSchema(), cfg)
 			for k, dir := range e.dataDir {
 				res, err := e.configure(e.inst, k, cfg, dir)
 				if !isConfigError(res, err) {
@@ -186,6 +196,16 @@ func (e *env) checkConfigure(t tb) {
 				for _, d := range res.GetDiagnostics() {
 					if d.GetSummary() == "" {
 						t.Errorf("diagnostic without a summary: %v", d)
+					}
+				}
+				for _, sec := range secrets {
+					if err != nil && strings.Contains(err.Error(), sec) {
+						t.Errorf("the Configure error repeats the value of a sensitive attribute")
+					}
+					for _, d := range res.GetDiagnostics() {
+						if strings.Contains(d.GetSummary()+d.GetDetail()+strings.Join(d.GetPath(), "\x00"), sec) {
+							t.Errorf("diagnostic %q repeats the value of a sensitive attribute", d.GetSummary())
+						}
 					}
 				}
 				ctx, cancel := callCtx()
@@ -197,4 +217,36 @@ func (e *env) checkConfigure(t tb) {
 			}
 		})
 	}
+}
+
+// minSecretLen is the shortest sensitive value the kit looks for in
+// errors; shorter ones match too much by chance.
+const minSecretLen = 6
+
+// sensitiveValues returns the string values of the sensitive attributes
+// of schema s found in the config JSON cfg, at any depth of blocks.
+func sensitiveValues(s *pb.Schema, cfg []byte) []string {
+	var obj map[string]any
+	if json.Unmarshal(cfg, &obj) != nil {
+		return nil
+	}
+	var out []string
+	var walk func(s *pb.Schema, obj map[string]any)
+	walk = func(s *pb.Schema, obj map[string]any) {
+		for _, a := range s.GetAttributes() {
+			if v, ok := obj[a.GetName()].(string); ok && a.GetSensitive() && len(v) >= minSecretLen {
+				out = append(out, v)
+			}
+		}
+		for _, b := range s.GetBlocks() {
+			items, _ := obj[b.GetName()].([]any)
+			for _, it := range items {
+				if m, ok := it.(map[string]any); ok {
+					walk(b.GetBody(), m)
+				}
+			}
+		}
+	}
+	walk(s, obj)
+	return out
 }

@@ -66,6 +66,7 @@ func authSuite(target Target) Suite {
 		BadConfigs: map[string][]byte{
 			"no seed":        []byte(`{}`),
 			"short secret":   []byte(`{"signing_seed": "` + strings.Repeat("ab", 32) + `", "payer": [{"id": "bob", "secret": "00"}]}`),
+			"non-hex secret": []byte(`{"signing_seed": "` + strings.Repeat("ab", 32) + `", "payer": [{"id": "bob", "secret": "correct horse battery"}]}`),
 			"unknown key":    authConfig(`, "colour": "red"`),
 			"bad seller key": []byte(`{"signing_seed": "` + strings.Repeat("ab", 32) + `", "seller_key": [{"key_id": "k", "merchant_id": "m", "public_key": "zz"}]}`),
 		},
@@ -132,6 +133,8 @@ func TestKitCatchesFlaws(t *testing.T) {
 			[]string{"unconfigured"}, []string{"payment_method", "configure"}},
 		{"authenticator misdescribes itself", authSuite(InProcess(sample.NewAuthenticator(sample.BadInfo))),
 			[]string{"info", "authenticator/enrollment"}, []string{"schema", "authenticator/mutual_bound"}},
+		{"authenticator leaks a secret in a diagnostic", authSuite(InProcess(sample.NewAuthenticator(sample.LeaksSecret))),
+			[]string{"configure/non-hex secret"}, []string{"configure/short secret", "configure/no seed"}},
 		{"bad method schema", methodSuite(InProcess(sample.NewMethod(sample.BadSchema))),
 			[]string{"schema"}, []string{"info", "payment_method"}},
 		{"bad authenticator schema", authSuite(InProcess(sample.NewAuthenticator(sample.BadSchema))),

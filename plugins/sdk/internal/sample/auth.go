@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"time"
 
@@ -124,7 +125,11 @@ func (a *Authenticator) Configure(_ context.Context, req *pb.ConfigureRequest) (
 	for _, p := range cfg.Payer {
 		s, err := hex.DecodeString(p.Secret)
 		if err != nil || len(s) < 16 {
-			diags = append(diags, sdk.ErrorDiag([]string{"payer", p.ID, "secret"}, "Bad payer secret", "a secret is at least 16 bytes of hex"))
+			d := sdk.ErrorDiag([]string{"payer", p.ID, "secret"}, "Bad payer secret", "a secret is at least 16 bytes of hex")
+			if a.flaws&LeaksSecret != 0 {
+				d.Detail += fmt.Sprintf(", got %q", p.Secret)
+			}
+			diags = append(diags, d)
 			continue
 		}
 		in.payers[p.ID] = s

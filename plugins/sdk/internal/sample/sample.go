@@ -35,6 +35,9 @@ const (
 	// ServesUnconfigured makes the payment method answer calls for an
 	// instance that was never configured as if it had no accounts.
 	ServesUnconfigured
+	// LeaksSecret makes the authenticator repeat a malformed payer secret
+	// in its diagnostic.
+	LeaksSecret
 	// BadInfo makes the authenticator describe itself wrongly: an upper
 	// case name, no protocol version 1, and the enrollment capability
 	// without serving enrolment.
