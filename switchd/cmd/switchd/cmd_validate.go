@@ -52,8 +52,10 @@ Exit status 0 means valid (warnings allowed), 1 means errors.
 Plugin-specific blocks (authenticator and method settings) can only be checked
 against the schemas the plugins report. With --plugin-dir, validate launches the
 plugins (their digests pinned in the configuration or the lock file, exactly as
-serve does), fetches their schemas and checks those blocks too; without it, it
-says which blocks it did not check.`,
+serve does), fetches their schemas and checks those blocks too, then sends each
+plugin its settings (into a throwaway data directory) and reports the plugin's
+own diagnostics at the values they concern. Without it, validate says which
+blocks it did not check.`,
 		Args:          cobra.MaximumNArgs(1),
 		SilenceUsage:  true,
 		SilenceErrors: true,
