@@ -1,0 +1,244 @@
+package passkeyplugin
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
+)
+
+// Defaults of optional settings.
+const (
+	DefaultMaxFailures      = 5
+	DefaultChallengeTTL     = 300 * time.Second
+	DefaultUserVerification = protocol.VerificationRequired
+)
+
+type config struct {
+	RPID                string       `json:"rp_id"`
+	RPDisplayName       string       `json:"rp_display_name"`
+	RPOrigins           []string     `json:"rp_origins"`
+	AttestationKey      string       `json:"attestation_key"`
+	AttestationKeyID    string       `json:"attestation_key_id"`
+	UserVerification    string       `json:"user_verification"`
+	MaxFailures         *float64     `json:"max_failures"`
+	ChallengeTTLSeconds *float64     `json:"challenge_ttl_seconds"`
+	Payer               []payerBlock `json:"payer"`
+}
+
+type payerBlock struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name"`
+}
+
+func schema() *pb.Schema {
+	return &pb.Schema{
+		Attributes: []*pb.Attribute{
+			sdk.Attr("rp_id", pb.AttributeType_ATTRIBUTE_TYPE_STRING, true,
+				"the WebAuthn relying-party id: the host name of the switch's public URL, or a registrable suffix of it"),
+			sdk.Attr("rp_display_name", pb.AttributeType_ATTRIBUTE_TYPE_STRING, true,
+				"the issuer's name as the payer's authenticator shows it"),
+			sdk.Attr("rp_origins", pb.AttributeType_ATTRIBUTE_TYPE_LIST_STRING, true,
+				"the origins (scheme://host[:port]) the payment page is served from; must include the switch's public origin"),
+			sdk.SensitiveAttr("attestation_key", pb.AttributeType_ATTRIBUTE_TYPE_STRING, true,
+				"the issuer's Ed25519 private key seed (32 bytes, hex or base64) for step-C attestations; use env() or file()"),
+			sdk.Attr("attestation_key_id", pb.AttributeType_ATTRIBUTE_TYPE_STRING, true,
+				"the name under which the attestation key is published"),
+			sdk.Attr("user_verification", pb.AttributeType_ATTRIBUTE_TYPE_STRING, false,
+				`"required" (default), "preferred" or "discouraged": whether the authenticator must verify the payer (PIN, biometrics)`),
+			sdk.Attr("max_failures", pb.AttributeType_ATTRIBUTE_TYPE_NUMBER, false,
+				"failed assertions in a row after which the payer is locked (default 5)"),
+			sdk.Attr("challenge_ttl_seconds", pb.AttributeType_ATTRIBUTE_TYPE_NUMBER, false,
+				"how long an enrolment or step-C challenge can be answered, in seconds (default 300)"),
+		},
+		Blocks: []*pb.BlockType{{
+			Name:        "payer",
+			Labels:      []string{"id"},
+			Description: "a payer allowed to enrol a passkey, by payer_ref",
+			Body: &pb.Schema{Attributes: []*pb.Attribute{
+				sdk.Attr("display_name", pb.AttributeType_ATTRIBUTE_TYPE_STRING, false,
+					"the name the payer's authenticator shows for the passkey (default: the payer_ref)"),
+			}},
+		}},
+	}
+}
+
+// settings are one instance's decoded configuration.
+type settings struct {
+	wa          *webauthn.WebAuthn
+	priv        ed25519.PrivateKey
+	keyID       string
+	uv          protocol.UserVerificationRequirement
+	maxFailures int
+	ttl         time.Duration
+	payers      map[string]payerBlock
+}
+
+func (s *settings) String() string {
+	return fmt.Sprintf("passkey settings (rp %s, %d payers)", s.wa.Config.RPID, len(s.payers))
+}
+
+func decodeSeed(s string) ([]byte, error) {
+	var b []byte
+	var err error
+	if len(s) == 64 {
+		b, err = hex.DecodeString(s)
+	} else {
+		err = ErrKeyEncoding
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if b, err = enc.DecodeString(s); err == nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return nil, ErrKeyEncoding
+	}
+	if len(b) != ed25519.SeedSize {
+		return nil, ErrKeySize
+	}
+	return b, nil
+}
+
+func wholeNumber(p *float64, lo, hi float64) (int, bool) {
+	if *p < lo || *p > hi || *p != math.Trunc(*p) {
+		return 0, false
+	}
+	return int(*p), true
+}
+
+// checkOrigin reports whether origin is scheme://host[:port] with a host
+// that rpID covers: the same host, or a subdomain of it. Browsers refuse a
+// WebAuthn call whose RP ID is not the page's host or a registrable suffix
+// of it, so any other origin could never produce a valid credential.
+func checkOrigin(origin, rpID string) error {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q %w: want scheme://host[:port] with no path", origin, ErrOrigin)
+	}
+	host := u.Hostname()
+	if u.Scheme != "https" && !(u.Scheme == "http" && host == "localhost") {
+		return fmt.Errorf("%q %w: browsers allow WebAuthn only on https (or http://localhost)", origin, ErrOrigin)
+	}
+	if host != rpID && !strings.HasSuffix(host, "."+rpID) {
+		return fmt.Errorf("%q %w: its host %q is neither %q nor a subdomain of it", origin, ErrOrigin, host, rpID)
+	}
+	return nil
+}
+
+func parse(cfg *config) (*settings, []*pb.Diagnostic) {
+	var diags []*pb.Diagnostic
+	s := &settings{maxFailures: DefaultMaxFailures, ttl: DefaultChallengeTTL, uv: DefaultUserVerification, payers: map[string]payerBlock{}}
+	if cfg.AttestationKey == "" {
+		diags = append(diags, sdk.ErrorDiag([]string{"attestation_key"}, "Missing attestation key",
+			"Set attestation_key to the issuer's 32-byte Ed25519 seed, from env() or file()."))
+	} else if seed, err := decodeSeed(cfg.AttestationKey); err != nil {
+		diags = append(diags, sdk.ErrorDiag([]string{"attestation_key"}, "Invalid attestation key",
+			"attestation_key %v; it must be a 32-byte Ed25519 seed in hex or base64.", err))
+	} else {
+		s.priv = ed25519.NewKeyFromSeed(seed)
+	}
+	if cfg.AttestationKeyID == "" {
+		diags = append(diags, sdk.ErrorDiag([]string{"attestation_key_id"}, "Missing attestation key id",
+			"Set attestation_key_id to the name other parties use for this key."))
+	}
+	s.keyID = cfg.AttestationKeyID
+
+	rpOK := true
+	if cfg.RPID == "" {
+		rpOK = false
+		diags = append(diags, sdk.ErrorDiag([]string{"rp_id"}, "Missing relying-party id",
+			"Set rp_id to the host name of the switch's public URL (e.g. \"pay.example.com\"), or a registrable suffix of it."))
+	} else if err := protocol.ValidateRPID(cfg.RPID); err != nil || strings.ContainsAny(cfg.RPID, ":/") {
+		rpOK = false
+		diags = append(diags, sdk.ErrorDiag([]string{"rp_id"}, "Invalid relying-party id",
+			"rp_id %q must be a bare host name, without scheme, port or path (e.g. \"pay.example.com\").", cfg.RPID))
+	}
+	if cfg.RPDisplayName == "" {
+		diags = append(diags, sdk.ErrorDiag([]string{"rp_display_name"}, "Missing relying-party name",
+			"Set rp_display_name to the issuer's name as payers know it."))
+	}
+	if len(cfg.RPOrigins) == 0 {
+		diags = append(diags, sdk.ErrorDiag([]string{"rp_origins"}, "Missing origins",
+			"Set rp_origins to the origins of the payment page, e.g. [\"https://pay.example.com\"] for a switch whose public URL is https://pay.example.com."))
+	}
+	origins := make([]string, 0, len(cfg.RPOrigins))
+	for i, o := range cfg.RPOrigins {
+		if !rpOK {
+			break
+		}
+		if err := checkOrigin(o, cfg.RPID); err != nil {
+			diags = append(diags, sdk.ErrorDiag([]string{"rp_origins", strconv.Itoa(i)}, "Invalid origin", "rp_origins[%d] %v.", i, err))
+			continue
+		}
+		origins = append(origins, strings.TrimSuffix(o, "/"))
+	}
+
+	switch uv := protocol.UserVerificationRequirement(cfg.UserVerification); uv {
+	case "":
+	case protocol.VerificationRequired, protocol.VerificationPreferred, protocol.VerificationDiscouraged:
+		s.uv = uv
+	default:
+		diags = append(diags, sdk.ErrorDiag([]string{"user_verification"}, "Invalid user_verification",
+			"user_verification is %q; it must be \"required\", \"preferred\" or \"discouraged\".", cfg.UserVerification))
+	}
+	if cfg.MaxFailures != nil {
+		n, ok := wholeNumber(cfg.MaxFailures, 1, 100)
+		if !ok {
+			diags = append(diags, sdk.ErrorDiag([]string{"max_failures"}, "Invalid max_failures", "max_failures must be a whole number from 1 to 100."))
+		}
+		s.maxFailures = n
+	}
+	if cfg.ChallengeTTLSeconds != nil {
+		n, ok := wholeNumber(cfg.ChallengeTTLSeconds, 10, 3600)
+		if !ok {
+			diags = append(diags, sdk.ErrorDiag([]string{"challenge_ttl_seconds"}, "Invalid challenge_ttl_seconds",
+				"challenge_ttl_seconds must be a whole number of seconds from 10 to 3600."))
+		}
+		s.ttl = time.Duration(n) * time.Second
+	}
+	for _, pbk := range cfg.Payer {
+		if pbk.ID == "" {
+			diags = append(diags, sdk.ErrorDiag([]string{"payer"}, "Missing payer reference", "Every payer block needs the payer_ref as label."))
+			continue
+		}
+		if _, dup := s.payers[pbk.ID]; dup {
+			diags = append(diags, sdk.ErrorDiag([]string{"payer", pbk.ID}, "Duplicate payer", "Payer %q is configured twice.", pbk.ID))
+			continue
+		}
+		s.payers[pbk.ID] = pbk
+	}
+	if sdk.HasErrors(diags) {
+		return nil, diags
+	}
+	wa, err := webauthn.New(&webauthn.Config{
+		RPID:                  cfg.RPID,
+		RPDisplayName:         cfg.RPDisplayName,
+		RPOrigins:             origins,
+		AttestationPreference: protocol.PreferNoAttestation,
+		AuthenticatorSelection: protocol.AuthenticatorSelection{
+			ResidentKey:      protocol.ResidentKeyRequirementPreferred,
+			UserVerification: s.uv,
+		},
+		Timeouts: webauthn.TimeoutsConfig{
+			Login:        webauthn.TimeoutConfig{Timeout: s.ttl, TimeoutUVD: s.ttl},
+			Registration: webauthn.TimeoutConfig{Timeout: s.ttl, TimeoutUVD: s.ttl},
+		},
+	})
+	if err != nil {
+		return nil, append(diags, sdk.ErrorDiag(nil, "Invalid WebAuthn settings", "%v", err))
+	}
+	s.wa = wa
+	return s, diags
+}

@@ -1,0 +1,25 @@
+package passkeyplugin
+
+import "errors"
+
+// Errors of the configuration helpers. Configure reports them as
+// diagnostics that name the offending attribute; they never include a key.
+var (
+	// ErrKeyEncoding is returned when the attestation key is neither hex nor
+	// base64.
+	ErrKeyEncoding = errors.New("has the wrong encoding")
+	// ErrKeySize is returned when the decoded attestation key is not a
+	// 32-byte Ed25519 seed.
+	ErrKeySize = errors.New("has the wrong size")
+	// ErrOrigin is returned when an entry of rp_origins is not an origin
+	// (scheme://host[:port]) that the relying-party id covers.
+	ErrOrigin = errors.New("is not an origin covered by rp_id")
+)
+
+// Errors of the stored state. They reach the host wrapped in
+// sdk.Unavailable and are logged by the plugin.
+var (
+	// ErrCorruptRecord is returned when a record in the state file cannot
+	// be decoded.
+	ErrCorruptRecord = errors.New("passkey: corrupt record in state file")
+)

@@ -1,0 +1,319 @@
+package passkeyplugin
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/go-webauthn/webauthn/webauthn"
+	bolt "go.etcd.io/bbolt"
+
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
+	"github.com/switchd/switchd/plugins/sdk/order"
+)
+
+// Name is the plugin's name.
+const Name = "passkey"
+
+// Version is the plugin's version.
+const Version = "1.0.0"
+
+// Mechanism is the mechanism name in BeginMutualAuthResponse and
+// BeginEnrollmentResponse; the payment page shows its passkey flow for it.
+const Mechanism = "webauthn"
+
+// StateFile is the bbolt file the plugin keeps in each data dir.
+const StateFile = "passkey.db"
+
+// Step is the flow step this plugin attests.
+const Step = "C"
+
+// ChallengeTag starts the message whose SHA-256 is the step-C challenge.
+const ChallengeTag = "switchd-passkey-v1"
+
+// NonceSize is the size of the issuer's one-time nonce in bytes.
+const NonceSize = 32
+
+// DeclineUnknownPayer is the decline code for a payer with no passkey.
+const DeclineUnknownPayer = "unknown_payer"
+
+var (
+	_ sdk.Plugin        = (*Plugin)(nil)
+	_ sdk.Authenticator = (*Plugin)(nil)
+	_ sdk.Enroller      = (*Plugin)(nil)
+)
+
+// Challenge returns the step-C WebAuthn challenge for an order digest and
+// the issuer's nonce: SHA-256(ChallengeTag || digest || nonce).
+func Challenge(digest, nonce []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte(ChallengeTag))
+	h.Write(digest)
+	h.Write(nonce)
+	return h.Sum(nil)
+}
+
+// Plugin is the passkey authenticator. It serves any number of issuers,
+// each configured under its own instance id.
+type Plugin struct {
+	mu        sync.RWMutex
+	instances map[string]*instance
+	dbs       map[string]*bolt.DB // by file path, shared by instances
+	now       func() time.Time
+}
+
+type instance struct {
+	*settings
+	id            string
+	institutionID string
+	db            *bolt.DB
+}
+
+// New returns an unconfigured plugin. It has no side effects.
+func New() *Plugin {
+	return &Plugin{instances: map[string]*instance{}, dbs: map[string]*bolt.DB{}, now: time.Now}
+}
+
+// GetInfo describes the plugin.
+func (p *Plugin) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoResponse, error) {
+	return &pb.GetInfoResponse{
+		Name:             Name,
+		Version:          Version,
+		Kinds:            []pb.Kind{pb.Kind_KIND_AUTHENTICATOR},
+		ProtocolVersions: []uint32{sdk.ProtocolVersion},
+		Capabilities:     []string{sdk.CapMutualAuth, sdk.CapEnrollment, Mechanism},
+		ConfigSchema:     schema(),
+	}, nil
+}
+
+var (
+	bucketUsers   = []byte("users")   // payer_ref -> userRecord JSON
+	bucketEnrol   = []byte("enrol")   // payer_ref -> enrolRecord JSON
+	bucketPending = []byte("pending") // payer_ref NUL payment_id -> pendingRecord JSON
+	bucketPayers  = []byte("payers")  // payer_ref -> payerState JSON
+)
+
+// userRecord is a payer's WebAuthn account: a random user handle and the
+// public credentials. Nothing in it is secret.
+type userRecord struct {
+	UserID      []byte                `json:"user_id"`
+	Credentials []webauthn.Credential `json:"credentials"`
+}
+
+// enrolRecord is an open enrolment.
+type enrolRecord struct {
+	Session       webauthn.SessionData `json:"session"`
+	ExpiresUnixMS int64                `json:"expires_unix_ms"`
+}
+
+// pendingRecord is an open step-C challenge.
+type pendingRecord struct {
+	Digest        []byte               `json:"digest"`
+	Nonce         []byte               `json:"nonce"`
+	Session       webauthn.SessionData `json:"session"`
+	ExpiresUnixMS int64                `json:"expires_unix_ms"`
+}
+
+// payerState is a payer's failure count and lock.
+type payerState struct {
+	Failures int  `json:"failures"`
+	Locked   bool `json:"locked"`
+}
+
+// user adapts a payer to webauthn.User.
+type user struct {
+	rec  *userRecord
+	name string
+}
+
+func (u *user) WebAuthnID() []byte                         { return u.rec.UserID }
+func (u *user) WebAuthnName() string                       { return u.name }
+func (u *user) WebAuthnDisplayName() string                { return u.name }
+func (u *user) WebAuthnCredentials() []webauthn.Credential { return u.rec.Credentials }
+
+// Configure applies one issuer's settings. On any error diagnostic the
+// instance keeps its previous settings.
+func (p *Plugin) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	if req.GetInstanceId() == "" {
+		return nil, sdk.InvalidArgument("instance_id", "is empty")
+	}
+	var cfg config
+	if err := sdk.DecodeConfig(req.GetConfigJson(), &cfg); err != nil {
+		return &pb.ConfigureResponse{Diagnostics: []*pb.Diagnostic{sdk.ErrorDiag(nil, "Invalid passkey configuration", "%v", err)}}, nil
+	}
+	s, diags := parse(&cfg)
+	if req.GetDataDir() == "" {
+		diags = append(diags, sdk.ErrorDiag(nil, "No data dir", "passkey needs a data dir for credentials, open challenges and lockouts."))
+	}
+	if sdk.HasErrors(diags) {
+		return &pb.ConfigureResponse{Diagnostics: diags}, nil
+	}
+	db, err := p.openDB(filepath.Join(req.GetDataDir(), StateFile))
+	if err != nil {
+		return &pb.ConfigureResponse{Diagnostics: append(diags, sdk.ErrorDiag(nil, "Cannot open state file", "%v", err))}, nil
+	}
+	inst := &instance{settings: s, id: req.GetInstanceId(), institutionID: req.GetInstitution().GetId(), db: db}
+	if inst.institutionID == "" {
+		inst.institutionID = inst.id
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte(inst.id))
+		if err != nil {
+			return err
+		}
+		for _, name := range [][]byte{bucketUsers, bucketEnrol, bucketPending, bucketPayers} {
+			if _, err := b.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return &pb.ConfigureResponse{Diagnostics: append(diags, sdk.ErrorDiag(nil, "Cannot initialise state file", "%v", err))}, nil
+	}
+	p.mu.Lock()
+	p.instances[inst.id] = inst
+	p.mu.Unlock()
+	sdk.Logger().Info("passkey: configured", "instance", inst.id, "rp_id", s.wa.Config.RPID, "payers", len(s.payers), "key_id", s.keyID)
+	return &pb.ConfigureResponse{
+		Diagnostics:     diags,
+		AttestationKeys: []*pb.PublicKey{{KeyId: s.keyID, Ed25519: s.priv.Public().(ed25519.PublicKey)}},
+	}, nil
+}
+
+func (p *Plugin) openDB(path string) (*bolt.DB, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if db, ok := p.dbs[path]; ok {
+		return db, nil
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("passkey: open %s: %w", path, err)
+	}
+	p.dbs[path] = db
+	return db, nil
+}
+
+// Close closes the state files. The plugin must not be used afterwards.
+func (p *Plugin) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	for path, db := range p.dbs {
+		errs = append(errs, db.Close())
+		delete(p.dbs, path)
+	}
+	p.instances = map[string]*instance{}
+	return errors.Join(errs...)
+}
+
+// Health reports whether the plugin, or one instance, can serve.
+func (p *Plugin) Health(_ context.Context, req *pb.HealthRequest) (*pb.HealthResponse, error) {
+	if id := req.GetInstanceId(); id != "" {
+		if _, err := p.instance(id); err != nil {
+			return &pb.HealthResponse{Serving: false, Message: "instance is not configured"}, nil
+		}
+	}
+	return &pb.HealthResponse{Serving: true}, nil
+}
+
+func (p *Plugin) instance(id string) (*instance, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	inst, ok := p.instances[id]
+	if !ok {
+		return nil, sdk.FailedPrecondition("passkey: instance %q is not configured", id)
+	}
+	return inst, nil
+}
+
+// AuthenticateSeller is not served: passkey only authenticates payers. An
+// instance that is not configured is FailedPrecondition, like every call.
+func (p *Plugin) AuthenticateSeller(_ context.Context, req *pb.AuthenticateSellerRequest) (*pb.AuthenticateSellerResponse, error) {
+	if _, err := p.instance(req.GetInstanceId()); err != nil {
+		return nil, err
+	}
+	return nil, &sdk.Error{Code: sdk.CodeUnimplemented, Msg: "passkey authenticates payers (step C) only"}
+}
+
+// emptyPayerData accepts what the payment page sends to the begin calls:
+// nothing, or an empty JSON object.
+func emptyPayerData(data []byte) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return sdk.InvalidArgument("payer_data", "want an empty JSON object: %v", err)
+	}
+	if len(m) != 0 {
+		return sdk.InvalidArgument("payer_data", "want an empty JSON object, got %d fields", len(m))
+	}
+	return nil
+}
+
+func nonce() ([]byte, error) {
+	b := make([]byte, NonceSize)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
+	raw := b.Get(key)
+	if raw == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return false, fmt.Errorf("%w: %w", ErrCorruptRecord, err)
+	}
+	return true, nil
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, raw)
+}
+
+// buckets are one instance's buckets inside a transaction.
+type buckets struct{ users, enrol, pending, payers *bolt.Bucket }
+
+func (inst *instance) buckets(tx *bolt.Tx) buckets {
+	b := tx.Bucket([]byte(inst.id))
+	return buckets{b.Bucket(bucketUsers), b.Bucket(bucketEnrol), b.Bucket(bucketPending), b.Bucket(bucketPayers)}
+}
+
+func (inst *instance) displayName(payerRef string) string {
+	if n := inst.payers[payerRef].DisplayName; n != "" {
+		return n
+	}
+	return payerRef
+}
+
+// storeError logs a state-file failure and turns it into Unavailable.
+func storeError(log interface{ Error(string, ...any) }, err error) error {
+	log.Error("passkey: state file", "error", err)
+	return sdk.Unavailable(err)
+}
+
+func (inst *instance) attest(digest []byte) *pb.Attestation {
+	return &pb.Attestation{
+		InstitutionId: inst.institutionID,
+		KeyId:         inst.keyID,
+		Step:          Step,
+		Signature:     ed25519.Sign(inst.priv, order.AttestationMessage(Step, inst.institutionID, digest)),
+	}
+}
