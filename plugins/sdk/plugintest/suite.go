@@ -113,6 +113,9 @@ func run(t tb, s Suite) {
 	if s.Institution == nil {
 		s.Institution = &pb.InstitutionInfo{Id: "plugintest-bank", DisplayName: "Plugintest Bank", Roles: []string{"issuer", "acquirer"}}
 	}
+	if s.Institution.GetId() == "" {
+		t.Fatalf("Suite.Institution.Id is empty: it is the instance id")
+	}
 	cn, err := s.Target.start(t)
 	if err != nil {
 		t.Fatalf("start %v: %v", s.Target, err)
