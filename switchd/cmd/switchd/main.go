@@ -22,6 +22,10 @@ func newRootCmd() *cobra.Command {
 	}
 	// Every subcommand is listed here, in one place.
 	root.AddCommand(
+		newServeCmd(),
+		newValidateCmd(),
+		newPluginsCmd(),
+		newWalletCmd(),
 		newVersionCmd(),
 	)
 	return root
