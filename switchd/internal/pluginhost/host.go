@@ -445,6 +445,9 @@ func (s *supervised) restart() {
 			return
 		}
 		p, err := s.relaunch()
+		if errors.Is(err, ErrClosed) {
+			return
+		}
 		if err != nil {
 			s.log.Error("plugin restart failed", "error", err, "retry_in", min(2*delay, maxBackoff))
 			s.mu.Lock()
