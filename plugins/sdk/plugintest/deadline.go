@@ -111,6 +111,11 @@ func (e *env) checkSlow(t tb) {
 	case e.hasKind[pb.Kind_KIND_PAYMENT_METHOD] && e.s.Instrument != nil:
 		call = "Debit"
 		_, err = e.c.Debit(ctx, &pb.DebitRequest{InstanceId: slow, Order: o, OrderDigest: digest(o), Token: tok})
+	case e.hasKind[pb.Kind_KIND_AUTHENTICATOR] && e.s.PayerAnswer == nil && e.s.SellerSignature != nil:
+		call = "AuthenticateSeller"
+		keyID, sig, at := e.s.SellerSignature(o)
+		_, err = e.c.AuthenticateSeller(ctx, &pb.AuthenticateSellerRequest{InstanceId: slow, Order: o, OrderDigest: digest(o),
+			SellerSignature: sig, SellerKeyId: keyID, SignedAtUnixMs: at})
 	case e.hasKind[pb.Kind_KIND_AUTHENTICATOR]:
 		call = "BeginMutualAuth"
 		var hello []byte

@@ -121,6 +121,10 @@ func TestKitCatchesFlaws(t *testing.T) {
 			[]string{"deadline/slow"}, []string{"deadline/expired", "payment_method"}},
 		{"authenticator ignores deadline", authSuite(InProcess(sample.NewAuthenticator(sample.IgnoresDeadline))),
 			[]string{"deadline/slow"}, []string{"authenticator"}},
+		{"seller-only authenticator ignores deadline", sellerOnly(authSuite(InProcess(sample.NewAuthenticator(sample.IgnoresDeadline)))),
+			[]string{"deadline/slow"}, []string{"authenticator/seller_bound"}},
+		{"correct seller-only authenticator", sellerOnly(authSuite(InProcess(sample.NewAuthenticator(0)))), nil,
+			[]string{"", "deadline/slow"}},
 		{"proof not bound to the order", authSuite(InProcess(sample.NewAuthenticator(sample.UnboundProof))),
 			[]string{"authenticator/mutual_bound/amount_minor", "authenticator/mutual_bound/currency", "authenticator/mutual_bound/merchant_id",
 				"authenticator/mutual_bound/issuer_id", "authenticator/mutual_bound/method", "authenticator/mutual_bound/expires_at"},
@@ -175,4 +179,10 @@ func mapKeys(m map[string]bool) func(func(string) bool) {
 			}
 		}
 	}
+}
+
+// sellerOnly is s for an authenticator that only serves step B.
+func sellerOnly(s Suite) Suite {
+	s.PayerHello, s.PayerAnswer, s.PayerVerifiesIssuer = nil, nil, false
+	return s
 }

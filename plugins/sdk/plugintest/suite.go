@@ -31,8 +31,9 @@ type Suite struct {
 	// the instance configured with Config still serving.
 	BadConfigs map[string][]byte
 	// SlowConfig, when set, is a valid config under which Debit (payment
-	// methods) and BeginMutualAuth (authenticators) wait on a simulated
-	// backend for at least 30 s unless their context ends. The kit uses it
+	// methods), or BeginMutualAuth (authenticators; AuthenticateSeller for
+	// one with SellerSignature but no PayerAnswer), waits on a simulated
+	// backend for at least 30 s unless its context ends. The kit uses it
 	// to check that a call whose deadline ends returns promptly, and, for
 	// an InProcess target, that the plugin's handler returns too.
 	SlowConfig []byte
