@@ -1,0 +1,239 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/switchd/switchd/internal/testbin"
+)
+
+// proc is switchd running as a subprocess.
+type proc struct {
+	cmd        *exec.Cmd
+	api, admin string
+	stderr     *os.File
+	exited     chan struct{}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startProc runs the daemon binary on n with data in dataDir and waits
+// until /readyz answers 200.
+func startProc(t *testing.T, bin string, n *network, dataDir string) *proc {
+	t.Helper()
+	p := &proc{api: freeAddr(t), admin: freeAddr(t), exited: make(chan struct{})}
+	logf, err := os.OpenFile(filepath.Join(dataDir, "daemon.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.stderr = logf
+	p.cmd = exec.Command(bin, "--api-addr", p.api, "--admin-addr", p.admin, "--public-url", "http://"+p.api,
+		"--data-dir", dataDir, "--config", n.Dir, "--plugin-dir", n.Dir, "--log-level", "warn",
+		"--webhook-initial-backoff", "50ms", "--webhook-max-backoff", "1s")
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() { p.kill(); logf.Close() })
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.exited:
+			b, _ := os.ReadFile(logf.Name())
+			t.Fatalf("daemon exited during start:\n%s", b)
+		default:
+		}
+		res, err := http.Get("http://" + p.admin + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("daemon did not become ready")
+	return nil
+}
+
+func (p *proc) kill() {
+	if p.cmd.Process != nil {
+		p.cmd.Process.Kill() // SIGKILL
+		<-p.exited
+	}
+}
+
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(20 * time.Second):
+		t.Error("daemon did not stop on SIGTERM")
+		p.kill()
+	}
+}
+
+type crashPayment struct {
+	id, token string
+	amount    int64
+	card      bool
+}
+
+// TestCrashRecovery kills the daemon with SIGKILL during 200 concurrent
+// payments, restarts it on the same data, and checks that every
+// acknowledged payment is there, none is paid twice, none is stuck past
+// its expiry, and every approval reached the seller under one event id.
+func TestCrashRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test runs real subprocesses for about half a minute")
+	}
+	bin := testbin.MustBuild(t, "./switchd/internal/e2e/testdata/serve")
+	r := newReceiver(t)
+	n := newNetwork(t, r.srv.URL+"/hooks")
+	r.secret = n.WebhookSec
+	bk := n.Banks[0]
+	dataDir := t.TempDir()
+	p := startProc(t, bin, n, dataDir)
+	c := &client{base: "http://" + p.api, apiKey: n.APIKey, http: &http.Client{Timeout: 20 * time.Second}}
+
+	const total = 200
+	expiry := time.Now().Add(25 * time.Second)
+	var (
+		mu       sync.Mutex
+		acked    []crashPayment
+		approved atomic.Int64
+		wg       sync.WaitGroup
+	)
+	for i := 0; i < total; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			amount := int64(100 + i)
+			st, cr, _, err := c.create("shop", n.APIKey, createReq("shop", amount, "crash-"+strconv.Itoa(i), expiry, n.SellerKey), "crash-"+strconv.Itoa(i))
+			if err != nil || st != http.StatusCreated {
+				return
+			}
+			cp := crashPayment{id: cr.ID, token: cr.PayToken, amount: amount, card: i%2 == 0}
+			mu.Lock()
+			acked = append(acked, cp)
+			mu.Unlock()
+			choice := accountChoice(bk.BankCode, bk.Account)
+			if cp.card {
+				choice = cardChoice(bk.PAN)
+			}
+			if state, _, err := c.pay(cr.PayToken, choice, bk.OCRAKeys["alice"]); err == nil && state == "approved" {
+				approved.Add(1)
+			}
+		}()
+	}
+	// Kill once a good share of payments went through, mid-flight.
+	deadline := time.Now().Add(20 * time.Second)
+	for approved.Load() < 40 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.kill()
+	killedAt := approved.Load()
+	wg.Wait()
+	t.Logf("killed with %d payments approved, %d acknowledged", killedAt, len(acked))
+
+	p = startProc(t, bin, n, dataDir)
+	c.base = "http://" + p.api
+	// Wait past the expiry plus a few sweeps: every payment must be final.
+	time.Sleep(time.Until(expiry) + 3*time.Second)
+	states := map[string]int{}
+	var wantIssCard, wantIssBT int64
+	approvedIDs := map[string]bool{}
+	for _, cp := range acked {
+		state, _, err := c.getPayment(n.APIKey, cp.id)
+		if err != nil {
+			t.Fatalf("acknowledged payment %s: %v", cp.id, err)
+		}
+		states[state]++
+		switch state {
+		case "approved":
+			approvedIDs[cp.id] = true
+			if cp.card {
+				wantIssCard += cp.amount
+			} else {
+				wantIssBT += cp.amount
+			}
+		case "expired", "declined", "failed", "refused", "cancelled":
+		default:
+			t.Errorf("payment %s stuck in %s past its expiry", cp.id, state)
+		}
+	}
+	t.Logf("final states after restart: %v", states)
+	if states["approved"] < int(killedAt) {
+		t.Errorf("%d approved after restart, but the payer saw %d approved before the crash", states["approved"], killedAt)
+	}
+	// Every approval reached the seller, under exactly one event id.
+	for id := range approvedIDs {
+		r.waitFor(t, id, "payment.approved")
+	}
+	r.mu.Lock()
+	ids := map[string]int{}
+	redelivered := 0
+	for whID, pay := range r.pays {
+		if r.types[whID] == "payment.approved" {
+			ids[pay]++
+		}
+		redelivered += r.byID[whID] - 1
+	}
+	bad := r.bad
+	r.mu.Unlock()
+	for pay, k := range ids {
+		if k != 1 || !approvedIDs[pay] {
+			t.Errorf("payment %s: %d approval event ids (approved: %v)", pay, k, approvedIDs[pay])
+		}
+	}
+	t.Logf("webhook redeliveries of an already received id (at-least-once across the crash): %d", redelivered)
+	if bad != 0 {
+		t.Errorf("%d webhooks failed signature verification", bad)
+	}
+
+	p.stop(t)
+	// None paid twice, every unapproved debit put back: the ledgers hold
+	// exactly the approved amounts.
+	issCard := balances(t, ledgerPath(dataDir, "card", bk.ID))
+	issBT := balances(t, ledgerPath(dataDir, "banktransfer", bk.ID))
+	acqCard := balances(t, ledgerPath(dataDir, "card", "acq"))
+	acqBT := balances(t, ledgerPath(dataDir, "banktransfer", "acq"))
+	for _, tc := range []struct {
+		name      string
+		got, want int64
+	}{
+		{"payer card", sumPrefix(issCard, "card:"), -wantIssCard},
+		{"payer account", issBT["acct:"+bk.Account], 1000000 - wantIssBT},
+		{"shop card receivable", acqCard["merchant:"+n.Settlement], wantIssCard},
+		{"shop account", acqBT["acct:"+n.Settlement], wantIssBT},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, tc.got, tc.want)
+		}
+	}
+	if t.Failed() {
+		b, _ := os.ReadFile(filepath.Join(dataDir, "daemon.log"))
+		fmt.Fprintf(os.Stderr, "daemon log:\n%s\n", b)
+	}
+}
