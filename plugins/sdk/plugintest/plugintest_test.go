@@ -112,7 +112,9 @@ func TestKitCatchesFlaws(t *testing.T) {
 		{"correct authenticator", authSuite(InProcess(sample.NewAuthenticator(0))), nil,
 			[]string{"", "authenticator/mutual_bound", "authenticator/seller_bound", "deadline/slow"}},
 		{"non-idempotent debit", methodSuite(InProcess(sample.NewMethod(sample.NonIdempotentDebit))),
-			[]string{"payment_method/debit_idempotent", "payment_method/debit_concurrent", "deadline/debit_cut_short"},
+			// deadline/debit_cut_short fails too when the first, 1ms Debit
+			// reaches the plugin, which depends on timing.
+			[]string{"payment_method/debit_idempotent", "payment_method/debit_concurrent"},
 			[]string{"info", "payment_method/reverse_idempotent", "payment_method/credit_idempotent"}},
 		{"reverse puts back twice", methodSuite(InProcess(sample.NewMethod(sample.DoubleReverse))),
 			[]string{"payment_method/reverse_idempotent", "payment_method/credit_idempotent"},
