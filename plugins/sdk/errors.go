@@ -206,7 +206,11 @@ func toStatus(err error) error {
 			msg += ": " + e.Err.Error()
 		}
 	}
-	return status.Error(toGRPC[c], msg)
+	gc := codes.Internal // a Code this SDK does not know must not crash the plugin
+	if c >= 0 && int(c) < len(toGRPC) {
+		gc = toGRPC[c]
+	}
+	return status.Error(gc, msg)
 }
 
 // fromStatus turns a gRPC error received by the host into an *Error whose

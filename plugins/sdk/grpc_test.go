@@ -136,6 +136,8 @@ func TestErrorRoundTrip(t *testing.T) {
 		{"context canceled", context.Canceled, CodeUnavailable, "context canceled", ErrUnavailable},
 		{"plain error", errors.New("oops"), CodeInternal, "oops", ErrInternal},
 		{"grpc status", status.Error(codes.ResourceExhausted, "slow down"), CodeUnavailable, "slow down", ErrUnavailable},
+		{"out-of-range code", &Error{Code: Code(42), Msg: "made up"}, CodeInternal, "made up", ErrInternal},
+		{"negative code", &Error{Code: Code(-1), Msg: "made up"}, CodeInternal, "made up", ErrInternal},
 	}
 	seen := map[Code]bool{}
 	for _, tt := range tests {
