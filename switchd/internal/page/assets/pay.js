@@ -28,7 +28,10 @@
         if (!res.ok) {
           var err = new Error("request failed");
           err.status = res.status;
-          err.code = (data && data.code) || "";
+          // A decline carries its reason in decline_code; other
+          // problems in code. Either becomes a plain sentence.
+          err.code = (data && (data.decline_code || data.code)) || "";
+          err.problem = (data && data.code) || "";
           throw err;
         }
         return data;
@@ -235,7 +238,7 @@
       box.textContent = message(err.code);
       box.hidden = false;
       setBusy(false);
-      if (err.code === "payment_expired" || err.code === "payment_final" || err.code === "declined") refresh();
+      if (err.problem === "payment_expired" || err.problem === "payment_final" || err.problem === "declined" || err.problem === "invalid_state") refresh();
     };
   }
 
