@@ -7,7 +7,7 @@ PLUGINS   := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
 DATA      ?= data
 CONFIG    ?= examples/quickstart
 
-.PHONY: all build plugins test test-race proto run lint clean
+.PHONY: all build plugins test proto run bench reliability fuzz lint clean
 
 all: build plugins
 
@@ -40,6 +40,18 @@ proto:
 run: build plugins
 	@echo "switchd: serve is not built yet (see issues); showing the CLI"
 	$(BIN)/switchd --help
+
+## bench: load benchmark of complete A-E payments against a real daemon (see BENCHMARKS.md)
+bench: build plugins
+	$(BIN)/switchd bench --plugin-dir $(PLUGINDIR) --payers 64 --duration 20s --json bench.json
+
+## reliability: the long crash-loop and fault soak (about 20-30 minutes; see RELIABILITY.md)
+reliability: build plugins
+	SWITCHD_RELIABILITY_ROUNDS=20 $(GO) test -count=1 -timeout 60m -run Reliability -v ./switchd/internal/reliability/
+
+## fuzz: run every fuzz target for FUZZTIME (default 30s) each
+fuzz:
+	FUZZTIME=$${FUZZTIME:-30s} ./scripts/fuzz.sh
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || { gofmt -l .; exit 1; }
