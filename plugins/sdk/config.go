@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 )
@@ -20,6 +21,9 @@ func DecodeConfig(configJSON []byte, v any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return InvalidArgument("config", "cannot decode: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return InvalidArgument("config", "cannot decode: trailing data after the JSON object")
 	}
 	return nil
 }
