@@ -1,0 +1,136 @@
+// Package flow is switchd's payment engine: it walks every payment through
+// steps A to E, persists each step as a state change, and ends every
+// failure in a named final state with the money that moved put back.
+//
+// # Steps
+//
+//   - A (ChooseMethod): the payer picks card or bank transfer. The issuer
+//     is routed in the current configuration: by card BIN
+//     (config.BINRange.Contains over issuers offering card, in institution
+//     id order) or by bank code (issuers offering bank transfer). No issuer
+//     → error code "unroutable", nothing charged, state unchanged. The
+//     issuer's method plugin resolves the instrument (the card number
+//     exists only in memory for that call); token, BIN, last four, display
+//     and payer_ref are stored, and the full order digest (order.Digest:
+//     payment, merchant, acquirer, issuer, amount, currency, method, order
+//     reference, expiry) is fixed. A declined instrument is answered with
+//     code "declined" and leaves the payment in created, so the payer can
+//     try another.
+//   - B (right after A): the acquirer's seller_auth plugin checks the
+//     seller's Ed25519 signature over the terms and attests the full digest.
+//     The engine verifies the attestation with the acquirer's key (from its
+//     ConfigureResponse.attestation_keys) before storing it.
+//   - C (BeginAuth, FinishAuth): the issuer's mutual_auth plugin and the
+//     payer authenticate each other over the digest, payer first. Before C
+//     the engine recomputes the digest from the stored payment and verifies
+//     B's attestation against it; after C it verifies the issuer's
+//     attestation the same way.
+//   - D (FinishAuth, on C approval): in one Update the payment becomes
+//     payer_authenticated with Pending="debit"; then Debit is called on the
+//     issuer's method plugin (idempotent on the payment id) after verifying
+//     C's attestation again. Approved → one Update: paid, and the acquirer
+//     notice is queued in the outbox. The notice's handler
+//     (HandleAcquirerNotice) verifies the issuer's D (or C) attestation,
+//     records Pending="credit", and calls Credit on the acquirer's method
+//     plugin with the merchant's settlement account.
+//   - E: credit approved → one Update: approved, and the seller's webhook
+//     is queued. Credit refused → Pending="reverse_debit" is recorded, the
+//     debit is reversed at the issuer, and the payment ends declined.
+//     FinishAuth waits (at most Options.ResultWait, 5s by default) for the
+//     payment to leave paid, so the page usually shows the result at once.
+//
+// Every plugin call has a deadline of min(payment expiry, plugin call
+// timeout) (reversals and status queries: the call timeout only) and is
+// retried once when the error is retryable (sdk.IsRetryable: an outage or a
+// plugin the host is restarting).
+//
+// # States and the transition table
+//
+// Non-final: created, method_chosen, seller_authenticated,
+// payer_authenticated, paid. Final: approved, refused (B said no),
+// declined (C or D said no; DeclineCode says why), expired, cancelled,
+// failed (an unrecoverable fault such as an attestation that does not
+// verify; money put back).
+//
+//	from                  event                 to
+//	created               method_chosen         method_chosen
+//	method_chosen         seller_authenticated  seller_authenticated
+//	method_chosen         seller_refused        refused
+//	seller_authenticated  payer_authenticated   payer_authenticated
+//	seller_authenticated  payer_declined        declined
+//	payer_authenticated   debited               paid
+//	payer_authenticated   debit_declined        declined
+//	payer_authenticated   reverse_started       payer_authenticated
+//	paid                  credit_started        paid
+//	paid                  reverse_started       paid
+//	paid                  credited              approved
+//	paid                  credit_refused        declined
+//	created, method_chosen, seller_authenticated
+//	                      cancelled             cancelled
+//	every non-final       expired               expired
+//	every non-final       failed                failed
+//
+// Every change goes through one function (Engine.transition) which, in ONE
+// store.Update, checks the pair against the table, applies the change,
+// bumps Version, appends an Event and enqueues the outbox messages the new
+// state causes (the acquirer notice on paid, a webhook on every final
+// state, with id "wh_<payment>_<state>", which is the webhook-id header).
+// A pair not in the table is refused and nothing is written. Within one
+// process, work on one payment is serialized by a per-payment lock.
+//
+// Webhook bodies are {"type": "payment.<state>", "timestamp": RFC 3339,
+// "data": <the payment as the API renders it>}.
+//
+// # Expiry
+//
+// The sweeper (Run / SweepLoop, every Options.SweepInterval) ends payments
+// past ExpiresAt as expired and releases held money:
+//
+//   - created, method_chosen, seller_authenticated: expired, nothing moved.
+//   - payer_authenticated: the issuer is asked (GetOperationStatus) about
+//     the debit; if it happened it is reversed first.
+//   - paid: the acquirer is asked about the credit; if the merchant was
+//     already credited the payment completes as approved (the money
+//     reached the seller); otherwise the debit is reversed and the payment
+//     ends expired. The acquirer notice, if still queued, then finds the
+//     payment final and does nothing.
+//
+// A reversal that fails is retried by the next sweep (Pending stays
+// "reverse_debit" until it succeeds).
+//
+// # Recovery on start
+//
+// Recover runs once before the daemon serves, over every non-final
+// payment, and the sweeper applies the same rules to payments whose Pending
+// operation is older than Options.StaleAfter:
+//
+//   - past expiry: the expiry rule above.
+//   - created, seller_authenticated: nothing; the payer continues.
+//   - method_chosen (crash between A and B): B is run again; the seller
+//     authenticator is idempotent on the payment id.
+//   - payer_authenticated with Pending=debit: GetOperationStatus(debit):
+//     approved → paid (notice queued); declined → declined; reversed →
+//     failed; not found → Debit is called again (idempotent on the payment
+//     id).
+//   - payer_authenticated or paid with Pending=reverse_debit: the reversal
+//     is retried, then the payment ends in the state recorded with it.
+//   - paid: the acquirer notice is in the outbox, which the outbox worker
+//     delivers on start; its handler calls Credit again (idempotent), so a
+//     credit whose answer was lost is answered again.
+//
+// # Reload
+//
+// SetConfig installs a new configuration generation. New payments are
+// created and routed under the newest generation (and record it in
+// ConfigGeneration). A payment already running resolves the merchant and
+// the institutions it references by id: in the newest generation first,
+// so changed settings of an existing institution (keys, accounts,
+// authenticator settings) apply to it from the reload on; and, if its
+// institution or merchant was removed by the reload, in the generation it
+// started in, which the engine keeps in memory, so it can still finish
+// (or be reversed) through the plugin instances the host keeps configured.
+// After a restart only the loaded configuration exists: a payment whose
+// institution was removed then fails at its next step with an internal
+// error and is ended by expiry. The order digest names institutions by id,
+// so proofs made before a reload stay valid after it.
+package flow
