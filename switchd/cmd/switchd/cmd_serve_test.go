@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func TestServeRejectsBadInput(t *testing.T) {
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "broken")
+	os.MkdirAll(broken, 0o700)
+	os.WriteFile(filepath.Join(broken, "net.hcl"), []byte("institution \"x\" {\n  colour = 1\n}\n"), 0o600)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing config", []string{"--config", filepath.Join(dir, "nope"), "--data-dir", filepath.Join(dir, "d1")}, "nope"},
+		{"broken config", []string{"--config", broken, "--data-dir", filepath.Join(dir, "d2")}, "colour"},
+		{"bad setting", []string{"--log-format", "xml", "--data-dir", filepath.Join(dir, "d3")}, "log-format"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := newServeCmd()
+			var out bytes.Buffer
+			cmd.SetOut(&out)
+			cmd.SetErr(&out)
+			args := append([]string{"--api-addr", freePort(t), "--admin-addr", freePort(t)}, tc.args...)
+			cmd.SetArgs(args)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err := cmd.ExecuteContext(ctx)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestServeRunsAndStops serves an empty network (no banks yet): the
+// listeners answer, and cancelling the context stops serve cleanly.
+func TestServeRunsAndStops(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "empty.hcl"), []byte("# no institutions yet\n"), 0o600)
+	api, admin := freePort(t), freePort(t)
+	cmd := newServeCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs([]string{"--config", dir, "--data-dir", filepath.Join(dir, "data"), "--api-addr", api, "--admin-addr", admin})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	ready := false
+	for !ready && time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended early: %v\n%s", err, out.String())
+		default:
+		}
+		if res, err := http.Get("http://" + admin + "/readyz"); err == nil {
+			ready = res.StatusCode == http.StatusOK
+			res.Body.Close()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !ready {
+		t.Fatalf("never ready:\n%s", out.String())
+	}
+	res, err := http.Get("http://" + api + "/v1/payments")
+	if err != nil || res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("public API: %v %v", res, err)
+	}
+	res.Body.Close()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "switchd.db")); err != nil {
+		t.Fatalf("no database: %v", err)
+	}
+}
