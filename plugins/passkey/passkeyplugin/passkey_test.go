@@ -1,0 +1,562 @@
+package passkeyplugin
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/switchd/switchd/plugins/passkey/passkeytest"
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
+	"github.com/switchd/switchd/plugins/sdk/order"
+)
+
+const (
+	testOrigin = "https://pay.example.com"
+	testRPID   = "example.com"
+)
+
+var testSeed = bytes.Repeat([]byte{0x5A}, 32)
+
+func testConfig(t testing.TB, override map[string]any) []byte {
+	t.Helper()
+	cfg := map[string]any{
+		"rp_id":              testRPID,
+		"rp_display_name":    "Example Bank",
+		"rp_origins":         []string{testOrigin},
+		"attestation_key":    hex.EncodeToString(testSeed),
+		"attestation_key_id": "iss-k1",
+		"payer": []any{
+			map[string]any{"id": "alice", "display_name": "Alice A."},
+			map[string]any{"id": "bob"},
+		},
+	}
+	for k, v := range override {
+		if v == nil {
+			delete(cfg, k)
+			continue
+		}
+		cfg[k] = v
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// fixture is one configured plugin instance "iss" over a data dir.
+type fixture struct {
+	t    *testing.T
+	p    *Plugin
+	dir  string
+	pub  ed25519.PublicKey
+	cfg  []byte
+	ctx  context.Context
+	now  time.Time
+	seqs int
+}
+
+func MustFixture(t *testing.T, override map[string]any) *fixture {
+	t.Helper()
+	f := &fixture{t: t, dir: t.TempDir(), cfg: testConfig(t, override), ctx: context.Background(), now: time.Now()}
+	f.restart()
+	return f
+}
+
+// restart replaces the plugin with a fresh one over the same data dir, as
+// a restarted plugin process would be.
+func (f *fixture) restart() {
+	f.t.Helper()
+	if f.p != nil {
+		if err := f.p.Close(); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	f.p = New()
+	f.p.now = func() time.Time { return f.now }
+	f.t.Cleanup(func() { _ = f.p.Close() })
+	res, err := f.p.Configure(f.ctx, &pb.ConfigureRequest{InstanceId: "iss", Kind: pb.Kind_KIND_AUTHENTICATOR, ConfigJson: f.cfg, DataDir: f.dir,
+		Institution: &pb.InstitutionInfo{Id: "iss", Roles: []string{"issuer"}}})
+	if err != nil || sdk.HasErrors(res.GetDiagnostics()) {
+		f.t.Fatalf("Configure: %v %v", err, res.GetDiagnostics())
+	}
+	f.pub = res.GetAttestationKeys()[0].GetEd25519()
+}
+
+func (f *fixture) order(amount int64) (*pb.Order, []byte) {
+	f.seqs++
+	o := &pb.Order{PaymentId: "pay-" + string(rune('a'+f.seqs)), MerchantId: "shop", AcquirerId: "acq", IssuerId: "iss", AmountMinor: amount,
+		Currency: "EUR", Method: pb.Method_METHOD_CARD, OrderRef: "R1", ExpiresAtUnix: 1900000000}
+	d := order.Digest(o)
+	return o, d[:]
+}
+
+// enrol enrols a new software passkey for payerRef.
+func (f *fixture) enrol(payerRef string) *passkeytest.Authenticator {
+	f.t.Helper()
+	a, err := passkeytest.New(testOrigin)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	b, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: payerRef, PayerData: []byte("{}")})
+	if err != nil {
+		f.t.Fatalf("BeginEnrollment: %v", err)
+	}
+	cred, err := a.Create(b.GetChallengeData())
+	if err != nil {
+		f.t.Fatalf("authenticator refused the creation options: %v", err)
+	}
+	res, err := f.p.FinishEnrollment(f.ctx, &pb.FinishEnrollmentRequest{InstanceId: "iss", PayerRef: payerRef, PayerData: cred})
+	if err != nil {
+		f.t.Fatalf("FinishEnrollment: %v", err)
+	}
+	if want := base64.RawURLEncoding.EncodeToString(a.CredentialID); res.GetCredentialId() != want {
+		f.t.Fatalf("credential_id %q, want %q", res.GetCredentialId(), want)
+	}
+	return a
+}
+
+func (f *fixture) begin(payerRef string, o *pb.Order, d []byte) *pb.BeginMutualAuthResponse {
+	f.t.Helper()
+	res, err := f.p.BeginMutualAuth(f.ctx, &pb.BeginMutualAuthRequest{InstanceId: "iss", Order: o, OrderDigest: d, PayerRef: payerRef, PayerData: []byte("{}")})
+	if err != nil {
+		f.t.Fatalf("BeginMutualAuth: %v", err)
+	}
+	return res
+}
+
+func (f *fixture) finish(payerRef string, o *pb.Order, d, payerData []byte) *pb.FinishMutualAuthResponse {
+	f.t.Helper()
+	res, err := f.p.FinishMutualAuth(f.ctx, &pb.FinishMutualAuthRequest{InstanceId: "iss", Order: o, OrderDigest: d, PayerRef: payerRef, PayerData: payerData})
+	if err != nil {
+		f.t.Fatalf("FinishMutualAuth: %v", err)
+	}
+	return res
+}
+
+// pay runs step C for a with a fresh order and returns the result and the
+// order's digest.
+func (f *fixture) pay(payerRef string, a *passkeytest.Authenticator) (*pb.FinishMutualAuthResponse, []byte) {
+	f.t.Helper()
+	o, d := f.order(1000)
+	b := f.begin(payerRef, o, d)
+	if b.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+		f.t.Fatalf("Begin declined: %s", b.GetDeclineCode())
+	}
+	ans, err := a.Get(b.GetChallengeData(), d)
+	if err != nil {
+		f.t.Fatalf("the payer's page refused the issuer's challenge: %v", err)
+	}
+	return f.finish(payerRef, o, d, ans), d
+}
+
+func (f *fixture) wantApproved(res *pb.FinishMutualAuthResponse, d []byte) {
+	f.t.Helper()
+	if res.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+		f.t.Fatalf("Finish = %v (%s), want APPROVED", res.GetVerdict(), res.GetDeclineCode())
+	}
+	a := res.GetAttestation()
+	if a.GetStep() != "C" || a.GetInstitutionId() != "iss" || a.GetKeyId() != "iss-k1" ||
+		!ed25519.Verify(f.pub, order.AttestationMessage("C", "iss", d), a.GetSignature()) {
+		f.t.Fatalf("attestation %v does not verify over the digest", a)
+	}
+}
+
+func wantDecline(t *testing.T, res *pb.FinishMutualAuthResponse, code string) {
+	t.Helper()
+	if res.GetVerdict() != pb.Verdict_VERDICT_DECLINED || res.GetDeclineCode() != code || res.GetAttestation() != nil {
+		t.Fatalf("Finish = %v (%s) attestation %v, want DECLINED %s", res.GetVerdict(), res.GetDeclineCode(), res.GetAttestation(), code)
+	}
+}
+
+func TestEnrolThenPay(t *testing.T) {
+	f := MustFixture(t, nil)
+	a := f.enrol("alice")
+	o, d := f.order(1000)
+	b := f.begin("alice", o, d)
+	if b.GetMechanism() != Mechanism || b.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+		t.Fatalf("Begin = %v", b)
+	}
+	ans, err := a.Get(b.GetChallengeData(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.wantApproved(f.finish("alice", o, d, ans), d)
+	// A second payment works and moves the counter on.
+	f.wantApproved(f.pay("alice", a))
+}
+
+// TestChallengeDataShape pins the JSON the payment page (pay.js) relies on.
+func TestChallengeDataShape(t *testing.T) {
+	f := MustFixture(t, nil)
+	b, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var create struct {
+		PublicKey struct {
+			RP        struct{ ID, Name string }
+			User      struct{ ID, Name, DisplayName string }
+			Challenge string
+			Params    []struct {
+				Type string
+				Alg  int
+			} `json:"pubKeyCredParams"`
+			Attestation            string
+			AuthenticatorSelection struct{ UserVerification, ResidentKey string }
+			Timeout                int
+		} `json:"publicKey"`
+	}
+	if err := json.Unmarshal(b.GetChallengeData(), &create); err != nil {
+		t.Fatal(err)
+	}
+	pk := create.PublicKey
+	uid, err := base64.RawURLEncoding.DecodeString(pk.User.ID)
+	if err != nil || len(uid) != userIDSize || strings.Contains(string(uid), "alice") {
+		t.Errorf("user.id %q is not a random base64url handle: %v", pk.User.ID, err)
+	}
+	if ch, err := base64.RawURLEncoding.DecodeString(pk.Challenge); err != nil || len(ch) < 16 {
+		t.Errorf("challenge %q is not base64url of >= 16 bytes: %v", pk.Challenge, err)
+	}
+	if pk.RP.ID != testRPID || pk.RP.Name != "Example Bank" || pk.User.DisplayName != "Alice A." || pk.Attestation != "none" ||
+		pk.AuthenticatorSelection.UserVerification != "required" || pk.Timeout != 300000 ||
+		!slices.ContainsFunc(pk.Params, func(p struct {
+			Type string
+			Alg  int
+		}) bool {
+			return p.Type == "public-key" && p.Alg == -7
+		}) {
+		t.Errorf("creation options %+v", pk)
+	}
+
+	a, err := passkeytest.New(testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, _ := a.Create(b.GetChallengeData())
+	if _, err := f.p.FinishEnrollment(f.ctx, &pb.FinishEnrollmentRequest{InstanceId: "iss", PayerRef: "alice", PayerData: cred}); err != nil {
+		t.Fatal(err)
+	}
+	o, d := f.order(1000)
+	var get struct {
+		PublicKey struct {
+			Challenge        string
+			RPID             string `json:"rpId"`
+			AllowCredentials []struct{ Type, ID string }
+			UserVerification string
+		} `json:"publicKey"`
+		Nonce  string
+		Digest string
+	}
+	if err := json.Unmarshal(f.begin("alice", o, d).GetChallengeData(), &get); err != nil {
+		t.Fatal(err)
+	}
+	nonce, err := base64.RawURLEncoding.DecodeString(get.Nonce)
+	if err != nil || len(nonce) != NonceSize {
+		t.Fatalf("nonce %q: %v", get.Nonce, err)
+	}
+	want := sha256.Sum256(slices.Concat([]byte("switchd-passkey-v1"), d, nonce))
+	if get.PublicKey.Challenge != base64.RawURLEncoding.EncodeToString(want[:]) {
+		t.Errorf("challenge %q is not base64url(SHA-256(tag || digest || nonce))", get.PublicKey.Challenge)
+	}
+	if get.Digest != hex.EncodeToString(d) || get.PublicKey.RPID != testRPID || get.PublicKey.UserVerification != "required" ||
+		len(get.PublicKey.AllowCredentials) != 1 || get.PublicKey.AllowCredentials[0].ID != base64.RawURLEncoding.EncodeToString(a.CredentialID) ||
+		get.PublicKey.AllowCredentials[0].Type != "public-key" {
+		t.Errorf("request options %+v", get)
+	}
+}
+
+// TestOrderBinding: an assertion made for order X does not verify for
+// order Y, whichever field differs, and the payer's page refuses a
+// challenge that is not bound to the order it shows.
+func TestOrderBinding(t *testing.T) {
+	changes := []struct {
+		name   string
+		change func(*pb.Order)
+	}{
+		{"amount", func(o *pb.Order) { o.AmountMinor++ }},
+		{"merchant", func(o *pb.Order) { o.MerchantId = "other-shop" }},
+		{"currency", func(o *pb.Order) { o.Currency = "USD" }},
+		{"expiry", func(o *pb.Order) { o.ExpiresAtUnix += 60 }},
+	}
+	f := MustFixture(t, map[string]any{"max_failures": 100})
+	a := f.enrol("alice")
+	for _, tt := range changes {
+		t.Run(tt.name, func(t *testing.T) {
+			o, d := f.order(1000)
+			b := f.begin("alice", o, d)
+			ans, err := a.Get(b.GetChallengeData(), d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			y := proto.Clone(o).(*pb.Order)
+			tt.change(y)
+			dy := order.Digest(y)
+			if _, err := a.Get(b.GetChallengeData(), dy[:]); !errors.Is(err, passkeytest.ErrUnbound) {
+				t.Errorf("the page accepted X's challenge for order Y: %v", err)
+			}
+			wantDecline(t, f.finish("alice", y, dy[:], ans), sdk.DeclineAuthFailed)
+		})
+	}
+	t.Run("assertion over an unbound challenge", func(t *testing.T) {
+		o, d := f.order(1000)
+		f.begin("alice", o, d)
+		ans, err := a.Sign(base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantDecline(t, f.finish("alice", o, d, ans), sdk.DeclineAuthFailed)
+	})
+	t.Run("the right answer still works", func(t *testing.T) {
+		o, d := f.order(1000)
+		ans, _ := a.Get(f.begin("alice", o, d).GetChallengeData(), d)
+		f.wantApproved(f.finish("alice", o, d, ans), d)
+	})
+}
+
+func TestReplay(t *testing.T) {
+	f := MustFixture(t, nil)
+	a := f.enrol("alice")
+	o, d := f.order(1000)
+	ans, err := a.Get(f.begin("alice", o, d).GetChallengeData(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.wantApproved(f.finish("alice", o, d, ans), d)
+	t.Run("same assertion again", func(t *testing.T) {
+		wantDecline(t, f.finish("alice", o, d, ans), sdk.DeclineReplay)
+	})
+	t.Run("old assertion against a new challenge", func(t *testing.T) {
+		f.begin("alice", o, d)
+		wantDecline(t, f.finish("alice", o, d, ans), sdk.DeclineAuthFailed)
+	})
+	t.Run("answer after the challenge expired", func(t *testing.T) {
+		o, d := f.order(1000)
+		ans, _ := a.Get(f.begin("alice", o, d).GetChallengeData(), d)
+		f.now = f.now.Add(DefaultChallengeTTL + time.Second)
+		wantDecline(t, f.finish("alice", o, d, ans), sdk.DeclineReplay)
+	})
+}
+
+func TestLockout(t *testing.T) {
+	f := MustFixture(t, nil)
+	alice := f.enrol("alice")
+	bob := f.enrol("bob")
+	// Mallory has alice's credential id but not her key.
+	mallory, err := passkeytest.New(testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mallory.CredentialID, mallory.RPID, mallory.UserHandle = alice.CredentialID, alice.RPID, alice.UserHandle
+	fail := func(n int) {
+		t.Helper()
+		for range n {
+			res, _ := f.pay("alice", mallory)
+			wantDecline(t, res, sdk.DeclineAuthFailed)
+		}
+	}
+	// A success in between resets the count.
+	fail(DefaultMaxFailures - 1)
+	f.wantApproved(f.pay("alice", alice))
+	fail(DefaultMaxFailures - 1)
+	o, d := f.order(1000)
+	if b := f.begin("alice", o, d); b.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+		t.Fatalf("locked after %d failures: %v", DefaultMaxFailures-1, b)
+	}
+	fail(1)
+	f.restart()
+	o, d = f.order(1000)
+	if b := f.begin("alice", o, d); b.GetDeclineCode() != sdk.DeclineLocked || b.GetVerdict() != pb.Verdict_VERDICT_DECLINED {
+		t.Fatalf("Begin after lockout and restart: %v", b)
+	}
+	ans, err := alice.Sign(base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDecline(t, f.finish("alice", o, d, ans), sdk.DeclineLocked)
+	if _, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: "alice"}); !errors.Is(err, sdk.ErrFailedPrecondition) {
+		t.Errorf("a locked payer could begin enrolment: %v", err)
+	}
+	// Bob is not affected.
+	f.wantApproved(f.pay("bob", bob))
+}
+
+func TestAuthenticatorChecks(t *testing.T) {
+	tests := []struct {
+		name   string
+		config map[string]any
+		tamper func(a *passkeytest.Authenticator)
+		want   string
+	}{
+		{"counter rolled back", nil, func(a *passkeytest.Authenticator) { a.SignCount = 0 }, sdk.DeclineAuthFailed},
+		{"no user verification", nil, func(a *passkeytest.Authenticator) { a.NoUserVerification = true }, sdk.DeclineAuthFailed},
+		{"no user verification, preferred", map[string]any{"user_verification": "preferred"}, func(a *passkeytest.Authenticator) { a.NoUserVerification = true }, ""},
+		{"another origin", nil, func(a *passkeytest.Authenticator) { a.Origin = "https://evil.example.net" }, sdk.DeclineAuthFailed},
+		{"another RP ID", nil, func(a *passkeytest.Authenticator) { a.RPID = "evil.example.net" }, sdk.DeclineAuthFailed},
+		{"another key", nil, func(a *passkeytest.Authenticator) {
+			b, _ := passkeytest.New(testOrigin)
+			a.Key = b.Key
+		}, sdk.DeclineAuthFailed},
+		{"another user handle", nil, func(a *passkeytest.Authenticator) { a.UserHandle = []byte("someone-else") }, sdk.DeclineAuthFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := MustFixture(t, tt.config)
+			a := f.enrol("alice")
+			f.wantApproved(f.pay("alice", a))
+			f.wantApproved(f.pay("alice", a))
+			tt.tamper(a)
+			o, d := f.order(1000)
+			b := f.begin("alice", o, d)
+			ans, err := a.Sign(mustChallenge(t, b.GetChallengeData()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := f.finish("alice", o, d, ans)
+			if tt.want == "" {
+				f.wantApproved(res, d)
+				return
+			}
+			wantDecline(t, res, tt.want)
+		})
+	}
+}
+
+func mustChallenge(t *testing.T, data []byte) string {
+	t.Helper()
+	var c ChallengeData
+	if err := json.Unmarshal(data, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c.PublicKey.Challenge.String()
+}
+
+func TestEnrolmentRules(t *testing.T) {
+	f := MustFixture(t, nil)
+	o, d := f.order(1000)
+	t.Run("before enrolment the payer is unknown", func(t *testing.T) {
+		if b := f.begin("alice", o, d); b.GetDeclineCode() != DeclineUnknownPayer {
+			t.Fatalf("Begin = %v", b)
+		}
+		if b := f.begin("carol", o, d); b.GetDeclineCode() != DeclineUnknownPayer {
+			t.Fatalf("Begin for a payer not configured = %v", b)
+		}
+	})
+	a, _ := passkeytest.New(testOrigin)
+	begin := func(ref string) ([]byte, error) {
+		b, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: ref})
+		return b.GetChallengeData(), err
+	}
+	finish := func(ref string, data []byte) error {
+		_, err := f.p.FinishEnrollment(f.ctx, &pb.FinishEnrollmentRequest{InstanceId: "iss", PayerRef: ref, PayerData: data})
+		return err
+	}
+	t.Run("payer not listed", func(t *testing.T) {
+		if _, err := begin("carol"); !errors.Is(err, sdk.ErrNotFound) {
+			t.Fatalf("BeginEnrollment = %v, want not_found", err)
+		}
+	})
+	t.Run("payer_data must be empty", func(t *testing.T) {
+		_, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: "alice", PayerData: []byte(`{"x":1}`)})
+		if !errors.Is(err, sdk.ErrInvalidArgument) {
+			t.Fatalf("BeginEnrollment = %v, want invalid_argument", err)
+		}
+	})
+	t.Run("finish without begin", func(t *testing.T) {
+		if err := finish("bob", []byte(`{}`)); !errors.Is(err, sdk.ErrInvalidArgument) {
+			t.Fatalf("garbage payer_data: %v", err)
+		}
+		ch, err := begin("alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cred, _ := a.Create(ch)
+		if err := finish("bob", cred); !errors.Is(err, sdk.ErrFailedPrecondition) {
+			t.Fatalf("alice's credential for bob, who never began: %v", err)
+		}
+	})
+	t.Run("wrong origin does not verify and spends the enrolment", func(t *testing.T) {
+		ch, _ := begin("bob")
+		evil, _ := passkeytest.New("https://evil.example.net")
+		cred, _ := evil.Create(ch)
+		if err := finish("bob", cred); !errors.Is(err, sdk.ErrInvalidArgument) {
+			t.Fatalf("FinishEnrollment = %v, want invalid_argument", err)
+		}
+		good, _ := passkeytest.New(testOrigin)
+		cred, _ = good.Create(ch)
+		if err := finish("bob", cred); !errors.Is(err, sdk.ErrFailedPrecondition) {
+			t.Fatalf("a spent enrolment was accepted: %v", err)
+		}
+	})
+	t.Run("expired", func(t *testing.T) {
+		ch, _ := begin("bob")
+		cred, _ := a.Create(ch)
+		f.now = f.now.Add(DefaultChallengeTTL + time.Second)
+		defer func() { f.now = time.Now() }()
+		if err := finish("bob", cred); !errors.Is(err, sdk.ErrFailedPrecondition) {
+			t.Fatalf("FinishEnrollment = %v, want failed_precondition", err)
+		}
+	})
+	t.Run("one passkey per payer", func(t *testing.T) {
+		f.enrol("alice")
+		if _, err := begin("alice"); !errors.Is(err, sdk.ErrFailedPrecondition) {
+			t.Fatalf("second BeginEnrollment = %v, want failed_precondition", err)
+		}
+	})
+	t.Run("unconfigured instance", func(t *testing.T) {
+		_, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "nope", PayerRef: "alice"})
+		if !errors.Is(err, sdk.ErrFailedPrecondition) {
+			t.Fatalf("BeginEnrollment = %v", err)
+		}
+	})
+}
+
+func TestFinishInput(t *testing.T) {
+	f := MustFixture(t, nil)
+	a := f.enrol("alice")
+	o, d := f.order(1000)
+	b := f.begin("alice", o, d)
+	tests := []struct {
+		name string
+		req  *pb.FinishMutualAuthRequest
+		want error
+	}{
+		{"not JSON", &pb.FinishMutualAuthRequest{InstanceId: "iss", Order: o, OrderDigest: d, PayerRef: "alice", PayerData: []byte("nope")}, sdk.ErrInvalidArgument},
+		{"empty payer_data", &pb.FinishMutualAuthRequest{InstanceId: "iss", Order: o, OrderDigest: d, PayerRef: "alice"}, sdk.ErrInvalidArgument},
+		{"digest of another order", &pb.FinishMutualAuthRequest{InstanceId: "iss", Order: o, OrderDigest: make([]byte, 32), PayerRef: "alice", PayerData: []byte("{}")}, sdk.ErrInvalidArgument},
+		{"other issuer", &pb.FinishMutualAuthRequest{InstanceId: "iss", Order: &pb.Order{PaymentId: "x", IssuerId: "other"}, OrderDigest: digestOf(&pb.Order{PaymentId: "x", IssuerId: "other"}), PayerRef: "alice", PayerData: []byte("{}")}, sdk.ErrInvalidArgument},
+		{"no payer", &pb.FinishMutualAuthRequest{InstanceId: "iss", Order: o, OrderDigest: d, PayerData: []byte("{}")}, sdk.ErrInvalidArgument},
+		{"unconfigured", &pb.FinishMutualAuthRequest{InstanceId: "nope", Order: o, OrderDigest: d, PayerRef: "alice", PayerData: []byte("{}")}, sdk.ErrFailedPrecondition},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := f.p.FinishMutualAuth(f.ctx, tt.req); !errors.Is(err, tt.want) {
+				t.Fatalf("FinishMutualAuth = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	t.Run("bad input changed nothing", func(t *testing.T) {
+		ans, err := a.Get(b.GetChallengeData(), d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.wantApproved(f.finish("alice", o, d, ans), d)
+	})
+}
+
+func digestOf(o *pb.Order) []byte {
+	d := order.Digest(o)
+	return d[:]
+}
