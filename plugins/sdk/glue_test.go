@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 )
@@ -48,5 +49,13 @@ func BenchmarkDebitRoundTrip(b *testing.B) {
 		if _, err := c.Debit(ctx, req); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestRecoverUnaryTurnsPanicIntoInternal(t *testing.T) {
+	_, err := recoverUnary(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: "/switchd.plugin.v1.PaymentMethod/Debit"},
+		func(context.Context, any) (any, error) { panic("boom") })
+	if CodeOf(fromStatus(err)) != CodeInternal {
+		t.Fatalf("panic gave %v, want an internal error", err)
 	}
 }

@@ -1,11 +1,15 @@
 package sdk
 
 import (
+	"context"
+	"fmt"
 	"os"
+	"runtime/debug"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 )
 
 var (
@@ -44,7 +48,25 @@ func Serve(impl Plugin) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: VersionedPlugins(impl),
-		GRPCServer:       plugin.DefaultGRPCServer,
+		GRPCServer:       newGRPCServer,
 		Logger:           Logger(),
 	})
+}
+
+// newGRPCServer is go-plugin's default server plus a recovery interceptor:
+// a panic in one call becomes an Internal error for that call (logged with
+// its stack) instead of killing the plugin process and every call in flight.
+func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
+	opts = append(opts, grpc.ChainUnaryInterceptor(recoverUnary))
+	return plugin.DefaultGRPCServer(opts)
+}
+
+func recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			Logger().Error("plugin panicked in a call", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = toStatus(Internal(fmt.Errorf("panic in %s", info.FullMethod)))
+		}
+	}()
+	return handler(ctx, req)
 }
