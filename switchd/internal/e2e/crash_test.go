@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -236,4 +237,63 @@ func TestCrashRecovery(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(dataDir, "daemon.log"))
 		fmt.Fprintf(os.Stderr, "daemon log:\n%s\n", b)
 	}
+}
+
+// TestSIGHUPReload reloads the daemon subprocess with SIGHUP: a broken
+// configuration is logged and ignored, a good one onboards a bank.
+func TestSIGHUPReload(t *testing.T) {
+	bin := testbin.MustBuild(t, "./switchd/internal/e2e/testdata/serve")
+	r := newReceiver(t)
+	n := newNetwork(t, r.srv.URL+"/hooks")
+	r.secret = n.WebhookSec
+	dataDir := t.TempDir()
+	p := startProc(t, bin, n, dataDir)
+	c := &client{base: "http://" + p.api, apiKey: n.APIKey, http: &http.Client{Timeout: 20 * time.Second}}
+	bc := newBank("bank_c", "Bank C", "3003", "5222")
+	routable := func() bool {
+		st, cr, _, err := c.create("shop", n.APIKey, createReq("shop", 100, "hup-"+randHex(4), time.Now().Add(time.Minute), n.SellerKey), "")
+		if err != nil || st != http.StatusCreated {
+			t.Fatalf("create: %d %v", st, err)
+		}
+		st, _, err = c.payer(cr.PayToken, "/method", cardChoice(bc.PAN))
+		return err == nil && st == http.StatusOK
+	}
+	waitRoutable := func(want bool) bool {
+		deadline := time.Now().Add(15 * time.Second)
+		for time.Now().Before(deadline) {
+			if routable() == want {
+				return true
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return false
+	}
+	if routable() {
+		t.Fatal("bank C routable before it was configured")
+	}
+	// Broken: bank C's file plus a syntax error elsewhere.
+	n.writeBank(t, bc)
+	n.write(t, "broken.hcl", "merchant \"m\" {\n")
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	time.Sleep(time.Second)
+	if routable() {
+		t.Fatal("a broken reload was applied")
+	}
+	log, _ := os.ReadFile(filepath.Join(dataDir, "daemon.log"))
+	if !strings.Contains(string(log), "reload failed") {
+		t.Fatalf("broken reload not logged:\n%s", log)
+	}
+	os.Remove(filepath.Join(n.Dir, "broken.hcl"))
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	if !waitRoutable(true) {
+		t.Fatal("bank C not routable after SIGHUP")
+	}
+	st, cr, _, _ := c.create("shop", n.APIKey, createReq("shop", 640, "hup-pay", time.Now().Add(time.Minute), n.SellerKey), "")
+	if st != http.StatusCreated {
+		t.Fatal(st)
+	}
+	if state, _, err := c.pay(cr.PayToken, cardChoice(bc.PAN), bc.OCRAKeys["alice"]); err != nil || state != "approved" {
+		t.Fatalf("payment through bank C: %s %v", state, err)
+	}
+	p.stop(t)
 }
