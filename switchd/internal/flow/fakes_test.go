@@ -42,6 +42,8 @@ type fakeAuth struct {
 	mu       sync.Mutex
 	failNext int // number of calls to fail with Unavailable
 	calls    int
+	enrolls  bool     // the plugin serves enrolment
+	enrolled []string // institution/payer_ref of finished enrolments
 }
 
 func (a *fakeAuth) fail() error {
@@ -228,7 +230,23 @@ func (f *fakePlugins) PaymentMethod(name string) (sdk.PaymentMethod, error) {
 	return f.method, nil
 }
 
-func (f *fakePlugins) Enroller(string) (sdk.Enroller, error) { return nil, errors.New("no enroller") }
+func (f *fakePlugins) Enroller(name string) (sdk.Enroller, error) {
+	if name != "auth" || !f.auth.enrolls {
+		return nil, errors.New("plugin does not enrol")
+	}
+	return f.auth, nil
+}
+
+func (a *fakeAuth) BeginEnrollment(_ context.Context, r *pb.BeginEnrollmentRequest) (*pb.BeginEnrollmentResponse, error) {
+	return &pb.BeginEnrollmentResponse{Mechanism: "fake", ChallengeData: []byte(`{"enrol":"` + r.GetPayerRef() + `"}`)}, nil
+}
+
+func (a *fakeAuth) FinishEnrollment(_ context.Context, r *pb.FinishEnrollmentRequest) (*pb.FinishEnrollmentResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.enrolled = append(a.enrolled, r.GetInstanceId()+"/"+r.GetPayerRef())
+	return &pb.FinishEnrollmentResponse{CredentialId: "cred-1"}, nil
+}
 
 type clock struct {
 	mu sync.Mutex
