@@ -471,3 +471,59 @@ func TestRecovery(t *testing.T) {
 		})
 	}
 }
+
+// TestDynamicLinkingAfterD tampers with the order after the issuer
+// debited (C and D proofs made over the original digest): the issuer's
+// attestations no longer verify, the acquirer notice is refused, the debit
+// is reversed and the payment fails; the merchant is never credited.
+func TestDynamicLinkingAfterD(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		tamper func(p *store.Payment)
+	}{
+		{"amount", func(p *store.Payment) { p.AmountMinor = 1 }},
+		{"currency", func(p *store.Payment) { p.Currency = "USD" }},
+		{"payee", func(p *store.Payment) { p.MerchantID = "other" }},
+		{"method", func(p *store.Payment) { p.Method = "bank_transfer" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.e.opts.Kick = func() {} // hold the acquirer notice
+			h.e.opts.ResultWait = time.Millisecond
+			p, token := h.create(900, "good")
+			must(h.e.ChooseMethod(ctx, token, card))
+			if v := must(h.e.FinishAuth(ctx, token, []byte("right"))); v.Payment.State != StatePaid {
+				t.Fatalf("state %s", v.Payment.State)
+			}
+			if err := h.st.Update(ctx, func(tx store.Tx) error {
+				q, err := tx.GetPayment(p.ID)
+				if err != nil {
+					return err
+				}
+				tc.tamper(q)
+				return tx.PutPayment(q)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			for _, step := range []string{"B", "C"} {
+				if err := h.e.VerifyStored(h.payment(p.ID), step); !errors.Is(err, errAttestation) {
+					t.Fatalf("step %s attestation after tampering: %v", step, err)
+				}
+			}
+			h.deliver()
+			got := h.payment(p.ID)
+			if got.State != StateFailed || got.DeclineCode != "attestation_invalid" {
+				t.Fatalf("state %s code %s", got.State, got.DeclineCode)
+			}
+			if b := h.plugins.method.balance("issuer/alice"); b != 10000 {
+				t.Fatalf("payer balance %d, want the debit reversed", b)
+			}
+			for _, acct := range []string{"acquirer/shop", "acquirer/other"} {
+				if b := h.plugins.method.balance(acct); b != 0 {
+					t.Fatalf("%s credited %d", acct, b)
+				}
+			}
+		})
+	}
+}
