@@ -58,7 +58,7 @@ func testConfig(t testing.TB, override map[string]any) []byte {
 
 // fixture is one configured plugin instance "iss" over a data dir.
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	p    *Plugin
 	dir  string
 	pub  ed25519.PublicKey
@@ -68,7 +68,7 @@ type fixture struct {
 	seqs int
 }
 
-func MustFixture(t *testing.T, override map[string]any) *fixture {
+func MustFixture(t testing.TB, override map[string]any) *fixture {
 	t.Helper()
 	f := &fixture{t: t, dir: t.TempDir(), cfg: testConfig(t, override), ctx: context.Background(), now: time.Now()}
 	f.restart()
