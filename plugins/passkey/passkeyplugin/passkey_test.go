@@ -11,6 +11,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -559,4 +560,67 @@ func TestFinishInput(t *testing.T) {
 func digestOf(o *pb.Order) []byte {
 	d := order.Digest(o)
 	return d[:]
+}
+
+// TestConcurrentReplay: the same assertion sent twice at once is approved
+// exactly once.
+func TestConcurrentReplay(t *testing.T) {
+	f := MustFixture(t, nil)
+	a := f.enrol("alice")
+	for round := range 5 {
+		o, d := f.order(1000)
+		ans, err := a.Get(f.begin("alice", o, d).GetChallengeData(), d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 8
+		results := make(chan *pb.FinishMutualAuthResponse, n)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				res, err := f.p.FinishMutualAuth(f.ctx, &pb.FinishMutualAuthRequest{InstanceId: "iss", Order: o, OrderDigest: d, PayerRef: "alice", PayerData: ans})
+				if err != nil {
+					t.Error(err)
+				}
+				results <- res
+			})
+		}
+		wg.Wait()
+		close(results)
+		approved := 0
+		for res := range results {
+			if res.GetVerdict() == pb.Verdict_VERDICT_APPROVED {
+				approved++
+			} else if res.GetDeclineCode() != sdk.DeclineReplay {
+				t.Errorf("round %d: decline %q, want replay", round, res.GetDeclineCode())
+			}
+		}
+		if approved != 1 {
+			t.Fatalf("round %d: %d of %d identical Finishes approved, want 1", round, approved, n)
+		}
+	}
+}
+
+// BenchmarkMutualAuth measures one step C in process: Begin, the software
+// authenticator's ECDSA signature, and Finish with go-webauthn's
+// verification; each of Begin and Finish commits one bbolt transaction.
+func BenchmarkMutualAuth(b *testing.B) {
+	f := MustFixture(b, nil)
+	a := f.enrol("alice")
+	o, d := f.order(1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		begin, err := f.p.BeginMutualAuth(f.ctx, &pb.BeginMutualAuthRequest{InstanceId: "iss", Order: o, OrderDigest: d, PayerRef: "alice"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ans, err := a.Get(begin.GetChallengeData(), d)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := f.p.FinishMutualAuth(f.ctx, &pb.FinishMutualAuthRequest{InstanceId: "iss", Order: o, OrderDigest: d, PayerRef: "alice", PayerData: ans})
+		if err != nil || res.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+			b.Fatalf("%v %v", res, err)
+		}
+	}
 }
