@@ -98,6 +98,7 @@ func plugins(t testing.TB) map[string]string {
 		"banktransfer": testbin.MustBuild(t, "./plugins/banktransfer"),
 		"merchantsig":  testbin.MustBuild(t, "./plugins/merchantsig"),
 		"ocra":         testbin.MustBuild(t, "./plugins/ocra"),
+		"passkey":      testbin.MustBuild(t, "./plugins/passkey"),
 	}
 }
 
@@ -136,7 +137,7 @@ func (n *network) writeBase(t testing.TB) {
 	t.Helper()
 	os.MkdirAll(filepath.Join(n.Dir, "secrets"), 0o700)
 	var b strings.Builder
-	for _, name := range []string{"card", "banktransfer", "merchantsig", "ocra"} {
+	for _, name := range []string{"card", "banktransfer", "merchantsig", "ocra", "passkey"} {
 		sum, err := pluginhost.FileSHA256(n.pluginPaths[name])
 		if err != nil {
 			t.Fatal(err)
@@ -570,4 +571,39 @@ func sumPrefix(m map[string]int64, prefix string) int64 {
 		}
 	}
 	return s
+}
+
+// writePasskeyBank writes an issuer whose payers authenticate with
+// passkeys (WebAuthn) for relying party pay.example.
+func (n *network) writePasskeyBank(t testing.TB, bk *bank) {
+	t.Helper()
+	n.write(t, bk.ID+".hcl", fmt.Sprintf(`
+institution %q {
+  display_name = %q
+  roles        = ["issuer"]
+  bank_code    = %q
+  bin_ranges   = [%q]
+
+  authenticator "passkey" {
+    rp_id              = "pay.example"
+    rp_display_name    = %q
+    rp_origins         = ["https://pay.example"]
+    attestation_key    = %s
+    attestation_key_id = "%s-1"
+    payer "alice" {}
+  }
+  method "card" {
+    plugin    = "card"
+    token_key = %s
+    card "alice" {
+      pan          = %s
+      expiry       = "12/39"
+      holder       = "alice"
+      credit_limit = 1000000
+      currency     = "EUR"
+    }
+  }
+}
+`, bk.ID, bk.Name, bk.BankCode, bk.BINStart+"-"+bk.BINEnd, bk.Name,
+		n.secret(t, bk.ID+"_att", randHex(32)), bk.ID, n.secret(t, bk.ID+"_token", randHex(32)), n.secret(t, bk.ID+"_pan", bk.PAN)))
 }
