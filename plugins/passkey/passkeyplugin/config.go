@@ -231,6 +231,9 @@ func parse(cfg *config) (*settings, []*pb.Diagnostic) {
 			ResidentKey:      protocol.ResidentKeyRequirementPreferred,
 			UserVerification: s.uv,
 		},
+		// Browsers and password managers return extension outputs nobody
+		// asked for (credProps is common); no extension is relied on here.
+		ExtensionsUnsolicitedOutputPolicy: protocol.UnsolicitedOutputPolicyIgnore,
 		Timeouts: webauthn.TimeoutsConfig{
 			Login:        webauthn.TimeoutConfig{Timeout: s.ttl, TimeoutUVD: s.ttl},
 			Registration: webauthn.TimeoutConfig{Timeout: s.ttl, TimeoutUVD: s.ttl},

@@ -200,6 +200,27 @@ func TestEnrolThenPay(t *testing.T) {
 }
 
 // TestChallengeDataShape pins the JSON the payment page (pay.js) relies on.
+// TestUnsolicitedExtensions: outputs the browser returns unasked (as
+// Chrome's credProps) do not break enrolment or payment.
+func TestUnsolicitedExtensions(t *testing.T) {
+	f := MustFixture(t, nil)
+	a, err := passkeytest.New(testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.ExtensionResults = map[string]any{"credProps": map[string]any{"rk": true}}
+	b, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, _ := a.Create(b.GetChallengeData())
+	if _, err := f.p.FinishEnrollment(f.ctx, &pb.FinishEnrollmentRequest{InstanceId: "iss", PayerRef: "alice", PayerData: cred}); err != nil {
+		t.Fatalf("FinishEnrollment with credProps: %v", err)
+	}
+	a.ExtensionResults = map[string]any{"appid": false}
+	f.wantApproved(f.pay("alice", a))
+}
+
 func TestChallengeDataShape(t *testing.T) {
 	f := MustFixture(t, nil)
 	b, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: "alice"})

@@ -77,6 +77,9 @@ type Authenticator struct {
 	// NoUserVerification clears the UV flag (a tap without PIN or
 	// biometrics).
 	NoUserVerification bool
+	// ExtensionResults is what the page's getClientExtensionResults()
+	// returns; nil sends {}.
+	ExtensionResults map[string]any
 }
 
 // New returns an authenticator with a fresh P-256 key and credential id,
@@ -146,6 +149,13 @@ type requestOptions struct {
 func (a *Authenticator) clientData(typ, challenge string) []byte {
 	b, _ := json.Marshal(map[string]any{"type": typ, "challenge": challenge, "origin": a.Origin, "crossOrigin": false})
 	return b
+}
+
+func (a *Authenticator) extensions() map[string]any {
+	if a.ExtensionResults == nil {
+		return map[string]any{}
+	}
+	return a.ExtensionResults
 }
 
 func (a *Authenticator) flags() byte {
@@ -218,7 +228,7 @@ func (a *Authenticator) Create(challengeData []byte) ([]byte, error) {
 			ClientDataJSON:    b64.EncodeToString(a.clientData("webauthn.create", pk.Challenge)),
 			AttestationObject: b64.EncodeToString(att),
 		},
-		ClientExtensionResults: map[string]any{},
+		ClientExtensionResults: a.extensions(),
 	})
 }
 
@@ -296,6 +306,6 @@ func (a *Authenticator) Sign(challenge string) ([]byte, error) {
 			Signature:         b64.EncodeToString(sig),
 			UserHandle:        b64.EncodeToString(a.UserHandle),
 		},
-		ClientExtensionResults: map[string]any{},
+		ClientExtensionResults: a.extensions(),
 	})
 }
