@@ -441,11 +441,15 @@ func call[T any](e *Engine, ctx context.Context, plugin, rpc string, deadline ti
 				return res, err
 			}
 		}
-		d := e.opts.Now().Add(e.opts.PluginCallTimeout)
-		if !deadline.IsZero() && deadline.Before(d) {
-			d = deadline
+		// The payment deadline is on the engine's clock; the context
+		// deadline is on the real one.
+		d := e.opts.PluginCallTimeout
+		if !deadline.IsZero() {
+			if left := deadline.Sub(e.opts.Now()); left < d {
+				d = left
+			}
 		}
-		cctx, cancel := context.WithDeadline(ctx, d)
+		cctx, cancel := context.WithTimeout(ctx, d)
 		start := time.Now()
 		res, err = fn(cctx)
 		cancel()

@@ -102,6 +102,7 @@ type fakeMethod struct {
 	refuseCredit bool
 	lostDebits   int
 	debits       int
+	lastBudget   time.Duration // time left before the deadline of the last ResolveInstrument
 }
 
 func newFakeMethod() *fakeMethod {
@@ -114,7 +115,12 @@ func (m *fakeMethod) balance(acct string) int64 {
 	return m.balances[acct]
 }
 
-func (m *fakeMethod) ResolveInstrument(_ context.Context, r *pb.ResolveInstrumentRequest) (*pb.ResolveInstrumentResponse, error) {
+func (m *fakeMethod) ResolveInstrument(ctx context.Context, r *pb.ResolveInstrumentRequest) (*pb.ResolveInstrumentResponse, error) {
+	if d, ok := ctx.Deadline(); ok {
+		m.mu.Lock()
+		m.lastBudget = time.Until(d)
+		m.mu.Unlock()
+	}
 	var acct string
 	switch {
 	case r.GetCard() != nil:

@@ -527,3 +527,30 @@ func TestDynamicLinkingAfterD(t *testing.T) {
 		})
 	}
 }
+
+// TestCallDeadline checks a plugin call's deadline is the sooner of the
+// payment's expiry and the plugin call timeout.
+func TestCallDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		expires  time.Duration
+		min, max time.Duration
+	}{
+		{"payment expires first", 3 * time.Second, 2 * time.Second, 3 * time.Second},
+		{"call timeout first", 10 * time.Minute, 9 * time.Second, 10 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.e.opts.PluginCallTimeout = 10 * time.Second
+			res, err := h.e.CreatePayment(context.Background(), "shop", "", "", CreateInput{AmountMinor: 5, Currency: "EUR", OrderRef: "d",
+				ExpiresAt: h.clock.Now().Add(tc.expires)}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.e.ChooseMethod(context.Background(), res.Token, card)
+			if b := h.plugins.method.lastBudget; b < tc.min || b > tc.max {
+				t.Fatalf("deadline %s away, want between %s and %s", b, tc.min, tc.max)
+			}
+		})
+	}
+}
