@@ -340,23 +340,37 @@ type client struct {
 	http         *http.Client
 }
 
+// do sends one request. Like a well-behaved merchant it waits and retries
+// when rate limited (429 with Retry-After), for up to a minute.
 func (c *client) do(method, path, key string, body any, hdr map[string]string) (int, []byte, error) {
-	var rd io.Reader
+	var raw []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if r, ok := body.(json.RawMessage); ok {
+			raw = r
+		} else if raw, err = json.Marshal(body); err != nil {
 			return 0, nil, err
 		}
-		if raw, ok := body.(json.RawMessage); ok {
-			b = raw
+	}
+	for end := time.Now().Add(time.Minute); ; {
+		st, b, wait, err := c.once(method, path, key, raw, body != nil, hdr)
+		if err != nil || st != http.StatusTooManyRequests || time.Now().After(end) {
+			return st, b, err
 		}
-		rd = bytes.NewReader(b)
+		time.Sleep(wait)
+	}
+}
+
+func (c *client) once(method, path, key string, raw []byte, hasBody bool, hdr map[string]string) (int, []byte, time.Duration, error) {
+	var rd io.Reader
+	if hasBody {
+		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, c.base+path, rd)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, 0, err
 	}
-	if body != nil {
+	if hasBody {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if key != "" {
@@ -367,11 +381,15 @@ func (c *client) do(method, path, key string, body any, hdr map[string]string) (
 	}
 	res, err := c.http.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, 0, err
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
-	return res.StatusCode, b, err
+	wait := 100 * time.Millisecond
+	if s, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && s > 0 {
+		wait = time.Duration(s) * time.Second
+	}
+	return res.StatusCode, b, wait, err
 }
 
 type created struct {
