@@ -64,12 +64,13 @@ type bank struct {
 	PAN                                  string
 	Account, PoorAccount                 string // payer "alice" (rich) and "bob" (poor)
 	OCRAKeys                             map[string][]byte
+	CreditLimit                          int64 // of the card, minor units
 }
 
 func newBank(id, name, code, bin string) *bank {
 	return &bank{ID: id, Name: name, BankCode: code, BINStart: bin + "00", BINEnd: bin + "99",
 		PAN: withLuhn(bin + "00" + "12345678"), Account: withLuhn("1" + code + "0000"), PoorAccount: withLuhn("2" + code + "0000"),
-		OCRAKeys: map[string][]byte{"alice": randBytes(32), "bob": randBytes(32)}}
+		OCRAKeys: map[string][]byte{"alice": randBytes(32), "bob": randBytes(32)}, CreditLimit: 1000000}
 }
 
 func randBytes(n int) []byte {
@@ -231,7 +232,7 @@ institution %q {
       pan          = %s
       expiry       = "12/39"
       holder       = "alice"
-      credit_limit = 1000000
+      credit_limit = %d
       currency     = "EUR"
     }
   }
@@ -253,7 +254,7 @@ institution %q {
 `, bk.ID, bk.Name, bk.BankCode, bk.BINStart+"-"+bk.BINEnd,
 		n.secret(t, bk.ID+"_att", randHex(32)), bk.ID,
 		n.secret(t, bk.ID+"_alice", hex.EncodeToString(bk.OCRAKeys["alice"])), n.secret(t, bk.ID+"_bob", hex.EncodeToString(bk.OCRAKeys["bob"])),
-		n.secret(t, bk.ID+"_token", randHex(32)), n.secret(t, bk.ID+"_pan", bk.PAN), n.secret(t, bk.ID+"_bt_token", randHex(32)), bk.Account, bk.PoorAccount))
+		n.secret(t, bk.ID+"_token", randHex(32)), n.secret(t, bk.ID+"_pan", bk.PAN), bk.CreditLimit, n.secret(t, bk.ID+"_bt_token", randHex(32)), bk.Account, bk.PoorAccount))
 }
 
 // settings returns daemon settings for the network with data in dataDir.

@@ -149,6 +149,29 @@ func TestBrokenReload(t *testing.T) {
 			os.Remove(filepath.Join(e.n.Dir, "bank_d.hcl"))
 		})
 	}
+	// A rejected reload that had already reconfigured an earlier
+	// institution (bank_a: new keys, a credit limit of 1) restores that
+	// institution's previous settings: a card payment through bank_a still
+	// works, with its old keys and limit.
+	t.Run("rollback of earlier institutions", func(t *testing.T) {
+		orig := *e.n.Banks[0]
+		changed := orig
+		changed.CreditLimit = 1
+		e.n.writeBank(t, &changed)
+		e.n.writeBank(t, bd)
+		os.WriteFile(filepath.Join(e.n.Dir, "secrets", "bank_d_alice"), []byte("not-a-hex-key"), 0o600)
+		if st, body := e.reload(t); st == http.StatusOK {
+			t.Fatalf("reload: %d %s", st, body)
+		}
+		st, cr, _, _ := e.c.create("shop", e.n.APIKey, createReq("shop", 4200, "rb", time.Now().Add(10*time.Minute), e.n.SellerKey), "")
+		if st != http.StatusCreated {
+			t.Fatal(st)
+		}
+		if state, code, err := e.c.pay(cr.PayToken, cardChoice(orig.PAN), orig.OCRAKeys["alice"]); err != nil || state != "approved" {
+			t.Fatalf("payment after the rejected reload: %s %s %v", state, code, err)
+		}
+		os.Remove(filepath.Join(e.n.Dir, "bank_d.hcl"))
+	})
 	// After fixing the files a reload succeeds again.
 	if st, body := e.reload(t); st != http.StatusOK {
 		t.Fatalf("reload after fixing: %d %s", st, body)
