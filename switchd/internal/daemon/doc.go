@@ -18,4 +18,16 @@
 // restart, and such a reload is rejected saying so. If configuring one of
 // the plugin uses fails, the uses already reconfigured are configured back
 // to their previous settings.
+//
+// Plugin uses whose settings did not change are not reconfigured. A plugin
+// instance is reconfigured in place (the plugin contract has no separate
+// validation call), so while a reload that is finally rejected runs, the
+// uses it already reconfigured serve the new settings until they are
+// restored; validate a configuration with `switchd validate --plugin-dir`
+// before reloading it. A reload that changes a method plugin's token key
+// invalidates the instrument tokens of payments that are past step A.
+//
+// The routes: the public listener serves the API (/v1/...) and the payment
+// page (/pay/...); the admin listener serves health, readiness, status,
+// reload, webhook resend, metrics and pprof (see package api).
 package daemon
