@@ -318,7 +318,13 @@ func (e *Engine) transition(ctx context.Context, id string, c change) (*store.Pa
 		if detail == "" && IsFinal(to) {
 			detail = p.DeclineCode
 		}
-		if err := tx.AppendEvent(&store.Event{PaymentID: id, At: now, Type: "payment." + string(c.ev), From: from, To: to, Detail: detail}); err != nil {
+		// A state change is named after the state reached (as webhooks
+		// are); a step within a state after the event.
+		typ := "payment." + to
+		if to == from {
+			typ = "payment." + string(c.ev)
+		}
+		if err := tx.AppendEvent(&store.Event{PaymentID: id, At: now, Type: typ, From: from, To: to, Detail: detail}); err != nil {
 			return err
 		}
 		if to != from {
