@@ -1,0 +1,35 @@
+// Package bench is the load benchmark behind `switchd bench`: complete
+// A-E payments through the HTTP API of a real daemon, measured from the
+// outside.
+//
+// Run generates a network (bank_a issuing every payer's card and account,
+// bank_b acquiring for the shops; merchantsig for step B, OCRA for step
+// C), then:
+//
+//  1. measures raw costs: each plugin's cold start (launch, sha256 check,
+//     until GetInfo answers), one plugin round trip (Health through the
+//     plugin host) out of and in process, and one fsynced bbolt write;
+//  2. starts the real daemon (daemon.New/Start, exactly what `switchd
+//     serve` runs, with the real plugin binaries as subprocesses, fsync on,
+//     a fresh data dir) as a child process, and drives payments: first a
+//     few one at a time (unloaded), then from Options.Payers concurrent
+//     payers until Options.Duration or Options.Count. Each payment is
+//     signed by its shop, created through the merchant API, and paid the
+//     way the payment page on a phone does: choose card or bank transfer
+//     (alternating), OCRA begin, the wallet verifies the issuer's proof
+//     over the order digest and answers, finish; it counts only when the
+//     payer sees approved. A webhook receiver verifies and counts the
+//     shops' webhooks;
+//  3. does the same against a child running the same wiring (store, flow
+//     engine, outbox, API) with the plugins linked in through
+//     pluginhost.InProcess: the ceiling;
+//  4. reports throughput, client-side latency per step (A create, A+B
+//     choose, C begin, C finish until approved) and server-side B, D, E
+//     from the payment timelines of a sample, CPU per payment of the daemon
+//     and of each plugin (/proc/<pid>/stat before and after the load),
+//     peak RSS (VmHWM), and the out-of-process/in-process ratios.
+//
+// Servers run as child processes of the benchmark, so their CPU is
+// measured apart from the load generator's: a program that calls Run must
+// call ChildMain when IsChild (see ChildEnv).
+package bench
