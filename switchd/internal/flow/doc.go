@@ -75,7 +75,11 @@
 // bumps Version, appends an Event and enqueues the outbox messages the new
 // state causes (the acquirer notice on paid, a webhook on every final
 // state, with id "wh_<payment>_<state>", which is the webhook-id header).
-// A pair not in the table is refused and nothing is written. Within one
+// The event's type is "payment.<state reached>" (e.g. payment.approved),
+// or "payment.<event>" for a step that stays in its state
+// (payment.credit_started, payment.reverse_started); From, To and a
+// secret-free Detail (issuer id, decline code) complete it. A pair not in
+// the table is refused and nothing is written. Within one
 // process, work on one payment is serialized by a per-payment lock.
 //
 // Webhook bodies are {"type": "payment.<state>", "timestamp": RFC 3339,
