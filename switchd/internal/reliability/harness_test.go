@@ -1,0 +1,782 @@
+package reliability
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchd/switchd/internal/testbin"
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk/order"
+	"github.com/switchd/switchd/switchd/internal/pluginhost"
+	"github.com/switchd/switchd/switchd/internal/store"
+	"github.com/switchd/switchd/switchd/internal/webhook"
+	"github.com/switchd/switchd/switchd/wallet"
+)
+
+// The harness is a trimmed copy of switchd/internal/e2e's (unexported
+// there): a generated network, the seller's webhook receiver, an HTTP
+// client playing merchant and payer, and the daemon as a subprocess.
+
+func luhn(s string) string {
+	sum, alt := 0, true
+	for i := len(s) - 1; i >= 0; i-- {
+		d := int(s[i] - '0')
+		if alt {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		alt = !alt
+	}
+	return s + strconv.Itoa((10-sum%10)%10)
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// pluginNames are the plugins the test network runs.
+var pluginNames = []string{"card", "banktransfer", "merchantsig", "ocra"}
+
+// network is a generated switchd network: HCL files and secrets in Dir,
+// one issuer (bank_a), one acquirer (acq) and two merchants.
+type network struct {
+	Dir        string
+	SellerKey  ed25519.PrivateKey // shop's signing key
+	OtherKey   ed25519.PrivateKey // other's signing key
+	APIKey     string             // shop's
+	OtherAPI   string             // other's
+	Settlement string
+	WebhookSec string
+	BankCode   string
+	PAN        string
+	Account    string // alice's, rich
+	Poor       string // bob's, 100 cents
+	OCRAKey    []byte // alice's
+	BobKey     []byte
+	// Secrets lists every secret value written to the network, for the
+	// leak scan.
+	Secrets map[string]string
+}
+
+func newNetwork(t testing.TB, webhookURL string) *network {
+	t.Helper()
+	_, seller, _ := ed25519.GenerateKey(rand.Reader)
+	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	sec, err := webhook.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &network{Dir: t.TempDir(), SellerKey: seller, OtherKey: other, APIKey: "sk_test_" + randHex(16),
+		OtherAPI: "sk_test_" + randHex(16), Settlement: luhn("900000000"), WebhookSec: sec, BankCode: "1001",
+		PAN: luhn("411100" + "12345678"), Account: luhn("110010000"), Poor: luhn("210010000"),
+		OCRAKey: randBytes(32), BobKey: randBytes(32), Secrets: map[string]string{}}
+	n.Secrets["shop api key"] = n.APIKey
+	n.Secrets["other api key"] = n.OtherAPI
+	n.Secrets["webhook secret"] = sec
+	n.Secrets["alice PAN"] = n.PAN
+	n.Secrets["alice ocra key"] = hex.EncodeToString(n.OCRAKey)
+	n.Secrets["bob ocra key"] = hex.EncodeToString(n.BobKey)
+	n.Secrets["seller private key"] = base64.StdEncoding.EncodeToString(seller.Seed())
+	os.MkdirAll(filepath.Join(n.Dir, "secrets"), 0o700)
+	paths := map[string]string{}
+	for _, name := range pluginNames {
+		paths[name] = testbin.MustBuild(t, "./plugins/"+name)
+	}
+	var b strings.Builder
+	for _, name := range pluginNames {
+		sum, err := pluginhost.FileSHA256(paths[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "plugin %q {\n  path = %q\n  sha256 = %q\n}\n", name, paths[name], sum)
+	}
+	n.write(t, "plugins.hcl", b.String())
+	pub := base64.StdEncoding.EncodeToString(seller.Public().(ed25519.PublicKey))
+	opub := base64.StdEncoding.EncodeToString(other.Public().(ed25519.PublicKey))
+	n.write(t, "acquirer.hcl", fmt.Sprintf(`
+institution "acq" {
+  display_name = "Acquiring Bank"
+  roles        = ["acquirer"]
+  bank_code    = "7001"
+
+  authenticator "merchantsig" {
+    attestation_key    = %s
+    attestation_key_id = "acq-1"
+    merchant "shop" {
+      key "k1" { public_key = %q }
+    }
+    merchant "other" {
+      key "k1" { public_key = %q }
+    }
+  }
+  method "card" {
+    plugin    = "card"
+    token_key = %s
+    merchant_account %q { currency = "EUR" }
+  }
+  method "bank_transfer" {
+    plugin    = "banktransfer"
+    token_key = %s
+    account %q {
+      holder   = "shop"
+      currency = "EUR"
+    }
+  }
+}
+
+merchant "shop" {
+  display_name       = "The Shop"
+  acquirer           = "acq"
+  api_key_sha256     = %q
+  settlement_account = %q
+  webhook_url        = %q
+  webhook_secret     = %s
+  signing_key_id     = "k1"
+}
+
+merchant "other" {
+  display_name       = "Other Shop"
+  acquirer           = "acq"
+  api_key_sha256     = %q
+  settlement_account = %q
+  webhook_url        = %q
+  webhook_secret     = %s
+  signing_key_id     = "k1"
+}
+`, n.secret(t, "acq_att", randHex(32)), pub, opub, n.secret(t, "acq_token", randHex(32)), n.Settlement,
+		n.secret(t, "acq_bt_token", randHex(32)), n.Settlement,
+		sha(n.APIKey), n.Settlement, webhookURL, n.secret(t, "whsec", sec),
+		sha(n.OtherAPI), n.Settlement, webhookURL, n.secret(t, "whsec2", sec)))
+	n.write(t, "bank_a.hcl", fmt.Sprintf(`
+institution "bank_a" {
+  display_name = "Bank A"
+  roles        = ["issuer"]
+  bank_code    = %q
+  bin_ranges   = ["411100-411199"]
+
+  authenticator "ocra" {
+    attestation_key    = %s
+    attestation_key_id = "bank_a-1"
+    payer "alice" { key = %s }
+    payer "bob"   { key = %s }
+  }
+  method "card" {
+    plugin    = "card"
+    token_key = %s
+    card "alice" {
+      pan          = %s
+      expiry       = "12/39"
+      holder       = "alice"
+      credit_limit = 100000000
+      currency     = "EUR"
+    }
+  }
+  method "bank_transfer" {
+    plugin    = "banktransfer"
+    token_key = %s
+    account %q {
+      holder   = "alice"
+      balance  = 100000000
+      currency = "EUR"
+    }
+    account %q {
+      holder   = "bob"
+      balance  = 100
+      currency = "EUR"
+    }
+  }
+}
+`, n.BankCode, n.secret(t, "bank_att", randHex(32)), n.secret(t, "alice", hex.EncodeToString(n.OCRAKey)),
+		n.secret(t, "bob", hex.EncodeToString(n.BobKey)), n.secret(t, "bank_token", randHex(32)),
+		n.secret(t, "pan", n.PAN), n.secret(t, "bank_bt_token", randHex(32)), n.Account, n.Poor))
+	return n
+}
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+func sha(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// secret writes a secret file and returns the HCL expression reading it;
+// every value is also remembered for the leak scan.
+func (n *network) secret(t testing.TB, name, value string) string {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(n.Dir, "secrets", name), []byte(value), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := n.Secrets["file "+name]; !ok && len(value) >= 16 {
+		n.Secrets["file "+name] = value
+	}
+	return fmt.Sprintf("file(%q)", "secrets/"+name)
+}
+
+func (n *network) write(t testing.TB, name, text string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(n.Dir, name), []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// receiver is the sellers' webhook endpoint: it verifies every signature
+// and records deliveries by webhook-id, and keeps every body for the leak
+// scan.
+type receiver struct {
+	srv    *httptest.Server
+	secret string
+	mu     sync.Mutex
+	byID   map[string]int    // webhook-id -> deliveries
+	types  map[string]string // webhook-id -> event type
+	pays   map[string]string // webhook-id -> payment id
+	bodies [][]byte
+	bad    int
+}
+
+func newReceiver(t testing.TB) *receiver {
+	r := &receiver{byID: map[string]int{}, types: map[string]string{}, pays: map[string]string{}}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.bodies = append(r.bodies, body)
+		if err := webhook.Verify(r.secret, req.Header, body, 5*time.Minute); err != nil {
+			r.bad++
+			http.Error(w, "bad signature", http.StatusBadRequest)
+			return
+		}
+		var wh struct {
+			Type string `json:"type"`
+			Data struct {
+				ID string `json:"id"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(body, &wh); err != nil {
+			r.bad++
+			http.Error(w, "bad body", http.StatusBadRequest)
+			return
+		}
+		id := req.Header.Get("webhook-id")
+		r.byID[id]++
+		r.types[id] = wh.Type
+		r.pays[id] = wh.Data.ID
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// eventIDs returns, for each payment, the distinct webhook ids received
+// with event type typ.
+func (r *receiver) eventIDs(typ string) map[string][]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string][]string{}
+	for id, p := range r.pays {
+		if r.types[id] == typ {
+			out[p] = append(out[p], id)
+		}
+	}
+	return out
+}
+
+// client drives the HTTP API as a merchant and as the payer's phone.
+type client struct {
+	base string
+	http *http.Client
+}
+
+func newClient(api string) *client {
+	return &client{base: "http://" + api, http: &http.Client{Timeout: 20 * time.Second}}
+}
+
+func (c *client) do(method, path, key string, body any, hdr map[string]string) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		var b []byte
+		switch v := body.(type) {
+		case json.RawMessage:
+			b = v
+		case []byte:
+			b = v
+		default:
+			var err error
+			if b, err = json.Marshal(body); err != nil {
+				return 0, nil, err
+			}
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res.StatusCode, b, err
+}
+
+type created struct {
+	ID       string `json:"id"`
+	Status   string `json:"status"`
+	PayToken string `json:"pay_token"`
+}
+
+type problem struct {
+	Code   string `json:"code"`
+	Status int    `json:"status"`
+}
+
+// createReq is a create-payment body signed with key.
+func createReq(merchant string, amount int64, ref string, expires time.Time, key ed25519.PrivateKey) map[string]any {
+	signedAt := time.Now().UnixMilli()
+	o := &pb.Order{MerchantId: merchant, AcquirerId: "acq", AmountMinor: amount, Currency: "EUR", OrderRef: ref, ExpiresAtUnix: expires.Unix()}
+	sig := ed25519.Sign(key, order.SellerMessage(order.TermsDigest(o), signedAt))
+	return map[string]any{"amount_minor": amount, "currency": "EUR", "order_ref": ref,
+		"expires_at": expires.UTC().Format(time.RFC3339), "seller_signature": base64.StdEncoding.EncodeToString(sig),
+		"seller_key_id": "k1", "signed_at_unix_ms": signedAt}
+}
+
+func (c *client) create(key string, body any, idem string) (int, *created, []byte, error) {
+	hdr := map[string]string{}
+	if idem != "" {
+		hdr["Idempotency-Key"] = idem
+	}
+	st, b, err := c.do("POST", "/v1/payments", key, body, hdr)
+	if err != nil {
+		return st, nil, b, err
+	}
+	var cr created
+	if st == http.StatusCreated || st == http.StatusOK {
+		if err := json.Unmarshal(b, &cr); err != nil {
+			return st, nil, b, err
+		}
+	}
+	return st, &cr, b, nil
+}
+
+func (c *client) payer(token, step string, body any) (int, []byte, error) {
+	return c.do("POST", "/v1/pay/"+token+step, "", body, nil)
+}
+
+func (c *client) status(key, id string) (string, error) {
+	st, b, err := c.do("GET", "/v1/payments/"+id, key, nil, nil)
+	if err != nil {
+		return "", err
+	}
+	if st != http.StatusOK {
+		return "", fmt.Errorf("GET payment %s: %d %s", id, st, b)
+	}
+	var p struct {
+		Status string `json:"status"`
+	}
+	err = json.Unmarshal(b, &p)
+	return p.Status, err
+}
+
+func cardChoice(pan string) map[string]any {
+	return map[string]any{"method": "card", "card": map[string]any{"number": pan, "expiry_month": 12, "expiry_year": 2039}}
+}
+
+func accountChoice(code, number string) map[string]any {
+	return map[string]any{"method": "bank_transfer", "account": map[string]any{"bank_code": code, "account_number": number}}
+}
+
+// challenge runs step A-B and begins C; it returns the OCRA answer body
+// the wallet computed (the payer's proof over the order digest).
+func (c *client) challenge(token string, choice map[string]any, key []byte) ([]byte, error) {
+	st, b, err := c.payer(token, "/method", choice)
+	if err != nil {
+		return nil, err
+	}
+	if st != http.StatusOK {
+		return nil, fmt.Errorf("choose: %d %s", st, b)
+	}
+	w := &wallet.OCRA{Key: key}
+	w.Begin()
+	st, b, err = c.payer(token, "/auth/begin", json.RawMessage(w.BeginPayerData()))
+	if err != nil {
+		return nil, err
+	}
+	if st != http.StatusOK {
+		return nil, fmt.Errorf("auth/begin: %d %s", st, b)
+	}
+	var ch struct {
+		ChallengeData json.RawMessage `json:"challenge_data"`
+		DigestHex     string          `json:"digest_hex"`
+	}
+	if err := json.Unmarshal(b, &ch); err != nil {
+		return nil, err
+	}
+	digest, err := hex.DecodeString(ch.DigestHex)
+	if err != nil {
+		return nil, err
+	}
+	answer, err := w.Answer(ch.ChallengeData, digest)
+	if err != nil {
+		return nil, fmt.Errorf("wallet refused the issuer: %w", err)
+	}
+	return answer, nil
+}
+
+// finish sends the payer's answer (C, then D and E) and returns the state
+// the payment page sees.
+func (c *client) finish(token string, answer []byte) (string, int, error) {
+	st, b, err := c.payer(token, "/auth/finish", json.RawMessage(answer))
+	if err != nil {
+		return "", st, err
+	}
+	if st != http.StatusOK {
+		return "", st, fmt.Errorf("auth/finish: %d %s", st, b)
+	}
+	var v struct {
+		Payment struct {
+			State string `json:"state"`
+		} `json:"payment"`
+	}
+	err = json.Unmarshal(b, &v)
+	return v.Payment.State, st, err
+}
+
+func (c *client) pay(token string, choice map[string]any, key []byte) (string, error) {
+	answer, err := c.challenge(token, choice, key)
+	if err != nil {
+		return "", err
+	}
+	state, _, err := c.finish(token, answer)
+	return state, err
+}
+
+// proc is `switchd serve` running as a subprocess.
+type proc struct {
+	cmd        *exec.Cmd
+	api, admin string
+	exited     chan struct{}
+	log        string
+}
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// daemonBin builds the switchd command, with extra build flags.
+func daemonBin(t testing.TB, flags ...string) string {
+	return testbin.MustBuild(t, "./switchd/cmd/switchd", flags...)
+}
+
+// startDaemon runs `switchd serve` on n with data in dataDir, extra
+// environment env and extra flags, and waits until /readyz answers 200. It
+// returns nil with the log when the daemon exits before it is ready and
+// mayExit is set.
+func startDaemon(t testing.TB, bin string, n *network, dataDir string, env []string, flags ...string) *proc {
+	t.Helper()
+	p := &proc{api: freeAddr(t), admin: freeAddr(t), exited: make(chan struct{}), log: filepath.Join(dataDir, "daemon.log")}
+	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"serve", "--api-addr", p.api, "--admin-addr", p.admin, "--public-url", "http://" + p.api,
+		"--data-dir", dataDir, "--config", n.Dir, "--plugin-dir", n.Dir, "--log-level", "info",
+		"--webhook-initial-backoff", "50ms", "--webhook-max-backoff", "500ms"}, flags...)
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); logf.Close(); close(p.exited) }()
+	t.Cleanup(p.kill)
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.exited:
+			b, _ := os.ReadFile(p.log)
+			t.Fatalf("daemon exited during start:\n%s", tail(b))
+		default:
+		}
+		res, err := http.Get("http://" + p.admin + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("daemon did not become ready")
+	return nil
+}
+
+func tail(b []byte) []byte {
+	if len(b) > 4000 {
+		return b[len(b)-4000:]
+	}
+	return b
+}
+
+// kill sends SIGKILL and waits for the exit; the plugins die with the
+// daemon (Pdeathsig).
+func (p *proc) kill() {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	p.cmd.Process.Kill()
+	<-p.exited
+}
+
+func (p *proc) stop(t testing.TB) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		t.Error("daemon did not stop on SIGTERM")
+		p.kill()
+	}
+}
+
+// alive reports whether the daemon process still runs.
+func (p *proc) alive() bool {
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// pluginPID returns the pid of the named plugin from the admin status.
+func (p *proc) pluginPID(t testing.TB, name string) int {
+	t.Helper()
+	res, err := http.Get("http://" + p.admin + "/v1/admin/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var st struct {
+		Plugins []pluginhost.Status `json:"plugins"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	for _, pl := range st.Plugins {
+		if pl.Name == name {
+			return pl.PID
+		}
+	}
+	t.Fatalf("plugin %s not in the admin status", name)
+	return 0
+}
+
+// ledgerPath is where a plugin keeps an institution's ledger.
+func ledgerPath(dataDir, plugin, inst string) string {
+	return filepath.Join(dataDir, "plugins", plugin, inst, "ledger.db")
+}
+
+// ledgerOp is one operation a plugin ledger recorded.
+type ledgerOp struct {
+	PaymentID string `json:"payment_id"`
+	Operation string `json:"operation"`
+	State     string `json:"state"`
+	Amount    int64  `json:"amount"`
+}
+
+// ledger is what a plugin's ledger file holds, read with bbolt directly:
+// the ledger package is internal to plugins/.
+type ledger struct {
+	Balances map[string]int64
+	Ops      []ledgerOp
+}
+
+// readLedger opens a plugin ledger read-only (the plugin must have
+// stopped) and checks its own invariants: every journal entry sums to
+// zero, every balance equals the replay of its postings, balances sum to
+// zero per currency.
+func readLedger(path string) (*ledger, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("ledger %s: %w", path, err)
+	}
+	defer db.Close()
+	l := &ledger{Balances: map[string]int64{}}
+	var problems []error
+	err = db.View(func(tx *bolt.Tx) error {
+		for e := range tx.Check() {
+			problems = append(problems, e)
+		}
+		replayed := map[string]int64{}
+		err := tx.Bucket([]byte("journal")).ForEach(func(k, v []byte) error {
+			var e struct {
+				Postings []struct {
+					Account string `json:"account"`
+					Amount  int64  `json:"amount"`
+				} `json:"postings"`
+			}
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			var sum int64
+			for _, p := range e.Postings {
+				sum += p.Amount
+				replayed[p.Account] += p.Amount
+			}
+			if sum != 0 {
+				problems = append(problems, fmt.Errorf("journal entry %x sums to %d", k, sum))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		totals := map[string]int64{}
+		err = tx.Bucket([]byte("accounts")).ForEach(func(k, v []byte) error {
+			var a struct {
+				ID       string `json:"id"`
+				Currency string `json:"currency"`
+				Balance  int64  `json:"balance"`
+			}
+			if err := json.Unmarshal(v, &a); err != nil {
+				return err
+			}
+			l.Balances[a.ID] = a.Balance
+			totals[a.Currency] += a.Balance
+			if replayed[a.ID] != a.Balance {
+				problems = append(problems, fmt.Errorf("account %s: balance %d, postings %d", a.ID, a.Balance, replayed[a.ID]))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for c, v := range totals {
+			if v != 0 {
+				problems = append(problems, fmt.Errorf("currency %s: balances sum to %d", c, v))
+			}
+		}
+		return tx.Bucket([]byte("operations")).ForEach(func(k, v []byte) error {
+			var op ledgerOp
+			if err := json.Unmarshal(v, &op); err != nil {
+				return err
+			}
+			l.Ops = append(l.Ops, op)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger %s: %w", path, err)
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("ledger %s: %w", path, errors.Join(problems...))
+	}
+	return l, nil
+}
+
+// moved returns, by payment id, the amount an operation kind (debit,
+// credit) moved and kept (approved, not reversed), and counts the
+// payments with more than one kept operation of that kind.
+func (l *ledger) moved(operation string) (map[string]int64, int) {
+	out := map[string]int64{}
+	twice := 0
+	for _, op := range l.Ops {
+		if op.Operation != operation || op.State != "approved" {
+			continue
+		}
+		if _, ok := out[op.PaymentID]; ok {
+			twice++
+		}
+		out[op.PaymentID] += op.Amount
+	}
+	return out, twice
+}
+
+// openStore opens the daemon's database (the daemon must have stopped),
+// runs bbolt's consistency check and returns the store.
+func openStore(t testing.TB, dataDir string) *store.BoltStore {
+	t.Helper()
+	st, err := store.Open(filepath.Join(dataDir, "switchd.db"), store.Options{LockTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Check(); err != nil {
+		t.Errorf("store.Check: %v", err)
+	}
+	return st
+}
+
+// storedPayments reads payments by id from the store.
+func storedPayments(t testing.TB, st store.Store, ids []string) map[string]*store.Payment {
+	t.Helper()
+	out := map[string]*store.Payment{}
+	err := st.View(context.Background(), func(tx store.Tx) error {
+		for _, id := range ids {
+			p, err := tx.GetPayment(id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out[id] = p
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// finalStates are the flow's final states.
+var finalStates = map[string]bool{"approved": true, "refused": true, "declined": true, "expired": true, "cancelled": true, "failed": true}

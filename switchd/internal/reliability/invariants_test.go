@@ -1,0 +1,280 @@
+package reliability
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// payment is one payment the daemon acknowledged (201 to the merchant).
+type payment struct {
+	id, token string
+	amount    int64
+	card      bool
+}
+
+// listStates lists every payment of the merchant with key through the
+// API (100 a page, so the merchant rate limit is not hit) and returns the
+// states by id.
+func listStates(c *client, key string) (map[string]string, error) {
+	out := map[string]string{}
+	cursor := ""
+	for {
+		path := "/v1/payments?limit=100"
+		if cursor != "" {
+			path += "&cursor=" + url.QueryEscape(cursor)
+		}
+		st, b, err := c.do("GET", path, key, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		if st != http.StatusOK {
+			return nil, fmt.Errorf("list payments: %d %s", st, b)
+		}
+		var page struct {
+			Data []struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+			} `json:"data"`
+			NextCursor string `json:"next_cursor"`
+		}
+		if err := json.Unmarshal(b, &page); err != nil {
+			return nil, err
+		}
+		for _, p := range page.Data {
+			out[p.ID] = p.Status
+		}
+		if page.NextCursor == "" {
+			return out, nil
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// waitFinal polls the API until every acknowledged payment is in a final
+// state or timeout passes, and returns the states by id (a payment left
+// non-final or missing is reported by verify, which reads the store).
+func waitFinal(t testing.TB, c *client, key string, acked []payment, timeout time.Duration) map[string]string {
+	t.Helper()
+	for end := time.Now().Add(timeout); ; {
+		states, err := listStates(c, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending := 0
+		for _, p := range acked {
+			if !finalStates[states[p.id]] {
+				pending++
+			}
+		}
+		if pending == 0 || time.Now().After(end) {
+			return states
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// outcome is what verify found.
+type outcome struct {
+	States       map[string]int // final state -> payments
+	Approved     int
+	Lost         int // acknowledged but not in the store
+	Stuck        int // not final after the sweeper ran
+	DoublePaid   int // a payment with two kept debits or credits
+	Mismatched   int // ledger movement disagreeing with the final state
+	WebhookDupes int // (payment, event type) received under more than one id
+	Missing      int // final payment without its webhook
+}
+
+// verify stops nothing: the daemon must have been stopped by the caller
+// (bbolt locks the files). It checks, for the acknowledged payments:
+// every one is in the store and final; bbolt's check passes on the store
+// and every ledger; each ledger balances; an approved payment was debited
+// once and credited once for its amount, any other had nothing kept; the
+// payer side and the seller side moved the same total; each final state
+// reached the seller under exactly one webhook id.
+func verify(t testing.TB, n *network, dataDir string, r *receiver, acked []payment) outcome {
+	t.Helper()
+	o := outcome{States: map[string]int{}}
+	st := openStore(t, dataDir)
+	ids := make([]string, len(acked))
+	for i, p := range acked {
+		ids[i] = p.id
+	}
+	stored := storedPayments(t, st, ids)
+	ledgers := map[string]*ledger{}
+	for _, lp := range []struct{ plugin, inst string }{{"card", "bank_a"}, {"banktransfer", "bank_a"}, {"card", "acq"}, {"banktransfer", "acq"}} {
+		l, err := readLedger(ledgerPath(dataDir, lp.plugin, lp.inst))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ledgers[lp.plugin+"/"+lp.inst] = l
+	}
+	debits := map[string]int64{}
+	credits := map[string]int64{}
+	for _, k := range []string{"card/bank_a", "banktransfer/bank_a"} {
+		m, twice := ledgers[k].moved("debit")
+		o.DoublePaid += twice
+		for id, v := range m {
+			debits[id] += v
+		}
+	}
+	for _, k := range []string{"card/acq", "banktransfer/acq"} {
+		m, twice := ledgers[k].moved("credit")
+		o.DoublePaid += twice
+		for id, v := range m {
+			credits[id] += v
+		}
+	}
+	var totalDebit, totalCredit int64
+	for _, v := range debits {
+		totalDebit += v
+	}
+	for _, v := range credits {
+		totalCredit += v
+	}
+	if totalDebit != totalCredit {
+		t.Errorf("money not conserved: payers debited %d, sellers credited %d", totalDebit, totalCredit)
+	}
+	webhooks := map[string]map[string]int{} // payment -> type -> distinct ids
+	r.mu.Lock()
+	for id, pay := range r.pays {
+		if webhooks[pay] == nil {
+			webhooks[pay] = map[string]int{}
+		}
+		webhooks[pay][r.types[id]]++
+	}
+	if r.bad != 0 {
+		t.Errorf("%d webhooks failed signature verification", r.bad)
+	}
+	r.mu.Unlock()
+	for _, p := range acked {
+		sp := stored[p.id]
+		if sp == nil {
+			o.Lost++
+			t.Errorf("acknowledged payment %s is not in the store", p.id)
+			continue
+		}
+		o.States[sp.State]++
+		if !finalStates[sp.State] {
+			o.Stuck++
+			t.Errorf("payment %s stuck in %s (expired at %s)", p.id, sp.State, sp.ExpiresAt.Format(time.RFC3339))
+			continue
+		}
+		want := int64(0)
+		if sp.State == "approved" {
+			o.Approved++
+			want = p.amount
+		}
+		if debits[p.id] != want || credits[p.id] != want {
+			o.Mismatched++
+			t.Errorf("payment %s %s: debited %d, credited %d, want %d each", p.id, sp.State, debits[p.id], credits[p.id], want)
+		}
+		for typ, k := range webhooks[p.id] {
+			if k != 1 {
+				o.WebhookDupes++
+				t.Errorf("payment %s: %s received under %d event ids", p.id, typ, k)
+			}
+		}
+		if sp.State == "approved" && webhooks[p.id]["payment.approved"] == 0 {
+			o.Missing++
+			t.Errorf("approved payment %s: no payment.approved webhook", p.id)
+		}
+	}
+	// A debit or credit of a payment nobody acknowledged would be money
+	// moved for an order the merchant never saw.
+	known := map[string]bool{}
+	for _, p := range acked {
+		known[p.id] = true
+	}
+	for id := range debits {
+		if !known[id] {
+			t.Errorf("ledger debit for unknown payment %s", id)
+		}
+	}
+	if o.DoublePaid != 0 {
+		t.Errorf("%d payments paid twice", o.DoublePaid)
+	}
+	return o
+}
+
+// waitWebhooks waits until every approved payment's webhook arrived.
+func waitWebhooks(r *receiver, states map[string]string, timeout time.Duration) {
+	for end := time.Now().Add(timeout); time.Now().Before(end); {
+		got := r.eventIDs("payment.approved")
+		missing := 0
+		for id, s := range states {
+			if s == "approved" && len(got[id]) == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// leakScan searches every file under dirs and every webhook body for the
+// network's secrets (raw, and hex or base64 where the value is binary-
+// looking) and returns the number of files scanned; each hit is an error.
+// The network's own configuration directory is never passed: it holds the
+// secrets by design.
+func leakScan(t testing.TB, n *network, r *receiver, extra map[string]string, dirs ...string) (files, bodies, hits int) {
+	t.Helper()
+	secrets := map[string]string{}
+	for k, v := range n.Secrets {
+		secrets[k] = v
+	}
+	for k, v := range extra {
+		secrets[k] = v
+	}
+	check := func(where string, b []byte) {
+		for name, s := range secrets {
+			if s != "" && bytes.Contains(b, []byte(s)) {
+				hits++
+				t.Errorf("leak: %s found in %s", name, where)
+			}
+		}
+	}
+	for _, d := range dirs {
+		filepath.WalkDir(d, func(path string, de os.DirEntry, err error) error {
+			if err != nil || de.IsDir() {
+				return nil
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Errorf("leak scan: %v", err)
+				return nil
+			}
+			files++
+			check(path, b)
+			return nil
+		})
+	}
+	r.mu.Lock()
+	received := append([][]byte(nil), r.bodies...)
+	r.mu.Unlock()
+	for i, b := range received {
+		check("webhook body "+strconv.Itoa(i), b)
+	}
+	return files, len(received), hits
+}
+
+// sortedKeys returns m's keys in order, for stable logs.
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
