@@ -79,6 +79,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
+	// The children's stderr is copied by other goroutines; the progress
+	// bar and the notes may share the writer.
+	var mu sync.Mutex
+	o.Progress, o.Log = &lockedWriter{mu: &mu, w: o.Progress}, &lockedWriter{mu: &mu, w: o.Log}
 	work := o.WorkDir
 	if work == "" {
 		d, err := os.MkdirTemp("", "switchd-bench-")
@@ -505,4 +509,16 @@ func machine() Machine {
 		m.LoadAvg = strings.Join(strings.Fields(string(b))[:3], " ")
 	}
 	return m
+}
+
+// lockedWriter serializes writes to w under mu.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -218,6 +218,11 @@ type inProcessServer struct {
 }
 
 func startInProcess(ctx context.Context, set *config.Settings, logger *slog.Logger) (*inProcessServer, error) {
+	// The plugins log at the level the daemon gives its plugin
+	// subprocesses, so both sides do the same logging work.
+	if err := os.Setenv("SWITCHD_PLUGIN_LOG_LEVEL", set.LogLevel); err != nil {
+		return nil, err
+	}
 	host := pluginhost.InProcess(map[string]sdk.Plugin{
 		"card": cardplugin.New(), "banktransfer": banktransferplugin.New(),
 		"merchantsig": merchantsigplugin.New(), "ocra": ocraplugin.New(),
