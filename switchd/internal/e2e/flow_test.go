@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -18,6 +22,7 @@ type env struct {
 	dataDir string
 	c       *client
 	d       *daemon.Daemon
+	logs    *syncBuffer
 }
 
 // setup starts a network and an in-process daemon.
@@ -27,8 +32,9 @@ func setup(t *testing.T) *env {
 	n := newNetwork(t, r.srv.URL+"/hooks")
 	r.secret = n.WebhookSec
 	dataDir := t.TempDir()
-	d, c := runDaemon(t, n, dataDir)
-	return &env{n: n, r: r, dataDir: dataDir, c: c, d: d}
+	logs := &syncBuffer{}
+	d, c := runDaemon(t, n, dataDir, logs)
+	return &env{n: n, r: r, dataDir: dataDir, c: c, d: d, logs: logs}
 }
 
 // stop shuts the daemon down gracefully (the plugins release their
@@ -113,6 +119,30 @@ func TestCardAndBankTransferAtoE(t *testing.T) {
 		if tc.got != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, tc.got, tc.want)
 		}
+	}
+	// The card number is nowhere at rest and in no log line: not in the
+	// switch's database, not in any plugin file, not in the daemon's or
+	// the plugins' logs (debug level).
+	scanned := 0
+	filepath.WalkDir(dataDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		scanned++
+		if bytes.Contains(b, []byte(bk.PAN)) {
+			t.Errorf("%s holds the card number", path)
+		}
+		return nil
+	})
+	if logs := e.logs.Bytes(); len(logs) == 0 || bytes.Contains(logs, []byte(bk.PAN)) {
+		t.Errorf("the log (%d bytes) is empty or holds the card number", len(logs))
+	}
+	if scanned < 5 {
+		t.Errorf("scanned only %d files", scanned)
 	}
 	for id, count := range r.byID {
 		if count != 1 {
