@@ -554,3 +554,47 @@ func TestCallDeadline(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentPayerCalls double-submits every payer step: one debit,
+// one credit, one approved payment; the other submissions are refused
+// with a state error.
+func TestConcurrentPayerCalls(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	p, token := h.create(1000, "good")
+	run := func(f func() error) (ok, refused int) {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for i := 0; i < 10; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := f()
+				mu.Lock()
+				defer mu.Unlock()
+				if err == nil {
+					ok++
+				} else if errors.Is(err, ErrInvalidState) || errors.Is(err, ErrPaymentFinal) {
+					refused++
+				} else {
+					t.Errorf("unexpected error: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		return ok, refused
+	}
+	if ok, refused := run(func() error { _, err := h.e.ChooseMethod(ctx, token, card); return err }); ok != 1 || refused != 9 {
+		t.Fatalf("choose: %d ok, %d refused", ok, refused)
+	}
+	if ok, refused := run(func() error { _, err := h.e.FinishAuth(ctx, token, []byte("right")); return err }); ok != 1 || refused != 9 {
+		t.Fatalf("finish: %d ok, %d refused", ok, refused)
+	}
+	h.wg.Wait()
+	if got := h.payment(p.ID); got.State != StateApproved || h.plugins.method.debits != 1 {
+		t.Fatalf("state %s, %d debits", got.State, h.plugins.method.debits)
+	}
+	if b := h.plugins.method.balance("acquirer/shop"); b != 1000 {
+		t.Fatalf("merchant credited %d", b)
+	}
+}
