@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchd/switchd/examples/checkout"
+	"github.com/switchd/switchd/internal/testbin"
+	"github.com/switchd/switchd/switchd/internal/webhook"
+)
+
+// TestDemoVerifiesSwitchdWebhooks checks the demo store's Standard Webhooks
+// verification against the signer switchd delivers with.
+func TestDemoVerifiesSwitchdWebhooks(t *testing.T) {
+	secret, err := webhook.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := webhook.NewSecret()
+	now := time.Now()
+	body := []byte(`{"type":"payment.approved","data":{"id":"pay_1"}}`)
+	signed := func(secret string, ts time.Time) http.Header {
+		h, err := webhook.Sign(secret, "wh_pay_1_approved", ts, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	tests := []struct {
+		name   string
+		secret string
+		header http.Header
+		body   []byte
+		ok     bool
+	}{
+		{"switchd's signature", secret, signed(secret, now), body, true},
+		{"rotated: two signatures, the second valid", secret, func() http.Header {
+			h := signed(secret, now)
+			h.Set("webhook-signature", signed(other, now).Get("webhook-signature")+" "+h.Get("webhook-signature"))
+			return h
+		}(), body, true},
+		{"body changed", secret, signed(secret, now), []byte(`{"type":"payment.approved","data":{"id":"pay_2"}}`), false},
+		{"another secret", other, signed(secret, now), body, false},
+		{"ten minutes old", secret, signed(secret, now.Add(-10*time.Minute)), body, false},
+		{"no signature", secret, func() http.Header { h := signed(secret, now); h.Del("webhook-signature"); return h }(), body, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkout.VerifyWebhook(tt.secret, tt.header, tt.body, 5*time.Minute, now)
+			if (err == nil) != tt.ok {
+				t.Fatalf("VerifyWebhook = %v, want ok=%v", err, tt.ok)
+			}
+			if err != nil && strings.Contains(err.Error(), strings.TrimPrefix(tt.secret, "whsec_")) {
+				t.Fatal("the error holds the secret")
+			}
+		})
+	}
+}
+
+// TestDemoCmdErrors runs the command where it cannot work and checks that
+// it says why.
+func TestDemoCmdErrors(t *testing.T) {
+	root, err := testbin.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs := filepath.Join(root, "examples", "quickstart")
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	closedURL := "http://" + closed.Addr().String()
+	closed.Close()
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no quickstart folder", []string{"--quickstart", t.TempDir()}, "tea_shop_ed25519.seed"},
+		{"webhook port taken", []string{"--quickstart", qs, "--webhook-addr", busy.Addr().String()}, "webhook_url must point here"},
+		{"switchd not running", []string{"--quickstart", qs, "--webhook-addr", "127.0.0.1:0", "--api-url", closedURL, "--phone-file", filepath.Join(t.TempDir(), "p.json")}, "connection refused"},
+		{"extra argument", []string{"now"}, "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := newDemoCmd()
+			var out bytes.Buffer
+			cmd.SetOut(&out)
+			cmd.SetErr(&out)
+			cmd.SetArgs(tt.args)
+			err := cmd.Execute()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
