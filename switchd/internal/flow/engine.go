@@ -457,7 +457,9 @@ func call[T any](e *Engine, ctx context.Context, plugin, rpc string, deadline ti
 		}
 		cctx, cancel := context.WithTimeout(ctx, d)
 		start := time.Now()
+		failpointHit("flow.call.before", rpc)
 		res, err = fn(cctx)
+		failpointHit("flow.call.after", rpc)
 		cancel()
 		if m := e.opts.Metrics; m != nil {
 			m.PluginCallSeconds.WithLabelValues(plugin, rpc).Observe(time.Since(start).Seconds())

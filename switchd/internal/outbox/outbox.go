@@ -227,7 +227,9 @@ func (w *Worker) dispatch(ctx context.Context, wg *sync.WaitGroup, finished chan
 
 // deliver makes one attempt and records its outcome.
 func (w *Worker) deliver(ctx context.Context, m *store.OutboxMessage) {
+	failpointHit("outbox.deliver", "before")
 	derr := w.call(ctx, m)
+	failpointHit("outbox.deliver", "after")
 	if derr != nil && ctx.Err() != nil {
 		return // shutting down: the attempt does not count
 	}

@@ -282,6 +282,7 @@ func (s *BoltStore) commit(batch []*call) {
 	for len(batch) > 0 {
 		failed := -1
 		var failErr error
+		failpointHit("store.commit", "before")
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			btx := &boltTx{tx: tx}
 			for i, c := range batch {
@@ -292,6 +293,7 @@ func (s *BoltStore) commit(batch []*call) {
 			}
 			return nil
 		})
+		failpointHit("store.commit", "after")
 		if failed >= 0 {
 			batch[failed].errc <- failErr
 			batch = append(batch[:failed], batch[failed+1:]...)

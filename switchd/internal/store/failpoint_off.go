@@ -1,0 +1,7 @@
+//go:build !failpoints
+
+package store
+
+// failpointHit does nothing: failpoints exist only in builds with -tags
+// failpoints (see package switchd/internal/reliability/failpoint).
+func failpointHit(point, detail string) {}
