@@ -514,15 +514,28 @@ func daemonBin(t testing.TB, flags ...string) string {
 }
 
 // startDaemon runs `switchd serve` on n with data in dataDir, extra
-// environment env and extra flags, and waits until /readyz answers 200. It
-// returns nil with the log when the daemon exits before it is ready and
-// mayExit is set.
+// environment env and extra flags, and waits until /readyz answers 200.
 func startDaemon(t testing.TB, bin string, n *network, dataDir string, env []string, flags ...string) *proc {
+	t.Helper()
+	p, err := tryStartDaemon(t, bin, n, dataDir, env, flags...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// errExited is returned by tryStartDaemon when the daemon exits before it
+// is ready.
+var errExited = errors.New("daemon exited during start")
+
+// tryStartDaemon is startDaemon returning errExited (with the log's tail)
+// when the daemon exits before it is ready.
+func tryStartDaemon(t testing.TB, bin string, n *network, dataDir string, env []string, flags ...string) (*proc, error) {
 	t.Helper()
 	p := &proc{api: freeAddr(t), admin: freeAddr(t), exited: make(chan struct{}), log: filepath.Join(dataDir, "daemon.log")}
 	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	args := append([]string{"serve", "--api-addr", p.api, "--admin-addr", p.admin, "--public-url", "http://" + p.api,
 		"--data-dir", dataDir, "--config", n.Dir, "--plugin-dir", n.Dir, "--log-level", "info",
@@ -531,7 +544,8 @@ func startDaemon(t testing.TB, bin string, n *network, dataDir string, env []str
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
 	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
+		logf.Close()
+		return nil, err
 	}
 	go func() { p.cmd.Wait(); logf.Close(); close(p.exited) }()
 	t.Cleanup(p.kill)
@@ -540,20 +554,19 @@ func startDaemon(t testing.TB, bin string, n *network, dataDir string, env []str
 		select {
 		case <-p.exited:
 			b, _ := os.ReadFile(p.log)
-			t.Fatalf("daemon exited during start:\n%s", tail(b))
+			return p, fmt.Errorf("%w:\n%s", errExited, tail(b))
 		default:
 		}
 		res, err := http.Get("http://" + p.admin + "/readyz")
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
-				return p
+				return p, nil
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatal("daemon did not become ready")
-	return nil
+	return nil, errors.New("daemon did not become ready within 60s")
 }
 
 func tail(b []byte) []byte {
