@@ -30,9 +30,12 @@
 //     issuer's method plugin (idempotent on the payment id) after verifying
 //     C's attestation again. Approved → one Update: paid, and the acquirer
 //     notice is queued in the outbox. The notice's handler
-//     (HandleAcquirerNotice) verifies the issuer's D (or C) attestation,
-//     records Pending="credit", and calls Credit on the acquirer's method
-//     plugin with the merchant's settlement account.
+//     (HandleAcquirerNotice) verifies the issuer's D (or C) attestation
+//     and calls Credit on the acquirer's method plugin with the merchant's
+//     settlement account. No Pending mark is needed for the credit: the
+//     notice stays in the outbox until the handler has recorded the
+//     answer, and Credit is idempotent on the payment id, so a credit whose
+//     answer was lost is simply asked again.
 //   - E: credit approved → one Update: approved, and the seller's webhook
 //     is queued. Credit refused → Pending="reverse_debit" is recorded, the
 //     debit is reversed at the issuer, and the payment ends declined.
@@ -61,7 +64,6 @@
 //	payer_authenticated   debited               paid
 //	payer_authenticated   debit_declined        declined
 //	payer_authenticated   reverse_started       payer_authenticated
-//	paid                  credit_started        paid
 //	paid                  reverse_started       paid
 //	paid                  credited              approved
 //	paid                  credit_refused        declined
@@ -77,7 +79,7 @@
 // state, with id "wh_<payment>_<state>", which is the webhook-id header).
 // The event's type is "payment.<state reached>" (e.g. payment.approved),
 // or "payment.<event>" for a step that stays in its state
-// (payment.credit_started, payment.reverse_started); From, To and a
+// (payment.reverse_started); From, To and a
 // secret-free Detail (issuer id, decline code) complete it. A pair not in
 // the table is refused and nothing is written. Within one
 // process, work on one payment is serialized by a per-payment lock.

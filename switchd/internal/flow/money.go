@@ -187,12 +187,6 @@ func (e *Engine) credit(ctx context.Context, p *store.Payment) (*store.Payment, 
 	if err != nil {
 		return nil, err
 	}
-	if p.Pending != "credit" {
-		p, err = e.transition(ctx, p.ID, change{ev: EvCreditStart, expect: StatePaid, mutate: func(q *store.Payment) { q.Pending = "credit" }})
-		if err != nil {
-			return nil, internal(err)
-		}
-	}
 	o, digest := digestOf(p)
 	att := storedAttestation(p, "D")
 	if att == nil {

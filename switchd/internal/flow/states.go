@@ -44,7 +44,6 @@ const (
 	EvPayerDeclined Event = "payer_declined"       // C declined
 	EvDebited       Event = "debited"              // D: issuer debit approved
 	EvDebitDeclined Event = "debit_declined"       // D: issuer debit declined
-	EvCreditStart   Event = "credit_started"       // D: Credit is about to be called (Pending=credit)
 	EvReverseStart  Event = "reverse_started"      // a debit is about to be reversed (Pending=reverse_debit)
 	EvCredited      Event = "credited"             // E: acquirer credit approved
 	EvCreditRefused Event = "credit_refused"       // acquirer refused; the debit has been reversed
@@ -56,7 +55,7 @@ const (
 // Events lists every event.
 var Events = []Event{
 	EvChoose, EvSellerOK, EvSellerRefused, EvPayerOK, EvPayerDeclined, EvDebited, EvDebitDeclined,
-	EvCreditStart, EvReverseStart, EvCredited, EvCreditRefused, EvExpire, EvCancel, EvFail,
+	EvReverseStart, EvCredited, EvCreditRefused, EvExpire, EvCancel, EvFail,
 }
 
 type edge struct {
@@ -77,7 +76,6 @@ var transitions = func() map[edge]string {
 		{StatePayerAuthenticated, EvDebited}:        StatePaid,
 		{StatePayerAuthenticated, EvDebitDeclined}:  StateDeclined,
 		{StatePayerAuthenticated, EvReverseStart}:   StatePayerAuthenticated,
-		{StatePaid, EvCreditStart}:                  StatePaid,
 		{StatePaid, EvReverseStart}:                 StatePaid,
 		{StatePaid, EvCredited}:                     StateApproved,
 		{StatePaid, EvCreditRefused}:                StateDeclined,

@@ -15,7 +15,7 @@ var want = map[string]map[Event]string{
 	StateMethodChosen:        {EvSellerOK: StateSellerAuthenticated, EvSellerRefused: StateRefused, EvCancel: StateCancelled, EvExpire: StateExpired, EvFail: StateFailed},
 	StateSellerAuthenticated: {EvPayerOK: StatePayerAuthenticated, EvPayerDeclined: StateDeclined, EvCancel: StateCancelled, EvExpire: StateExpired, EvFail: StateFailed},
 	StatePayerAuthenticated:  {EvDebited: StatePaid, EvDebitDeclined: StateDeclined, EvReverseStart: StatePayerAuthenticated, EvExpire: StateExpired, EvFail: StateFailed},
-	StatePaid:                {EvCreditStart: StatePaid, EvReverseStart: StatePaid, EvCredited: StateApproved, EvCreditRefused: StateDeclined, EvExpire: StateExpired, EvFail: StateFailed},
+	StatePaid:                {EvReverseStart: StatePaid, EvCredited: StateApproved, EvCreditRefused: StateDeclined, EvExpire: StateExpired, EvFail: StateFailed},
 }
 
 func TestTransitionTableAllPairs(t *testing.T) {
