@@ -89,7 +89,7 @@ The API limits each shop to 100 requests/s, so payers pay at --merchants shops
 	f.IntVar(&o.Count, "count", 0, "payments per load phase (0: bounded by --duration only)")
 	f.IntVar(&o.Unloaded, "unloaded", 20, "payments made one at a time before each load phase")
 	f.StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")
-	f.StringVar(&cpuProfile, "cpuprofile", "", "write the daemon's CPU profile during the out-of-process load phase to this file")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write the daemon's CPU profile during the out-of-process load phase to this file (the in-process server's to <file>.inprocess)")
 	f.StringVar(&workDir, "work-dir", "", "keep the network and data dirs here (default: a temporary directory, removed)")
 	f.BoolVar(&quiet, "quiet", false, "no progress bar")
 	return cmd

@@ -51,7 +51,8 @@ type Options struct {
 	Exe  string
 	Args []string
 	// CPUProfile, when set, is where the daemon's CPU profile during the
-	// out-of-process load phase is written (from /debug/pprof/profile).
+	// out-of-process load phase is written (from /debug/pprof/profile);
+	// the in-process server's goes to CPUProfile + ".inprocess".
 	CPUProfile string
 	// Progress and Log receive the progress bar and notes (nil: discard).
 	Progress io.Writer
@@ -66,6 +67,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.check(); err != nil {
 		return nil, err
 	}
+	plugins := map[string]string{}
+	for name, p := range o.Plugins {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		plugins[name] = abs
+	}
+	o.Plugins = plugins
 	if o.Exe == "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -220,6 +230,9 @@ func (r *receiver) waitFor(want int, timeout time.Duration) {
 	}
 }
 
+// warmUp is how many payments precede the unloaded ones in each phase.
+const warmUp = 8
+
 // phase starts a server in mode on a fresh data dir and measures an
 // unloaded payment, then the load.
 func phase(ctx context.Context, o Options, n *network, rcv *receiver, mode, dataDir string) (*Phase, error) {
@@ -247,24 +260,33 @@ func phase(ctx context.Context, o Options, n *network, rcv *receiver, mode, data
 	d := newDriver(ch.addrs.API, n, o.Payers)
 	defer d.close()
 
-	// Unloaded: one payer, one payment after another.
+	// Warm-up (connections, caches, files grown), then unloaded: one
+	// payer, one payment after another.
+	warm := d.run(ctx, loadOptions{Payers: min(o.Payers, 4), Count: warmUp})
+	if warm.Approved == 0 {
+		return nil, fmt.Errorf("%w: warm-up payments failed: %v", ErrNoPayments, warm.Errors)
+	}
 	unloaded := d.run(ctx, loadOptions{Payers: 1, Count: o.Unloaded})
 	if unloaded.Approved == 0 {
 		return nil, fmt.Errorf("%w: unloaded payments failed: %v", ErrNoPayments, unloaded.Errors)
 	}
 	ph.Unloaded = percentiles(unloaded.Latencies[stepSwitch])
 	ph.UnloadedOverall = percentiles(unloaded.Latencies[stepOverall])
-	rcv.waitFor(int(unloaded.Approved), 10*time.Second)
+	rcv.waitFor(int(warm.Approved+unloaded.Approved), 10*time.Second)
 	base, _, _ := rcv.counts()
 
 	var profErr chan error
-	if mode == modeDaemon && o.CPUProfile != "" {
+	if o.CPUProfile != "" {
+		path := o.CPUProfile
+		if mode == modeInProcess {
+			path += ".inprocess"
+		}
 		secs := max(1, int(o.Duration.Seconds()))
 		if o.Duration == 0 {
 			secs = 5
 		}
 		profErr = make(chan error, 1)
-		go func() { profErr <- fetchProfile(ctx, ch.addrs.Admin, secs, o.CPUProfile) }()
+		go func() { profErr <- fetchProfile(ctx, ch.addrs.Admin, secs, path) }()
 	}
 	cpu0 := make([]time.Duration, len(procs))
 	for i, p := range procs {
@@ -325,6 +347,9 @@ func phase(ctx context.Context, o Options, n *network, rcv *receiver, mode, data
 			fmt.Fprintf(o.Log, "bench: cpu profile: %v\n", err)
 		} else {
 			ph.CPUProfile = o.CPUProfile
+			if mode == modeInProcess {
+				ph.CPUProfile += ".inprocess"
+			}
 		}
 	}
 	if err := ch.stop(); err != nil {
