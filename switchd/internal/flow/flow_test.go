@@ -598,3 +598,48 @@ func TestConcurrentPayerCalls(t *testing.T) {
 		t.Fatalf("merchant credited %d", b)
 	}
 }
+
+// TestRecoveryOfInterruptedReversal: a crash after the reversal was
+// recorded (Pending=reverse_debit) but before it ran is finished at start.
+func TestRecoveryOfInterruptedReversal(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name      string
+		code      string
+		wantState string
+	}{
+		{"acquirer refused", "account_closed", StateDeclined},
+		{"proof failed", "attestation_invalid", StateFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.e.opts.Kick = func() {}
+			h.e.opts.ResultWait = time.Millisecond
+			p, token := h.create(600, "good")
+			must(h.e.ChooseMethod(ctx, token, card))
+			if v := must(h.e.FinishAuth(ctx, token, []byte("right"))); v.Payment.State != StatePaid {
+				t.Fatal(v.Payment.State)
+			}
+			must(h.e.transition(ctx, p.ID, change{ev: EvReverseStart, mutate: func(q *store.Payment) {
+				q.Pending = "reverse_debit"
+				q.DeclineCode = tc.code
+			}}))
+			if b := h.plugins.method.balance("issuer/alice"); b != 10000-600 {
+				t.Fatalf("payer balance %d before recovery", b)
+			}
+			h.e.Recover(ctx)
+			got := h.payment(p.ID)
+			if got.State != tc.wantState || got.DeclineCode != tc.code || got.Pending != "" {
+				t.Fatalf("state %s code %s pending %q", got.State, got.DeclineCode, got.Pending)
+			}
+			if b := h.plugins.method.balance("issuer/alice"); b != 10000 {
+				t.Fatalf("payer balance %d, want the debit reversed", b)
+			}
+			// The queued acquirer notice now finds the payment final.
+			h.deliver()
+			if b := h.plugins.method.balance("acquirer/shop"); b != 0 {
+				t.Fatalf("merchant credited %d", b)
+			}
+		})
+	}
+}

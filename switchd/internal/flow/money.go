@@ -93,6 +93,16 @@ func (e *Engine) reverseAndEnd(ctx context.Context, p *store.Payment, ev Event, 
 	return e.final(ctx, p.ID, p.State, ev, code)
 }
 
+// reverseEnd is the final event of a payment whose reversal was started
+// (Pending=reverse_debit) and interrupted: failed when it was started for
+// a proof that did not verify, else declined (acquirer refused).
+func reverseEnd(p *store.Payment) Event {
+	if p.DeclineCode == "attestation_invalid" || p.State == StatePayerAuthenticated {
+		return EvFail
+	}
+	return EvCreditRefused
+}
+
 // reverseDebit asks the issuer to put back the payer's debit. A debit that
 // was never made, was declined or is already reversed needs nothing.
 func (e *Engine) reverseDebit(ctx context.Context, p *store.Payment, reason string) error {
@@ -159,7 +169,7 @@ func (e *Engine) credit(ctx context.Context, p *store.Payment) (*store.Payment, 
 	start := time.Now()
 	defer e.observeStep("E", start)
 	if p.Pending == "reverse_debit" {
-		return e.reverseAndEnd(ctx, p, EvCreditRefused, p.DeclineCode)
+		return e.reverseAndEnd(ctx, p, reverseEnd(p), p.DeclineCode)
 	}
 	// Before D reaches the acquirer, check the issuer's proof: its debit
 	// attestation when it signed one, else its step-C attestation.

@@ -95,7 +95,7 @@ func (e *Engine) recoverLocked(ctx context.Context, id string, atStart bool) err
 		_, err = e.resolveDebit(ctx, p)
 	case StatePaid:
 		if p.Pending == "reverse_debit" {
-			_, err = e.reverseAndEnd(ctx, p, EvCreditRefused, p.DeclineCode)
+			_, err = e.reverseAndEnd(ctx, p, reverseEnd(p), p.DeclineCode)
 		}
 		// Otherwise the acquirer notice is in the outbox, which the outbox
 		// worker delivers on start; its handler settles the payment.
@@ -107,7 +107,7 @@ func (e *Engine) recoverLocked(ctx context.Context, id string, atStart bool) err
 // outcome is not recorded, by asking the issuer.
 func (e *Engine) resolveDebit(ctx context.Context, p *store.Payment) (*store.Payment, error) {
 	if p.Pending == "reverse_debit" {
-		return e.reverseAndEnd(ctx, p, EvFail, p.DeclineCode)
+		return e.reverseAndEnd(ctx, p, reverseEnd(p), p.DeclineCode)
 	}
 	res, err := e.operationStatus(ctx, p, p.IssuerID, pb.Operation_OPERATION_DEBIT)
 	if err != nil {
