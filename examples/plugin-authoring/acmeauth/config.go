@@ -102,4 +102,6 @@ func parse(cfg *config) (*settings, []*pb.Diagnostic) {
 	return s, diags
 }
 
-func (s *settings) String() string { return fmt.Sprintf("acmeauth settings (%d payers)", len(s.payers)) }
+func (s *settings) String() string {
+	return fmt.Sprintf("acmeauth settings (%d payers)", len(s.payers))
+}
