@@ -33,8 +33,8 @@ with a card, an account and an OCRA key), then:
      subprocesses, fsync on, on a fresh data dir, and runs complete A-E
      payments through the HTTP API (the shop signs each order; the payer
      chooses card or bank transfer, alternating, and authenticates with the
-     OCRA wallet, which verifies the issuer's proof); first --unloaded payments
-     one at a time, then --payers concurrent payers for --duration or --count;
+     OCRA wallet, which verifies the issuer's proof): --payers concurrent
+     payers for --duration or --count, then --unloaded payments one at a time;
   3. does the same with the plugins linked into the daemon (the ceiling).
 It prints throughput, latency per step, CPU per payment of the daemon and of
 each plugin, peak RSS, and the out-of-process / in-process ratios.
@@ -87,7 +87,7 @@ The API limits each shop to 100 requests/s, so payers pay at --merchants shops
 	f.IntVar(&o.Merchants, "merchants", 16, "shops the payers pay at (each is rate-limited to 100 requests/s by the API)")
 	f.DurationVar(&o.Duration, "duration", 20*time.Second, "length of each load phase (0: bounded by --count only)")
 	f.IntVar(&o.Count, "count", 0, "payments per load phase (0: bounded by --duration only)")
-	f.IntVar(&o.Unloaded, "unloaded", 20, "payments made one at a time before each load phase")
+	f.IntVar(&o.Unloaded, "unloaded", 20, "payments made one at a time after each load phase, when the server is idle")
 	f.StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write the daemon's CPU profile during the out-of-process load phase to this file (the in-process server's to <file>.inprocess)")
 	f.StringVar(&workDir, "work-dir", "", "keep the network and data dirs here (default: a temporary directory, removed)")

@@ -41,7 +41,8 @@ type Options struct {
 	Duration time.Duration
 	Count    int
 	// Unloaded is how many payments one payer makes, one after another,
-	// before the load phase, to measure an unloaded payment (default 20).
+	// after the load phase (once the server is idle again), to measure an
+	// unloaded payment (default 20).
 	Unloaded int
 	// WorkDir holds the network and the data dirs (fresh each phase);
 	// empty means a temporary directory removed at the end.
@@ -260,19 +261,12 @@ func phase(ctx context.Context, o Options, n *network, rcv *receiver, mode, data
 	d := newDriver(ch.addrs.API, n, o.Payers)
 	defer d.close()
 
-	// Warm-up (connections, caches, files grown), then unloaded: one
-	// payer, one payment after another.
+	// Warm-up: connections, caches, data files grown.
 	warm := d.run(ctx, loadOptions{Payers: min(o.Payers, 4), Count: warmUp})
 	if warm.Approved == 0 {
 		return nil, fmt.Errorf("%w: warm-up payments failed: %v", ErrNoPayments, warm.Errors)
 	}
-	unloaded := d.run(ctx, loadOptions{Payers: 1, Count: o.Unloaded})
-	if unloaded.Approved == 0 {
-		return nil, fmt.Errorf("%w: unloaded payments failed: %v", ErrNoPayments, unloaded.Errors)
-	}
-	ph.Unloaded = percentiles(unloaded.Latencies[stepSwitch])
-	ph.UnloadedOverall = percentiles(unloaded.Latencies[stepOverall])
-	rcv.waitFor(int(warm.Approved+unloaded.Approved), 10*time.Second)
+	rcv.waitFor(int(warm.Approved), 10*time.Second)
 	base, _, _ := rcv.counts()
 
 	var profErr chan error
@@ -318,6 +312,16 @@ func phase(ctx context.Context, o Options, n *network, rcv *receiver, mode, data
 	rcv.waitFor(base+int(res.Approved), 30*time.Second)
 	distinct, deliveries, bad := rcv.counts()
 	ph.Webhooks = WebhookCount{Expected: base + int(res.Approved), Distinct: distinct, Deliveries: deliveries, BadSignature: bad}
+
+	// Unloaded, once the load's webhooks are out and the server is idle:
+	// one payer, one payment after another.
+	unloaded := d.run(ctx, loadOptions{Payers: 1, Count: o.Unloaded})
+	if unloaded.Approved == 0 {
+		return nil, fmt.Errorf("%w: unloaded payments failed: %v", ErrNoPayments, unloaded.Errors)
+	}
+	ph.Unloaded = percentiles(unloaded.Latencies[stepSwitch])
+	ph.UnloadedOverall = percentiles(unloaded.Latencies[stepOverall])
+	rcv.waitFor(ph.Webhooks.Expected+int(unloaded.Approved), 10*time.Second)
 
 	server := map[string][]time.Duration{}
 	if err := d.timelines(ctx, res.Paid, 300, server); err != nil {

@@ -47,8 +47,8 @@ func TestRunSmoke(t *testing.T) {
 			if ph.Approved != 20 || ph.Failed != 0 {
 				t.Fatalf("approved %d failed %d (%v), want 20 and 0", ph.Approved, ph.Failed, ph.Errors)
 			}
-			if ph.Webhooks.Distinct != ph.Webhooks.Expected || ph.Webhooks.Expected != 20+3+warmUp || ph.Webhooks.BadSignature != 0 {
-				t.Errorf("webhooks %+v, want 31 distinct, none bad", ph.Webhooks)
+			if ph.Webhooks.Distinct != ph.Webhooks.Expected || ph.Webhooks.Expected != 20+warmUp || ph.Webhooks.BadSignature != 0 {
+				t.Errorf("webhooks %+v, want 28 distinct, none bad", ph.Webhooks)
 			}
 			for _, s := range []string{stepCreate, stepChoose, stepBegin, stepFinish, stepOverall, stepSwitch} {
 				l := ph.Latency[s]

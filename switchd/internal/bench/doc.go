@@ -11,9 +11,10 @@
 //     plugin host) out of and in process, and one fsynced bbolt write;
 //  2. starts the real daemon (daemon.New/Start, exactly what `switchd
 //     serve` runs, with the real plugin binaries as subprocesses, fsync on,
-//     a fresh data dir) as a child process, and drives payments: first a
-//     few one at a time (unloaded), then from Options.Payers concurrent
-//     payers until Options.Duration or Options.Count. Each payment is
+//     a fresh data dir) as a child process, and drives payments: a short
+//     warm-up, then from Options.Payers concurrent payers until
+//     Options.Duration or Options.Count, then, once the server is idle
+//     again, Options.Unloaded one at a time (unloaded). Each payment is
 //     signed by its shop, created through the merchant API, and paid the
 //     way the payment page on a phone does: choose card or bank transfer
 //     (alternating), OCRA begin, the wallet verifies the issuer's proof
