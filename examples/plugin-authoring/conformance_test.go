@@ -20,12 +20,14 @@ var (
 	testPayerKey    = []byte("carol's key shared with her app!")
 )
 
-// mustBuild builds a package of this module (or of switchd, by import
-// path) into dir and returns the binary.
-func mustBuild(t testing.TB, dir, name, pkg string) string {
+// mustBuild builds pkg, a package of the module in folder moduleDir ("."
+// for this one, "../.." for switchd), into dir and returns the binary.
+func mustBuild(t testing.TB, moduleDir, pkg, dir, name string) string {
 	t.Helper()
 	out := filepath.Join(dir, name)
-	if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = moduleDir
+	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
 	}
 	return out
@@ -86,7 +88,7 @@ func (a *payerApp) answer(b *pb.BeginMutualAuthResponse, o *pb.Order) ([]byte, e
 // daemon runs it (a go-plugin subprocess, AutoMTLS, pinned sha256) and in
 // process.
 func TestConformance(t *testing.T) {
-	bin := mustBuild(t, t.TempDir(), "acmeauth", ".")
+	bin := mustBuild(t, ".", ".", t.TempDir(), "acmeauth")
 	bad := map[string][]byte{
 		"attestation key not hex": testConfig(t, map[string]any{"attestation_key": "not-hex"}),
 		"no key id":               testConfig(t, map[string]any{"attestation_key_id": ""}),
