@@ -26,6 +26,8 @@ func newRootCmd() *cobra.Command {
 		newValidateCmd(),
 		newPluginsCmd(),
 		newWalletCmd(),
+		newDemoCmd(),
+		newBenchCmd(),
 		newVersionCmd(),
 	)
 	return root
