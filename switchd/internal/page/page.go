@@ -86,8 +86,11 @@ type pageData struct {
 	Lang    string
 	Token   string
 	T       map[string]string
-	Strings template.JS // not used inline; kept for data-* transport
-	I18N    string
+	// I18N is Strings(Lang) as JSON for the page's script, read from a
+	// <script type="application/json"> element. html/template would quote
+	// a string there; json.Marshal escapes <, > and &, so the JSON is
+	// safe to insert as it is.
+	I18N template.JS
 }
 
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
@@ -104,7 +107,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var buf bytes.Buffer
-	if err := h.tmpl.ExecuteTemplate(&buf, "pay.html", pageData{Lang: lang, Token: token, T: strs, I18N: string(js)}); err != nil {
+	if err := h.tmpl.ExecuteTemplate(&buf, "pay.html", pageData{Lang: lang, Token: token, T: strs, I18N: template.JS(js)}); err != nil {
 		h.logger.Error("render payment page", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

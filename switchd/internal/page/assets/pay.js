@@ -31,6 +31,7 @@
           // A decline carries its reason in decline_code; other
           // problems in code. Either becomes a plain sentence.
           err.code = (data && (data.decline_code || data.code)) || "";
+          err.declined = !!(data && data.decline_code);
           err.problem = (data && data.code) || "";
           throw err;
         }
@@ -44,9 +45,11 @@
   }
 
   // Plain-words message for an error or decline code; never the raw code.
-  function message(code) {
+  // A decline code that has no sentence of its own is a plain decline;
+  // any other problem is a generic error.
+  function message(code, declined) {
     if (code === "network") return T.err_network;
-    return T["decline_" + code] || T.decline_default;
+    return T["decline_" + code] || T["err_" + code] || (declined ? T.decline_default : T.err_generic);
   }
 
   function formatAmount(minor, currency) {
@@ -149,7 +152,7 @@
     function tick() {
       var left = Math.max(0, Math.floor((deadline - Date.now()) / 1000));
       var m = Math.floor(left / 60), s = left % 60;
-      text("countdown", m + T.minutes + " " + (s < 10 ? "0" : "") + s + T.seconds);
+      text("countdown", m + ":" + (s < 10 ? "0" : "") + s);
       $("countdown").parentNode.classList.toggle("urgent", left < 60);
       if (left === 0) {
         clearInterval(timer);
@@ -162,6 +165,9 @@
 
   function render() {
     show("loading", false);
+    // Past its expiry a payment cannot be paid, whatever state the
+    // switch has not yet swept it from.
+    if (!FINAL[view.payment.state] && Date.parse(view.payment.expires_at) <= Date.now()) view.payment.state = "expired";
     renderSummary();
     var st = view.payment.state;
     show("method", st === "created");
@@ -210,8 +216,8 @@
     var detail = "";
     if (ok) detail = T.result_approved_detail;
     else if (st === "expired") detail = T.result_expired_detail;
-    else if (st === "declined" || st === "refused") detail = message(p.decline_code);
-    else if (st === "failed") detail = T.result_failed_detail;
+    else if (st === "declined" || st === "refused") detail = message(p.decline_code, true);
+    else if (st === "failed") detail = T["decline_" + p.decline_code] || T.result_failed_detail;
     text("result-detail", detail);
     var ret = p.return_url;
     if (ret && /^https?:\/\//.test(ret)) {
@@ -223,7 +229,13 @@
   }
 
   function setView(v) { view = v; render(); }
-  function refresh() { return call("GET", "").then(setView, fail("verify-error")); }
+  function refresh() {
+    return call("GET", "").then(setView, function (err) {
+      var box = $("verify-error");
+      box.textContent = message(err.code, err.declined);
+      box.hidden = false;
+    });
+  }
 
   function fail(errId) {
     return function (err) {
@@ -235,10 +247,12 @@
         return;
       }
       var box = $(errId === "load" ? "verify-error" : errId);
-      box.textContent = message(err.code);
+      box.textContent = message(err.code, err.declined);
       box.hidden = false;
       setBusy(false);
-      if (err.problem === "payment_expired" || err.problem === "payment_final" || err.problem === "declined" || err.problem === "invalid_state") refresh();
+      // Anything but bad input or a rate limit may have moved the payment
+      // on (declined, expired, failed): show where it stands now.
+      if (err.status && err.status !== 400 && err.status !== 422 && err.status !== 429) refresh();
     };
   }
 
@@ -310,6 +324,8 @@
       var d = c.challenge_data || {};
       text("server-response", d.server_response || "");
       text("server-challenge", d.server_challenge || "");
+      text("ocra-suite", d.suite || "");
+      text("ocra-nonce", d.nonce || "");
       $("client-challenge").readOnly = true;
       $("ocra-begin-submit").hidden = true;
       show("ocra-proof", true);

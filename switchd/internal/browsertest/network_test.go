@@ -1,0 +1,569 @@
+package browsertest
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchd/switchd/config"
+	"github.com/switchd/switchd/internal/testbin"
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk/order"
+	"github.com/switchd/switchd/switchd/internal/daemon"
+	"github.com/switchd/switchd/switchd/internal/pluginhost"
+	"github.com/switchd/switchd/switchd/internal/webhook"
+)
+
+// The test network: one acquirer ("acq") with the shop, an OCRA bank
+// (bank transfer and card) and a passkey bank (card). Alice is the payer
+// at both.
+const (
+	ocraBankCode   = "1001"
+	ocraBIN        = "4111"
+	passkeyBIN     = "5444"
+	aliceBalance   = 1000000
+	shopName       = "Hanok Tea House"
+	shopReturnURL  = "https://shop.example/thanks"
+	merchantID     = "shop"
+	currency       = "EUR"
+	sellerKeyID    = "k1"
+	webhookTypeOK  = "payment.approved"
+	webhookTypeBad = "payment.failed"
+)
+
+func withLuhn(s string) string {
+	sum, alt := 0, true
+	for i := len(s) - 1; i >= 0; i-- {
+		d := int(s[i] - '0')
+		if alt {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		alt = !alt
+	}
+	return s + strconv.Itoa((10-sum%10)%10)
+}
+
+func randHex(t testing.TB, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// network is a generated switchd network: HCL files and secrets in dir,
+// the daemon's data in dataDir, and a fixed loopback address so that the
+// daemon can be restarted under the same origin (the passkey bank's
+// rp_origins names it, and an open page keeps talking to it).
+type network struct {
+	dir, dataDir string
+	addr         string // 127.0.0.1:port of the public listener
+	seller       ed25519.PrivateKey
+	apiKey       string
+	settlement   string
+	account      string // alice's account at the OCRA bank
+	ocraPAN      string
+	passkeyPAN   string
+	ocraKey      []byte // alice's OCRA key at the OCRA bank
+	hooks        *receiver
+
+	mu     sync.Mutex
+	d      *daemon.Daemon
+	logs   *syncBuffer
+	client *http.Client
+}
+
+// freeAddr returns a loopback address with a port that was free a moment
+// ago. The daemon binds it right after; nothing else on the machine picks
+// ports in that window but the kernel's ephemeral range.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// plugins builds the plugin binaries (cached by testbin across tests).
+func plugins(t testing.TB) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, name := range []string{"card", "banktransfer", "merchantsig", "ocra", "passkey"} {
+		out[name] = testbin.MustBuild(t, "./plugins/"+name)
+	}
+	return out
+}
+
+// newNetwork writes the network's configuration and starts its daemon.
+func newNetwork(t testing.TB) *network {
+	t.Helper()
+	_, seller, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &network{dir: t.TempDir(), dataDir: t.TempDir(), addr: freeAddr(t), seller: seller,
+		apiKey: "sk_test_" + randHex(t, 16), settlement: withLuhn("900000000"),
+		account: withLuhn("1" + ocraBankCode + "0000"), ocraPAN: withLuhn(ocraBIN + "0012345678"),
+		passkeyPAN: withLuhn(passkeyBIN + "0087654321"), client: &http.Client{Timeout: 30 * time.Second}}
+	n.ocraKey, _ = hex.DecodeString(randHex(t, 32))
+	n.hooks = newReceiver(t)
+	n.writeConfig(t, plugins(t))
+	n.start(t)
+	t.Cleanup(func() { n.stop(t) })
+	return n
+}
+
+func (n *network) file(t testing.TB, name, text string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(n.dir, name), []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// secret writes a secret file and returns the HCL expression reading it.
+func (n *network) secret(t testing.TB, name, value string) string {
+	t.Helper()
+	n.file(t, filepath.Join("secrets", name), value)
+	return fmt.Sprintf("file(%q)", "secrets/"+name)
+}
+
+func (n *network) writeConfig(t testing.TB, bins map[string]string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(n.dir, "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var plug bytes.Buffer
+	for _, name := range []string{"card", "banktransfer", "merchantsig", "ocra", "passkey"} {
+		sum, err := pluginhost.FileSHA256(bins[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&plug, "plugin %q {\n  path   = %q\n  sha256 = %q\n}\n", name, bins[name], sum)
+	}
+	n.file(t, "plugins.hcl", plug.String())
+
+	pub := base64.StdEncoding.EncodeToString(n.seller.Public().(ed25519.PublicKey))
+	keyHash := sha256.Sum256([]byte(n.apiKey))
+	n.file(t, "acquirer.hcl", fmt.Sprintf(`
+institution "acq" {
+  display_name = "Acquiring Bank"
+  roles        = ["acquirer"]
+  bank_code    = "7001"
+
+  authenticator "merchantsig" {
+    attestation_key    = %s
+    attestation_key_id = "acq-1"
+    merchant "shop" {
+      key "k1" { public_key = %q }
+    }
+  }
+  method "card" {
+    plugin    = "card"
+    token_key = %s
+    merchant_account %q { currency = "EUR" }
+  }
+  method "bank_transfer" {
+    plugin    = "banktransfer"
+    token_key = %s
+    account %q {
+      holder   = "shop"
+      currency = "EUR"
+    }
+  }
+}
+
+merchant "shop" {
+  display_name       = %q
+  acquirer           = "acq"
+  api_key_sha256     = %q
+  settlement_account = %q
+  webhook_url        = %q
+  webhook_secret     = %s
+  signing_key_id     = "k1"
+}
+`, n.secret(t, "acq_att", randHex(t, 32)), pub, n.secret(t, "acq_token", randHex(t, 32)), n.settlement,
+		n.secret(t, "acq_bt_token", randHex(t, 32)), n.settlement, shopName, hex.EncodeToString(keyHash[:]),
+		n.settlement, n.hooks.srv.URL+"/hooks", n.secret(t, "whsec", n.hooks.secret)))
+
+	n.file(t, "bank_o.hcl", fmt.Sprintf(`
+institution "bank_o" {
+  display_name = "Hana OCRA Bank"
+  roles        = ["issuer"]
+  bank_code    = %q
+  bin_ranges   = ["%s00-%s99"]
+
+  authenticator "ocra" {
+    attestation_key    = %s
+    attestation_key_id = "bank_o-1"
+    payer "alice" { key = %s }
+  }
+  method "card" {
+    plugin    = "card"
+    token_key = %s
+    card "alice" {
+      pan          = %s
+      expiry       = "12/39"
+      holder       = "alice"
+      credit_limit = 1000000
+      currency     = "EUR"
+    }
+  }
+  method "bank_transfer" {
+    plugin    = "banktransfer"
+    token_key = %s
+    account %q {
+      holder   = "alice"
+      balance  = %d
+      currency = "EUR"
+    }
+  }
+}
+`, ocraBankCode, ocraBIN, ocraBIN, n.secret(t, "bank_o_att", randHex(t, 32)),
+		n.secret(t, "bank_o_alice", hex.EncodeToString(n.ocraKey)), n.secret(t, "bank_o_token", randHex(t, 32)),
+		n.secret(t, "bank_o_pan", n.ocraPAN), n.secret(t, "bank_o_bt_token", randHex(t, 32)), n.account, aliceBalance))
+
+	// The page runs the WebAuthn ceremony on the switch's origin:
+	// http://localhost:<port> is a secure context, 127.0.0.1 is not an
+	// allowed RP ID.
+	_, port, _ := net.SplitHostPort(n.addr)
+	n.file(t, "bank_p.hcl", fmt.Sprintf(`
+institution "bank_p" {
+  display_name = "Passkey Savings Bank"
+  roles        = ["issuer"]
+  bank_code    = "5005"
+  bin_ranges   = ["%s00-%s99"]
+
+  authenticator "passkey" {
+    rp_id              = "localhost"
+    rp_display_name    = "Passkey Savings Bank"
+    rp_origins         = ["http://localhost:%s"]
+    attestation_key    = %s
+    attestation_key_id = "bank_p-1"
+    payer "alice" { display_name = "Alice Kim" }
+  }
+  method "card" {
+    plugin    = "card"
+    token_key = %s
+    card "alice" {
+      pan          = %s
+      expiry       = "12/39"
+      holder       = "alice"
+      credit_limit = 1000000
+      currency     = "EUR"
+    }
+  }
+}
+`, passkeyBIN, passkeyBIN, port, n.secret(t, "bank_p_att", randHex(t, 32)),
+		n.secret(t, "bank_p_token", randHex(t, 32)), n.secret(t, "bank_p_pan", n.passkeyPAN)))
+}
+
+// pageURL is the payment page of token as the payer's phone opens it.
+func (n *network) pageURL(token string) string {
+	_, port, _ := net.SplitHostPort(n.addr)
+	return "http://localhost:" + port + "/pay/" + token
+}
+
+func (n *network) start(t testing.TB) {
+	t.Helper()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	set := &config.Settings{APIAddr: n.addr, AdminAddr: "127.0.0.1:0", PublicURL: "http://" + n.addr,
+		DataDir: n.dataDir, ConfigPath: n.dir, PluginDir: n.dir, LogLevel: "warn", LogFormat: "text",
+		DefaultExpiry: 15 * time.Minute, WebhookMaxAttempts: 12, WebhookInitialBackoff: 50 * time.Millisecond,
+		WebhookMaxBackoff: time.Second, PluginCallTimeout: 10 * time.Second}
+	if n.logs == nil {
+		n.logs = &syncBuffer{}
+	}
+	d := daemon.New(set, slog.New(slog.NewTextHandler(n.logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	if err := d.Start(context.Background()); err != nil {
+		d.Close()
+		t.Fatalf("start daemon: %v\n%s", err, n.logs.Bytes())
+	}
+	n.d = d
+}
+
+// stop shuts the daemon down gracefully; the plugins release their files.
+func (n *network) stop(t testing.TB) {
+	t.Helper()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.d == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := n.d.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	n.d.Close()
+	n.d = nil
+}
+
+// do sends one request to the public API; key is the merchant's API key
+// or "" for the payer endpoints.
+func (n *network) do(t testing.TB, method, path, key string, body any) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, "http://"+n.addr+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	res, err := n.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, b
+}
+
+type line struct {
+	Name        string `json:"name"`
+	Quantity    int    `json:"quantity"`
+	AmountMinor int64  `json:"amount_minor"`
+}
+
+// payment is a created payment: its id and the payer's token.
+type payment struct {
+	ID       string `json:"id"`
+	PayToken string `json:"pay_token"`
+}
+
+// create makes a payment signed by the seller, as the shop's server does.
+func (n *network) create(t testing.TB, ref string, lines []line, expires time.Time) payment {
+	t.Helper()
+	var amount int64
+	for _, l := range lines {
+		amount += int64(l.Quantity) * l.AmountMinor
+	}
+	expires = expires.UTC().Truncate(time.Second)
+	signedAt := time.Now().UnixMilli()
+	o := &pb.Order{MerchantId: merchantID, AcquirerId: "acq", AmountMinor: amount, Currency: currency, OrderRef: ref, ExpiresAtUnix: expires.Unix()}
+	sig := ed25519.Sign(n.seller, order.SellerMessage(order.TermsDigest(o), signedAt))
+	st, b := n.do(t, "POST", "/v1/payments", n.apiKey, map[string]any{
+		"amount_minor": amount, "currency": currency, "order_ref": ref, "lines": lines,
+		"return_url": shopReturnURL, "expires_at": expires.Format(time.RFC3339),
+		"seller_signature": base64.StdEncoding.EncodeToString(sig), "seller_key_id": sellerKeyID, "signed_at_unix_ms": signedAt})
+	if st != http.StatusCreated {
+		t.Fatalf("create payment: %d %s", st, b)
+	}
+	var p payment
+	if err := json.Unmarshal(b, &p); err != nil || p.PayToken == "" {
+		t.Fatalf("create payment: %v %s", err, b)
+	}
+	return p
+}
+
+// status returns the payment's status and decline code as the merchant
+// sees them.
+func (n *network) status(t testing.TB, id string) (string, string) {
+	t.Helper()
+	st, b := n.do(t, "GET", "/v1/payments/"+id, n.apiKey, nil)
+	if st != http.StatusOK {
+		t.Fatalf("GET payment: %d %s", st, b)
+	}
+	var p struct {
+		Status      string `json:"status"`
+		DeclineCode string `json:"decline_code"`
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p.Status, p.DeclineCode
+}
+
+// tamperAmount rewrites the stored amount of payment id in the daemon's
+// bbolt file. The daemon must be stopped (bbolt locks the file).
+func (n *network) tamperAmount(t testing.TB, id string, amount int64) {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(n.dataDir, "switchd.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("payments"))
+		if b == nil {
+			return fmt.Errorf("no payments bucket")
+		}
+		raw := b.Get([]byte(id))
+		if raw == nil {
+			return fmt.Errorf("payment %s not stored", id)
+		}
+		var p map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return err
+		}
+		if _, ok := p["amount_minor"]; !ok {
+			return fmt.Errorf("stored payment has no amount_minor")
+		}
+		p["amount_minor"] = json.RawMessage(strconv.FormatInt(amount, 10))
+		out, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(id), out)
+	})
+	if err != nil {
+		t.Fatalf("tamper with payment: %v", err)
+	}
+}
+
+// balances reads every account balance of a plugin's ledger (the daemon
+// must be stopped).
+func (n *network) balances(t testing.TB, plugin, inst string) map[string]int64 {
+	t.Helper()
+	path := filepath.Join(n.dataDir, "plugins", plugin, inst, "ledger.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("ledger %s: %v", path, err)
+	}
+	defer db.Close()
+	out := map[string]int64{}
+	err = db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("accounts"))
+		if b == nil {
+			return fmt.Errorf("no accounts bucket")
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var a struct {
+				Balance int64 `json:"balance"`
+			}
+			if err := json.Unmarshal(v, &a); err != nil {
+				return err
+			}
+			out[string(k)] = a.Balance
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// receiver is the seller's webhook endpoint. It verifies every signature
+// and records the event types per payment.
+type receiver struct {
+	srv    *httptest.Server
+	secret string
+	mu     sync.Mutex
+	events map[string][]string // payment id -> event types
+	bad    int
+}
+
+func newReceiver(t testing.TB) *receiver {
+	t.Helper()
+	sec, err := webhook.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &receiver{secret: sec, events: map[string][]string{}}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if err := webhook.Verify(r.secret, req.Header, body, 5*time.Minute); err != nil {
+			r.bad++
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var wh struct {
+			Type string `json:"type"`
+			Data struct {
+				ID string `json:"id"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(body, &wh); err != nil {
+			r.bad++
+			http.Error(w, "bad body", http.StatusBadRequest)
+			return
+		}
+		r.events[wh.Data.ID] = append(r.events[wh.Data.ID], wh.Type)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// waitFor waits until a verified webhook of type typ arrived for payment id.
+func (r *receiver) waitFor(t testing.TB, id, typ string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r.mu.Lock()
+		got, bad := append([]string(nil), r.events[id]...), r.bad
+		r.mu.Unlock()
+		for _, e := range got {
+			if e == typ {
+				if bad != 0 {
+					t.Errorf("%d webhooks failed signature verification", bad)
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("payment %s: no verified %s webhook; got %v (bad signatures: %d)", id, typ, got, bad)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// syncBuffer collects the daemon's log.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
