@@ -83,9 +83,9 @@ func securityHeaders(next http.Handler, cache string) http.Handler {
 }
 
 type pageData struct {
-	Lang    string
-	Token   string
-	T       map[string]string
+	Lang  string
+	Token string
+	T     map[string]string
 	// I18N is Strings(Lang) as JSON for the page's script, read from a
 	// <script type="application/json"> element. html/template would quote
 	// a string there; json.Marshal escapes <, > and &, so the JSON is
