@@ -321,6 +321,10 @@ func phase(ctx context.Context, o Options, n *network, rcv *receiver, mode, data
 	}
 	ph.Unloaded = percentiles(unloaded.Latencies[stepSwitch])
 	ph.UnloadedOverall = percentiles(unloaded.Latencies[stepOverall])
+	ph.UnloadedSteps = map[string]Percentiles{}
+	for _, s := range clientSteps {
+		ph.UnloadedSteps[s] = percentiles(unloaded.Latencies[s])
+	}
 	rcv.waitFor(ph.Webhooks.Expected+int(unloaded.Approved), 10*time.Second)
 
 	server := map[string][]time.Duration{}

@@ -64,6 +64,7 @@ type Phase struct {
 	// a time; UnloadedOverall adds the phone's work between them.
 	Unloaded        Percentiles            `json:"unloaded_switch_time"`
 	UnloadedOverall Percentiles            `json:"unloaded_overall"`
+	UnloadedSteps   map[string]Percentiles `json:"unloaded_steps"`
 	Latency         map[string]Percentiles `json:"latency"`
 	Errors          map[string]int64       `json:"errors,omitempty"`
 	Webhooks        WebhookCount           `json:"webhooks"`
@@ -158,7 +159,18 @@ func (r *Report) WriteTable(w io.Writer) error {
 		return err
 	}
 
-	fmt.Fprintln(w, "\nprocesses during the out-of-process load")
+	fmt.Fprintln(w, "\nunloaded, one payment at a time (ms): p50 / p99")
+	p("step\tout-of-process\tin-process\tn\t\n")
+	for _, s := range clientSteps {
+		a, b := o.UnloadedSteps[s], i.UnloadedSteps[s]
+		p("%s\t%.2f / %.2f\t%.2f / %.2f\t%d\t\n", s, a.P50, a.P99, b.P50, b.P99, a.N)
+	}
+	p("%s\t%.2f / %.2f\t%.2f / %.2f\t%d\t\n", stepSwitch, o.Unloaded.P50, o.Unloaded.P99, i.Unloaded.P50, i.Unloaded.P99, o.Unloaded.N)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(w, "\nprocesses during the load")
 	p("process\tCPU s\tCPU/payment µs\tpeak RSS MiB\t\n")
 	for _, ps := range append(append([]ProcessFigures{}, o.Processes...), i.Processes...) {
 		name := ps.Name
