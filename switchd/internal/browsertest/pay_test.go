@@ -225,12 +225,22 @@ func TestDynamicLinking(t *testing.T) {
 	b.checkConsole()
 
 	n.stop(t)
-	acct := n.balances(t, "banktransfer", "bank_o")
-	if acct[n.account] != aliceBalance {
-		t.Errorf("payer's balance %d, want %d untouched", acct[n.account], aliceBalance)
+	// No money moved: the payer's account holds its opening balance and
+	// every other account at both banks (clearing, the shop's) but the
+	// opening-balance seed is at 0.
+	issuer, acquirer := n.balances(t, "banktransfer", "bank_o"), n.balances(t, "banktransfer", "acq")
+	if got := issuer["acct:"+n.account]; got != aliceBalance {
+		t.Errorf("payer's balance %d, want %d untouched", got, aliceBalance)
 	}
-	if got := n.balances(t, "banktransfer", "acq")[n.settlement]; got != 0 {
-		t.Errorf("shop's balance %d, want 0", got)
+	for name, ledger := range map[string]map[string]int64{"issuer": issuer, "acquirer": acquirer} {
+		for acct, bal := range ledger {
+			if acct != "acct:"+n.account && !strings.HasPrefix(acct, "seed:") && bal != 0 {
+				t.Errorf("%s ledger: %s holds %d, want 0", name, acct, bal)
+			}
+		}
+	}
+	if _, ok := acquirer["acct:"+n.settlement]; !ok {
+		t.Errorf("acquirer ledger has no shop account: %v", acquirer)
 	}
 }
 
