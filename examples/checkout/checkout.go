@@ -36,6 +36,23 @@ type Store struct {
 	WebhookAddr, WebhookSecret string
 }
 
+// SignedOrder returns the body of POST /v1/payments for the given terms,
+// expiring at expires (whole seconds), with the store's Ed25519 signature
+// over order.SellerMessage(order.TermsDigest(terms), signedAt in Unix ms).
+func (s Store) SignedOrder(amountMinor int64, currency, orderRef string, expires, signedAt time.Time) map[string]any {
+	expires = expires.Truncate(time.Second)
+	ms := signedAt.UnixMilli()
+	terms := order.TermsDigest(&pb.Order{MerchantId: s.MerchantID, AcquirerId: s.AcquirerID, AmountMinor: amountMinor,
+		Currency: currency, OrderRef: orderRef, ExpiresAtUnix: expires.Unix()})
+	sig := ed25519.Sign(s.SigningKey, order.SellerMessage(terms, ms))
+	return map[string]any{
+		"amount_minor": amountMinor, "currency": currency, "order_ref": orderRef,
+		"expires_at":       expires.UTC().Format(time.RFC3339),
+		"seller_signature": base64.StdEncoding.EncodeToString(sig), "seller_key_id": s.SigningKeyID,
+		"signed_at_unix_ms": ms,
+	}
+}
+
 // Payer is one payer with one instrument and the credential for its
 // issuer's authenticator.
 type Payer struct {
@@ -135,7 +152,7 @@ func Quickstart(dir, apiURL, phoneFile, origin string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkout: alice_ocra.key is not hex")
 	}
-	ref := time.Now().UTC().Format("20060102-150405")
+	ref := time.Now().UTC().Format("20060102-150405.000")
 	return &Config{
 		APIURL: apiURL,
 		Store: Store{MerchantID: "tea_shop", AcquirerID: "alpha", APIKey: QuickstartDemoKey,
@@ -237,22 +254,13 @@ func runOne(ctx context.Context, c *client, s Store, p Payment, hooks *Webhooks,
 	fmt.Fprintf(out, "\n%s pays %d minor units of %s by %s (order %s)\n", p.Payer.Name, p.AmountMinor, p.Currency, p.Payer.Method, p.OrderRef)
 
 	// The store signs its terms and creates the payment.
-	expires := time.Now().Add(15 * time.Minute).Truncate(time.Second)
-	signedAt := time.Now().UnixMilli()
-	terms := order.TermsDigest(&pb.Order{MerchantId: s.MerchantID, AcquirerId: s.AcquirerID, AmountMinor: p.AmountMinor,
-		Currency: p.Currency, OrderRef: p.OrderRef, ExpiresAtUnix: expires.Unix()})
-	sig := ed25519.Sign(s.SigningKey, order.SellerMessage(terms, signedAt))
+	body := s.SignedOrder(p.AmountMinor, p.Currency, p.OrderRef, time.Now().Add(15*time.Minute), time.Now())
 	var created struct {
 		ID       string `json:"id"`
 		PayToken string `json:"pay_token"`
 		PageURL  string `json:"payment_page_url"`
 	}
-	err := c.do(ctx, "POST", "/v1/payments", s.APIKey, map[string]any{
-		"amount_minor": p.AmountMinor, "currency": p.Currency, "order_ref": p.OrderRef,
-		"description": "switchd demo", "expires_at": expires.UTC().Format(time.RFC3339),
-		"seller_signature": base64.StdEncoding.EncodeToString(sig), "seller_key_id": s.SigningKeyID,
-		"signed_at_unix_ms": signedAt,
-	}, &created)
+	err := c.do(ctx, "POST", "/v1/payments", s.APIKey, body, &created)
 	if err != nil {
 		return nil, fmt.Errorf("create payment: %w", err)
 	}

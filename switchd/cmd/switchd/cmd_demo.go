@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -49,5 +51,50 @@ Keys are the published DEMO TEST keys in <quickstart>/secrets.`,
 	f.StringVar(&phoneFile, "phone-file", "data/demo-phone.json", "Bob's software passkey, created on the first run")
 	f.StringVar(&origin, "passkey-origin", "http://localhost:8080", "the payment page origin the passkey reports (in Beta Bank's rp_origins)")
 	f.DurationVar(&webhookTimeout, "webhook-timeout", 30*time.Second, "how long to wait for each webhook")
+	cmd.AddCommand(newDemoOrderCmd())
+	return cmd
+}
+
+// newDemoOrderCmd prints a create-payment body signed with the Tea Shop's
+// key, for people who drive the API with curl.
+func newDemoOrderCmd() *cobra.Command {
+	var (
+		quickstart, currency, ref string
+		amount                    int64
+		expiresIn                 time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "order",
+		Short: "Print a POST /v1/payments body signed with the Tea Shop's demo key",
+		Example: `  switchd demo order --amount-minor 1250 --order-ref tea-42 > order.json
+  curl -s http://127.0.0.1:8080/v1/payments -H 'Content-Type: application/json' \
+    -H 'Authorization: Bearer ` + checkout.QuickstartDemoKey + `' -d @order.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if amount <= 0 {
+				return fmt.Errorf("demo order: --amount-minor must be a positive number of minor units")
+			}
+			if ref == "" {
+				ref = "curl-" + time.Now().UTC().Format("20060102-150405.000")
+			}
+			cfg, err := checkout.Quickstart(quickstart, "", "", "")
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			b, err := json.Marshal(cfg.Store.SignedOrder(amount, currency, ref, now.Add(expiresIn), now))
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), string(b))
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&quickstart, "quickstart", "examples/quickstart", "the quickstart network folder (its secrets/ holds the shop's key)")
+	f.Int64Var(&amount, "amount-minor", 0, "amount in minor units, e.g. 1250 for EUR 12.50 (required)")
+	f.StringVar(&currency, "currency", "EUR", "ISO 4217 currency")
+	f.StringVar(&ref, "order-ref", "", "the shop's order reference (default: a fresh one)")
+	f.DurationVar(&expiresIn, "expires-in", 15*time.Minute, "how long the payment can be paid")
 	return cmd
 }

@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -11,6 +15,8 @@ import (
 
 	"github.com/switchd/switchd/examples/checkout"
 	"github.com/switchd/switchd/internal/testbin"
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk/order"
 	"github.com/switchd/switchd/switchd/internal/webhook"
 )
 
@@ -100,5 +106,52 @@ func TestDemoCmdErrors(t *testing.T) {
 				t.Fatalf("err = %v, want one containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestDemoOrder checks the body `switchd demo order` prints: the Tea
+// Shop's public key (from the quickstart's merchantsig block) verifies its
+// signature over the terms it carries.
+func TestDemoOrder(t *testing.T) {
+	root, err := testbin.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs := filepath.Join(root, "examples", "quickstart")
+	pub, _ := base64.StdEncoding.DecodeString("MUGBH/joHNPziALaaWfowb5zMIynCkl97VXAQgTHlxU=") // alpha.hcl, merchant "tea_shop" key "k1"
+	run := func(args ...string) (string, error) {
+		cmd := newDemoCmd()
+		var out bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(io.Discard)
+		cmd.SetArgs(append([]string{"order", "--quickstart", qs}, args...))
+		err := cmd.Execute()
+		return out.String(), err
+	}
+	out, err := run("--amount-minor", "1250", "--order-ref", "tea-42", "--currency", "EUR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		AmountMinor int64     `json:"amount_minor"`
+		Currency    string    `json:"currency"`
+		OrderRef    string    `json:"order_ref"`
+		ExpiresAt   time.Time `json:"expires_at"`
+		Signature   []byte    `json:"seller_signature"`
+		KeyID       string    `json:"seller_key_id"`
+		SignedAt    int64     `json:"signed_at_unix_ms"`
+	}
+	if err := json.Unmarshal([]byte(out), &body); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	terms := order.TermsDigest(&pb.Order{MerchantId: "tea_shop", AcquirerId: "alpha", AmountMinor: 1250, Currency: "EUR", OrderRef: "tea-42", ExpiresAtUnix: body.ExpiresAt.Unix()})
+	if body.AmountMinor != 1250 || body.OrderRef != "tea-42" || body.KeyID != "k1" || time.Until(body.ExpiresAt) < 14*time.Minute ||
+		!ed25519.Verify(pub, order.SellerMessage(terms, body.SignedAt), body.Signature) {
+		t.Fatalf("body does not carry a valid signature of its terms: %s", out)
+	}
+	for _, bad := range [][]string{{"--amount-minor", "0"}, {"--amount-minor", "-5"}} {
+		if _, err := run(bad...); err == nil || !strings.Contains(err.Error(), "--amount-minor") {
+			t.Errorf("%v: err = %v", bad, err)
+		}
 	}
 }
