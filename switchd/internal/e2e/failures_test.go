@@ -4,10 +4,13 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchd/switchd/switchd/internal/flow"
 )
 
 // TestFailureBranches runs every way a payment can fail through the real
@@ -41,9 +44,13 @@ func TestFailureBranches(t *testing.T) {
 		{name: "payer fails C", merchant: "shop", signer: n.SellerKey, wantState: "declined", wantCode: "auth_failed",
 			run: func(t *testing.T, token, _ string) {
 				mustOK(t, c, token, "/method", cardChoice(bk.PAN))
-				mustOK(t, c, token, "/auth/begin", json.RawMessage(`{"client_challenge":"12345678"}`))
-				if _, code, err := c.finish(token, []byte(`{"client_response":"00000000"}`)); err == nil || code != "declined" {
-					t.Fatalf("finish: %v %s", err, code)
+				// Each wrong answer is declined; the payment stays open
+				// until the last of flow.MaxPayerAttempts tries.
+				for i := 0; i < flow.MaxPayerAttempts; i++ {
+					mustOK(t, c, token, "/auth/begin", json.RawMessage(fmt.Sprintf(`{"client_challenge":"1234567%d"}`, i)))
+					if _, code, err := c.finish(token, []byte(`{"client_response":"00000000"}`)); err == nil || code != "declined" {
+						t.Fatalf("finish %d: %v %s", i, err, code)
+					}
 				}
 			}},
 		{name: "insufficient funds", merchant: "shop", signer: n.SellerKey, wantState: "declined", wantCode: "insufficient_funds",

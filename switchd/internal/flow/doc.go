@@ -24,7 +24,12 @@
 //     payer authenticate each other over the digest, payer first. Before C
 //     the engine recomputes the digest from the stored payment and verifies
 //     B's attestation against it; after C it verifies the issuer's
-//     attestation the same way.
+//     attestation the same way. A wrong answer, a spent challenge or a
+//     payer with no credential yet ("auth_failed", "replay",
+//     "unknown_payer") is answered "declined" but leaves the payment open
+//     (event payer_auth_failed), so the payer can try again or enrol; the
+//     MaxPayerAttempts-th wrong answer, or any other decline such as
+//     "locked", ends the payment declined.
 //   - D (FinishAuth, on C approval): in one Update the payment becomes
 //     payer_authenticated with Pending="debit"; then Debit is called on the
 //     issuer's method plugin (idempotent on the payment id) after verifying
@@ -61,6 +66,7 @@
 //	method_chosen         seller_refused        refused
 //	seller_authenticated  payer_authenticated   payer_authenticated
 //	seller_authenticated  payer_declined        declined
+//	seller_authenticated  payer_auth_failed     seller_authenticated
 //	payer_authenticated   debited               paid
 //	payer_authenticated   debit_declined        declined
 //	payer_authenticated   reverse_started       payer_authenticated

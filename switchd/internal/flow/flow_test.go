@@ -108,10 +108,23 @@ func TestFailureBranches(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := h.e.BeginAuth(ctx, token, nil); err != nil {
-					t.Fatal(err)
+				// A wrong answer leaves the payer MaxPayerAttempts tries
+				// in one payment; only the last one ends it.
+				tries := 1
+				if tc.answer == "wrong" {
+					tries = MaxPayerAttempts
 				}
-				_, err = h.e.FinishAuth(ctx, token, []byte(tc.answer))
+				for i := 1; i <= tries; i++ {
+					if _, err := h.e.BeginAuth(ctx, token, nil); err != nil {
+						t.Fatal(err)
+					}
+					_, err = h.e.FinishAuth(ctx, token, []byte(tc.answer))
+					if i < tries {
+						if q := h.payment(p.ID); !errors.Is(err, ErrDeclined) || q.State != StateSellerAuthenticated || q.PayerAuthFailures != i {
+							t.Fatalf("try %d: err %v, state %s, failures %d; want a declined answer that leaves the payment open", i, err, q.State, q.PayerAuthFailures)
+						}
+					}
+				}
 			}
 			if !errors.Is(err, ErrDeclined) {
 				t.Fatalf("err = %v, want declined", err)

@@ -419,12 +419,50 @@ func (e *Engine) BeginAuth(ctx context.Context, token string, payerData []byte) 
 		if code == "" {
 			code = sdk.DeclineAuthFailed
 		}
-		if _, err := e.final(ctx, p.ID, StateSellerAuthenticated, EvPayerDeclined, code); err != nil {
+		if _, err := e.payerDeclined(ctx, p, code, false); err != nil {
 			return nil, err
 		}
 		return nil, &Error{Code: CodeDeclined, Msg: code}
 	}
 	return &AuthChallenge{Mechanism: res.GetMechanism(), ChallengeData: res.GetChallengeData(), DigestHex: order.String(digest)}, nil
+}
+
+// MaxPayerAttempts is how many wrong step-C answers a payer may give in one
+// payment before it ends declined. The issuer's own lockout (five failures
+// across payments for the built-in authenticators) still applies on top.
+const MaxPayerAttempts = 3
+
+// retryableC reports whether a step-C decline leaves the payer another try
+// in the same payment: a wrong answer, a spent or expired challenge, or no
+// credential yet (the payer can enrol and come back). Any other code, such
+// as "locked", ends the payment.
+func retryableC(code string) bool {
+	switch code {
+	case sdk.DeclineAuthFailed, sdk.DeclineReplay, "unknown_payer":
+		return true
+	}
+	return false
+}
+
+// payerDeclined records a step-C decline. A retryable decline within
+// MaxPayerAttempts keeps the payment at seller_authenticated (an event in
+// the timeline records it); otherwise the payment ends declined. counts
+// says whether the decline was a wrong answer (Finish) rather than a
+// refusal to start (Begin), which does not use up an attempt.
+func (e *Engine) payerDeclined(ctx context.Context, p *store.Payment, code string, counts bool) (*store.Payment, error) {
+	if retryableC(code) && (!counts || p.PayerAuthFailures+1 < MaxPayerAttempts) {
+		q, err := e.transition(ctx, p.ID, change{ev: EvPayerRetry, detail: code, expect: StateSellerAuthenticated,
+			mutate: func(q *store.Payment) {
+				if counts {
+					q.PayerAuthFailures++
+				}
+			}})
+		if err != nil {
+			return nil, internal(err)
+		}
+		return q, nil
+	}
+	return e.final(ctx, p.ID, StateSellerAuthenticated, EvPayerDeclined, code)
 }
 
 // FinishAuth runs the second half of step C and, on approval, step D:
@@ -476,7 +514,15 @@ func (e *Engine) finishAuth(ctx context.Context, p *store.Payment, payerData []b
 			code = sdk.DeclineAuthFailed
 		}
 		e.observeStep("C", start)
-		return e.final(ctx, p.ID, StateSellerAuthenticated, EvPayerDeclined, code)
+		q, err := e.payerDeclined(ctx, p, code, true)
+		if err != nil {
+			return nil, err
+		}
+		if !IsFinal(q.State) {
+			// The payer may try again: say why this answer failed.
+			return nil, &Error{Code: CodeDeclined, Msg: code}
+		}
+		return q, nil
 	}
 	if err := e.verifyAttestation(p, res.GetAttestation(), "C", issuer.ID, digest); err != nil {
 		e.log.Error("issuer attestation rejected", "payment", p.ID, "err", err)

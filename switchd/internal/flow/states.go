@@ -41,7 +41,8 @@ const (
 	EvSellerOK      Event = "seller_authenticated" // B approved
 	EvSellerRefused Event = "seller_refused"       // B declined
 	EvPayerOK       Event = "payer_authenticated"  // C approved; Pending=debit is recorded with it
-	EvPayerDeclined Event = "payer_declined"       // C declined
+	EvPayerDeclined Event = "payer_declined"       // C declined, finally
+	EvPayerRetry    Event = "payer_auth_failed"    // C declined, but the payer may try again in this payment
 	EvDebited       Event = "debited"              // D: issuer debit approved
 	EvDebitDeclined Event = "debit_declined"       // D: issuer debit declined
 	EvReverseStart  Event = "reverse_started"      // a debit is about to be reversed (Pending=reverse_debit)
@@ -54,7 +55,7 @@ const (
 
 // Events lists every event.
 var Events = []Event{
-	EvChoose, EvSellerOK, EvSellerRefused, EvPayerOK, EvPayerDeclined, EvDebited, EvDebitDeclined,
+	EvChoose, EvSellerOK, EvSellerRefused, EvPayerOK, EvPayerDeclined, EvPayerRetry, EvDebited, EvDebitDeclined,
 	EvReverseStart, EvCredited, EvCreditRefused, EvExpire, EvCancel, EvFail,
 }
 
@@ -73,6 +74,7 @@ var transitions = func() map[edge]string {
 		{StateMethodChosen, EvSellerRefused}:        StateRefused,
 		{StateSellerAuthenticated, EvPayerOK}:       StatePayerAuthenticated,
 		{StateSellerAuthenticated, EvPayerDeclined}: StateDeclined,
+		{StateSellerAuthenticated, EvPayerRetry}:    StateSellerAuthenticated,
 		{StatePayerAuthenticated, EvDebited}:        StatePaid,
 		{StatePayerAuthenticated, EvDebitDeclined}:  StateDeclined,
 		{StatePayerAuthenticated, EvReverseStart}:   StatePayerAuthenticated,

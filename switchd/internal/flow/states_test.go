@@ -13,7 +13,7 @@ import (
 var want = map[string]map[Event]string{
 	StateCreated:             {EvChoose: StateMethodChosen, EvCancel: StateCancelled, EvExpire: StateExpired, EvFail: StateFailed},
 	StateMethodChosen:        {EvSellerOK: StateSellerAuthenticated, EvSellerRefused: StateRefused, EvCancel: StateCancelled, EvExpire: StateExpired, EvFail: StateFailed},
-	StateSellerAuthenticated: {EvPayerOK: StatePayerAuthenticated, EvPayerDeclined: StateDeclined, EvCancel: StateCancelled, EvExpire: StateExpired, EvFail: StateFailed},
+	StateSellerAuthenticated: {EvPayerOK: StatePayerAuthenticated, EvPayerDeclined: StateDeclined, EvPayerRetry: StateSellerAuthenticated, EvCancel: StateCancelled, EvExpire: StateExpired, EvFail: StateFailed},
 	StatePayerAuthenticated:  {EvDebited: StatePaid, EvDebitDeclined: StateDeclined, EvReverseStart: StatePayerAuthenticated, EvExpire: StateExpired, EvFail: StateFailed},
 	StatePaid:                {EvReverseStart: StatePaid, EvCredited: StateApproved, EvCreditRefused: StateDeclined, EvExpire: StateExpired, EvFail: StateFailed},
 }

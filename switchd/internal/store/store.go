@@ -116,6 +116,9 @@ type Payment struct {
 	// result is not yet recorded (e.g. "debit", "credit", "reverse_debit"),
 	// so recovery knows to ask the plugin's status instead of guessing.
 	Pending string `json:"pending,omitempty"`
+	// PayerAuthFailures counts the payer's failed step-C answers in this
+	// payment (see flow.MaxPayerAttempts).
+	PayerAuthFailures int `json:"payer_auth_failures,omitempty"`
 	// ConfigGeneration is the network config generation the payment runs
 	// under (for reload semantics).
 	ConfigGeneration int64 `json:"config_generation,omitempty"`
