@@ -1,6 +1,7 @@
 package page
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -89,6 +90,36 @@ func TestPage(t *testing.T) {
 		res, body := get(t, h, "/pay/"+token, "ko-KR,ko;q=0.9")
 		if res.Header.Get("Content-Language") != "ko" || !strings.Contains(body, `lang="ko"`) || !strings.Contains(body, "결제 방법을 선택하세요") {
 			t.Error("page not in Korean")
+		}
+	})
+	t.Run("text for the script is a JSON object in the page's language", func(t *testing.T) {
+		for _, lang := range []string{"en", "ko"} {
+			_, body := get(t, h, "/pay/"+token, lang)
+			const open = `<script type="application/json" id="i18n">`
+			i := strings.Index(body, open)
+			j := strings.Index(body[i+len(open):], "</script>")
+			if i < 0 || j < 0 {
+				t.Fatalf("%s: no i18n block", lang)
+			}
+			var got map[string]string
+			if err := json.Unmarshal([]byte(body[i+len(open):i+len(open)+j]), &got); err != nil {
+				t.Fatalf("%s: i18n block is not a JSON object: %v", lang, err)
+			}
+			if got["result_approved"] != Strings(lang)["result_approved"] || len(got) != len(Strings(lang)) {
+				t.Errorf("%s: i18n block has %d strings, result_approved %q", lang, len(got), got["result_approved"])
+			}
+		}
+	})
+	t.Run("every English text has a Korean one", func(t *testing.T) {
+		for k := range en {
+			if ko[k] == "" {
+				t.Errorf("no Korean for %q", k)
+			}
+		}
+		for k := range ko {
+			if en[k] == "" {
+				t.Errorf("no English for %q", k)
+			}
 		}
 	})
 	t.Run("malformed token is 404", func(t *testing.T) {

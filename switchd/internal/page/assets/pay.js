@@ -225,6 +225,8 @@
       show("return-link", true);
     }
     if (timer) clearInterval(timer);
+    // A finished payment has no time left to pay.
+    $("countdown").parentNode.hidden = true;
     $("result-title").focus();
   }
 
@@ -377,7 +379,15 @@
       return navigator.credentials.create(toCreateOptions(c.challenge_data));
     }).then(function (cred) {
       return call("POST", "/enroll/finish", credJSON(cred));
-    }).then(function () { setBusy(false); $("passkey-enroll").hidden = true; $("passkey-use").focus(); }, fail("verify-error"));
+    }).then(function () {
+      setBusy(false);
+      $("passkey-enroll").hidden = true;
+      var box = $("passkey-bound");
+      box.hidden = false;
+      box.className = "check ok";
+      box.textContent = T.passkey_enrolled;
+      $("passkey-use").focus();
+    }, fail("verify-error"));
   });
   $("passkey-use").addEventListener("click", function () {
     $("verify-error").hidden = true;
