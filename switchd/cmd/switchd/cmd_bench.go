@@ -55,11 +55,6 @@ The API limits each shop to 100 requests/s, so payers pay at --merchants shops
 				o.Progress = cmd.ErrOrStderr()
 			}
 			o.Log = cmd.ErrOrStderr()
-			if workDir != "" {
-				if err := os.MkdirAll(workDir, 0o700); err != nil {
-					return err
-				}
-			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			rep, err := bench.Run(ctx, o)

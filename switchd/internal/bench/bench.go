@@ -44,8 +44,9 @@ type Options struct {
 	// after the load phase (once the server is idle again), to measure an
 	// unloaded payment (default 20).
 	Unloaded int
-	// WorkDir holds the network and the data dirs (fresh each phase);
-	// empty means a temporary directory removed at the end.
+	// WorkDir holds the network and the data dirs (fresh each phase; it
+	// is created if missing); empty means a temporary directory removed
+	// at the end.
 	WorkDir string
 	// Exe and Args start a bench server child: a process that calls
 	// ChildMain when IsChild. Empty Exe means this executable with Args.
@@ -95,7 +96,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	var mu sync.Mutex
 	o.Progress, o.Log = &lockedWriter{mu: &mu, w: o.Progress}, &lockedWriter{mu: &mu, w: o.Log}
 	work := o.WorkDir
-	if work == "" {
+	if work != "" {
+		if err := os.MkdirAll(work, 0o700); err != nil {
+			return nil, fmt.Errorf("bench: work dir: %w", err)
+		}
+	} else {
 		d, err := os.MkdirTemp("", "switchd-bench-")
 		if err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
@@ -293,6 +298,9 @@ func phase(ctx context.Context, o Options, n *network, rcv *receiver, mode, data
 	res := d.run(ctx, loadOptions{Payers: o.Payers, Count: o.Count, Duration: o.Duration, Progress: bar.update})
 	bar.finish()
 	selfUsed := selfCPU() - self0
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("bench: %s phase interrupted: %w", mode, err)
+	}
 	for i := range procs {
 		c, err := procCPU(procs[i].PID)
 		if err != nil {
