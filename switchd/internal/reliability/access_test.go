@@ -17,9 +17,7 @@ import (
 // keys; rate limits on payer steps and merchant API use; and replays of a
 // seller's order signature and of a payer's OCRA answer.
 func TestReliabilityAccess(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the daemon and plugins as subprocesses")
-	}
+	skipUnlessSubprocesses(t)
 	bin := daemonBin(t)
 	r := newReceiver(t)
 	n := newNetwork(t, r.srv.URL+"/hooks")

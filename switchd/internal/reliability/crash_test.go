@@ -15,9 +15,7 @@ import (
 // daemon runs past every payment's expiry, then verify checks every
 // invariant (see verify) and the leak scan finds no secret anywhere.
 func TestReliabilityCrashLoop(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the daemon and plugins as subprocesses")
-	}
+	skipUnlessSubprocesses(t)
 	k := rounds(t, 5)
 	bin := daemonBin(t)
 	r := newReceiver(t)

@@ -22,9 +22,7 @@ import (
 // SWITCHD_RELIABILITY_ROUNDS=k the list runs max(1, k/5) times with fresh
 // random hit counts.
 func TestReliabilityFailpoints(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the daemon and plugins as subprocesses")
-	}
+	skipUnlessSubprocesses(t)
 	passes := max(1, rounds(t, 5)/5)
 	bin := daemonBin(t, "-tags", "failpoints")
 	r := newReceiver(t)

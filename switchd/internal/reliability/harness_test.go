@@ -508,6 +508,17 @@ func freeAddr(t testing.TB) string {
 	return l.Addr().String()
 }
 
+// skipUnlessSubprocesses skips t under -short and -race (see raceEnabled).
+func skipUnlessSubprocesses(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the daemon and plugins as subprocesses")
+	}
+	if raceEnabled {
+		t.Skip("the race detector cannot see into the daemon and plugin subprocesses")
+	}
+}
+
 // daemonBin builds the switchd command, with extra build flags.
 func daemonBin(t testing.TB, flags ...string) string {
 	return testbin.MustBuild(t, "./switchd/cmd/switchd", flags...)

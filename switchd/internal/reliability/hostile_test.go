@@ -26,9 +26,7 @@ const slowClients = 50
 // is stored: the store holds only the payments created for the payer
 // endpoints, untouched, with their single event.
 func TestReliabilityHostileInput(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the daemon and plugins as subprocesses")
-	}
+	skipUnlessSubprocesses(t)
 	bin := daemonBin(t)
 	r := newReceiver(t)
 	n := newNetwork(t, r.srv.URL+"/hooks")

@@ -72,9 +72,7 @@ const (
 // ledgers (verify), the daemon must stay up, and a fresh payment must be
 // approved after every fault.
 func TestReliabilityPluginFaults(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the daemon and plugins as subprocesses")
-	}
+	skipUnlessSubprocesses(t)
 	const callTimeout = 2 * time.Second
 	bin := daemonBin(t)
 	r := newReceiver(t)
