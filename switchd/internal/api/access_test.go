@@ -27,6 +27,7 @@ func TestAccessMatrix(t *testing.T) {
 		{method: "GET", path: "/v1/payments/{id}", perPayment: true},
 		{method: "POST", path: "/v1/payments/{id}/cancel", perPayment: true},
 		{method: "GET", path: "/v1/payments/{id}/events", perPayment: true},
+		{method: "GET", path: "/v1/payments/{id}/qr.png", perPayment: true},
 	}
 	for _, ep := range merchantEndpoints {
 		name := ep.method + " " + ep.path

@@ -108,6 +108,12 @@
 // no money can have moved; no body. 200 with the payment, or payment_final
 // / invalid_state.
 //
+// GET /v1/payments/{id}/qr.png returns a PNG QR code (320 px, medium error
+// correction) of the payment page URL, for an offline store to show at the
+// counter; the payer's phone camera opens the page. The URL's capability
+// token is derived, not stored, so the code can be fetched again at any
+// time; payment_final once the payment has ended.
+//
 // GET /v1/payments/{id}/events returns the payment's timeline, oldest first:
 // {"data": [{"seq": 1, "at": "...", "type": "payment.created", "from": "", "to": "created", "detail": ""}]}.
 //

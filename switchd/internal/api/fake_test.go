@@ -96,6 +96,10 @@ func (f *fakeEngine) own(merchantID, id string) (*store.Payment, error) {
 	return p, nil
 }
 
+func (f *fakeEngine) PageURL(p *store.Payment) string {
+	return "http://127.0.0.1:8080/pay/tok_" + p.ID
+}
+
 func (f *fakeEngine) GetPayment(ctx context.Context, merchantID, id string) (*store.Payment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

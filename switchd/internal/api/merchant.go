@@ -16,6 +16,7 @@ import (
 	"github.com/switchd/switchd/switchd/internal/amount"
 	"github.com/switchd/switchd/switchd/internal/api/resource"
 	"github.com/switchd/switchd/switchd/internal/flow"
+	"github.com/switchd/switchd/switchd/internal/page"
 	"github.com/switchd/switchd/switchd/internal/store"
 )
 
@@ -294,6 +295,33 @@ func (s *Server) getPayment(w http.ResponseWriter, r *http.Request, merchantID s
 		return
 	}
 	writeJSON(w, http.StatusOK, resource.NewPayment(p))
+}
+
+// paymentQR answers GET /v1/payments/{id}/qr.png: a PNG QR code of the
+// payment page URL, for an offline store to show at the counter. Like every
+// merchant endpoint it answers not_found for another merchant's payment, and
+// payment_final once the payment can no longer be paid.
+func (s *Server) paymentQR(w http.ResponseWriter, r *http.Request, merchantID string) {
+	p, err := s.opts.Engine.GetPayment(r.Context(), merchantID, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if flow.IsFinal(p.State) {
+		writeProblem(w, newProblem(CodePaymentFinal, "The payment is "+p.State+"; there is nothing left to pay."))
+		return
+	}
+	png, err := page.QRCode(s.opts.Engine.PageURL(p))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "image/png")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(png)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(png)
 }
 
 // listResponse is a page of payments, newest first.

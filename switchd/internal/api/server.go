@@ -25,6 +25,7 @@ type Engine interface {
 	CreatePayment(ctx context.Context, merchantID, idemKey, bodyHash string, in flow.CreateInput,
 		render func(p *store.Payment, token, pageURL string) (status int, body []byte)) (*flow.CreateResult, error)
 	GetPayment(ctx context.Context, merchantID, id string) (*store.Payment, error)
+	PageURL(p *store.Payment) string
 	ListPayments(ctx context.Context, merchantID, cursor string, limit int) ([]*store.Payment, string, error)
 	CancelPayment(ctx context.Context, merchantID, id string) (*store.Payment, error)
 	Events(ctx context.Context, merchantID, id string) ([]*store.Event, error)
@@ -153,6 +154,7 @@ func (s *Server) PublicHandler() http.Handler {
 	mux.Handle("/v1/payments/{id}", methods{http.MethodGet: s.merchantOnly(s.getPayment)})
 	mux.Handle("/v1/payments/{id}/cancel", methods{http.MethodPost: s.merchantOnly(s.cancelPayment)})
 	mux.Handle("/v1/payments/{id}/events", methods{http.MethodGet: s.merchantOnly(s.paymentEvents)})
+	mux.Handle("/v1/payments/{id}/qr.png", methods{http.MethodGet: s.merchantOnly(s.paymentQR)})
 
 	mux.Handle("/v1/pay/{token}", methods{http.MethodGet: s.payerView})
 	mux.Handle("/v1/pay/{token}/method", methods{http.MethodPost: s.payerStep(s.chooseMethod)})

@@ -101,12 +101,17 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
+	tokenKey, err := loadTokenKey(filepath.Join(d.set.DataDir, "token.key"))
+	if err != nil {
+		return err
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	var worker atomic.Pointer[outbox.Worker]
 	d.engine, err = flow.New(flow.Options{
 		Store: d.store, Plugins: d.host, Logger: d.log.With("component", "flow"), Metrics: d.metrics,
 		PublicURL: d.set.PublicURL, DefaultExpiry: d.set.DefaultExpiry, PluginCallTimeout: d.set.PluginCallTimeout,
+		TokenKey: tokenKey,
 		Kick: func() {
 			if w := worker.Load(); w != nil {
 				w.Kick()

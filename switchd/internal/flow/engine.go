@@ -51,6 +51,12 @@ type Options struct {
 	Metrics *metrics.Metrics // optional
 	// PublicURL is the base of payment page URLs: <PublicURL>/pay/<token>.
 	PublicURL string
+	// TokenKey (32 bytes) derives each payment's payer capability token as
+	// HMAC-SHA256(TokenKey, payment id), so the token is never stored (only
+	// its hash is) yet the page URL can be shown again, e.g. as a QR code.
+	// The daemon keeps it in <data-dir>/token.key. Empty: a random key for
+	// this Engine only (tokens cannot be re-derived after a restart).
+	TokenKey []byte
 	// DefaultExpiry applies when a payment names no expiry (default 15m).
 	DefaultExpiry time.Duration
 	// MaxExpiry caps how far in the future a payment may expire (default 24h).
@@ -126,6 +132,9 @@ func New(opts Options, cfg *Config) (*Engine, error) {
 	}
 	if opts.StaleAfter <= 0 {
 		opts.StaleAfter = 2 * opts.PluginCallTimeout
+	}
+	if len(opts.TokenKey) == 0 {
+		opts.TokenKey = randomBytes(32)
 	}
 	if opts.Kick == nil {
 		opts.Kick = func() {}

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
@@ -119,10 +120,10 @@ func (e *Engine) CreatePayment(ctx context.Context, merchantID, idemKey, bodyHas
 	if err := e.validateCreate(&in, now); err != nil {
 		return nil, err
 	}
-	token := base64.RawURLEncoding.EncodeToString(randomBytes(32))
-	pageURL := strings.TrimRight(e.opts.PublicURL, "/") + "/pay/" + token
+	id := randomID("pay_", 15)
+	token, pageURL := e.payToken(id)
 	p := &store.Payment{
-		ID: randomID("pay_", 15), MerchantID: merchantID, AcquirerID: m.Acquirer,
+		ID: id, MerchantID: merchantID, AcquirerID: m.Acquirer,
 		AmountMinor: in.AmountMinor, Currency: in.Currency, OrderRef: in.OrderRef, Description: in.Description,
 		Lines: in.Lines, ReturnURL: in.ReturnURL, ExpiresAt: in.ExpiresAt, CreatedAt: now, UpdatedAt: now,
 		State: StateCreated, Version: 1, TokenHash: TokenHash(token),
@@ -176,6 +177,22 @@ func (e *Engine) CreatePayment(ctx context.Context, merchantID, idemKey, bodyHas
 		return nil, internal(err)
 	}
 	return res, nil
+}
+
+// payToken derives payment id's payer capability token and page URL.
+func (e *Engine) payToken(id string) (token, pageURL string) {
+	mac := hmac.New(sha256.New, e.opts.TokenKey)
+	mac.Write([]byte("switchd-pay-token-v1:"))
+	mac.Write([]byte(id))
+	token = base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	return token, strings.TrimRight(e.opts.PublicURL, "/") + "/pay/" + token
+}
+
+// PageURL returns the payment page URL of p, with its capability token,
+// for a merchant that needs it again (the QR code of an offline store).
+func (e *Engine) PageURL(p *store.Payment) string {
+	_, u := e.payToken(p.ID)
+	return u
 }
 
 func randomBytes(n int) []byte {

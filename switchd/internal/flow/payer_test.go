@@ -2,8 +2,10 @@ package flow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
@@ -125,5 +127,21 @@ func TestResendWebhook(t *testing.T) {
 	}
 	if !slices.Equal(resent, []string{msgs[0].ID}) {
 		t.Fatalf("resent %v", resent)
+	}
+}
+
+func TestPageURLIsDerivedNotStored(t *testing.T) {
+	h := newHarness(t)
+	p, token := h.create(100, "good")
+	stored := h.payment(p.ID)
+	if got := h.e.PageURL(stored); !strings.HasSuffix(got, "/pay/"+token) {
+		t.Fatalf("PageURL = %q, want it to end in the token returned at create", got)
+	}
+	raw, err := json.Marshal(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), token) {
+		t.Fatal("the payer token is stored in the clear")
 	}
 }
