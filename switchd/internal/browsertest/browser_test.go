@@ -179,9 +179,13 @@ func visible(id string) string {
 	return fmt.Sprintf(`(function(){var e=document.getElementById(%q); return !!e && e.offsetParent !== null && !e.closest("[hidden]");})()`, id)
 }
 
-// screenshot saves the whole page as NN-step.png.
+// screenshot saves the whole page as NN-step.png, after auditing what is
+// on screen (see auditJS).
 func (b *browser) screenshot(step string) {
 	b.t.Helper()
+	if step != "timeout" {
+		b.audit(step)
+	}
 	ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))

@@ -103,6 +103,16 @@ func TestBankTransferOCRA(t *testing.T) {
 	b.screenshot("order")
 	b.chooseBankTransfer(ocraBankCode, n.account)
 	b.screenshot("bank-transfer")
+	// Keyboard users reach the fields in reading order.
+	b.run("focus the method", chromedp.Focus(chromedp.CSS("#m-bank")))
+	var order []string
+	for range 3 {
+		b.run("tab", chromedp.KeyEvent("\t"))
+		order = append(order, b.eval(`document.activeElement.id`))
+	}
+	if got, want := strings.Join(order, " "), "bank-select account-number method-submit"; got != want {
+		t.Errorf("focus order after the bank transfer choice: %s, want %s", got, want)
+	}
 	b.run("continue", chromedp.Click(chromedp.CSS("#method-submit")))
 	b.payOCRA(n.ocraKey)
 	title, detail := b.waitResult()
@@ -282,6 +292,8 @@ func TestKoreanAndNotFound(t *testing.T) {
 	n := newNetwork(t)
 	p := n.create(t, "TEA-5005", teaOrder, time.Now().Add(10*time.Minute))
 	b := newBrowser(t, "ko-KR,ko;q=0.9,en;q=0.5")
+	// The narrowest phone we design for; Korean runs wider than English.
+	b.run("narrow phone", chromedp.EmulateViewport(360, 740, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait))
 	b.open(n.pageURL(p.PayToken))
 	b.waitFor("method choice", visible("method"))
 	if got := b.text("method-title"); got != page.Strings("ko")["choose_method"] {
