@@ -251,12 +251,12 @@ type challenge struct {
 
 func runOne(ctx context.Context, c *client, s Store, p Payment, hooks *Webhooks, wait time.Duration, out io.Writer) (*Result, error) {
 	start := time.Now()
-	fmt.Fprintf(out, "\n%s pays %d minor units of %s by %s (order %s)\n", p.Payer.Name, p.AmountMinor, p.Currency, p.Payer.Method, p.OrderRef)
 
 	// The store signs its terms and creates the payment.
 	body := s.SignedOrder(p.AmountMinor, p.Currency, p.OrderRef, time.Now().Add(15*time.Minute), time.Now())
 	var created struct {
 		ID       string `json:"id"`
+		Amount   string `json:"amount"`
 		PayToken string `json:"pay_token"`
 		PageURL  string `json:"payment_page_url"`
 	}
@@ -265,6 +265,7 @@ func runOne(ctx context.Context, c *client, s Store, p Payment, hooks *Webhooks,
 		return nil, fmt.Errorf("create payment: %w", err)
 	}
 	r := &Result{PaymentID: created.ID, Method: p.Payer.Method}
+	fmt.Fprintf(out, "\n%s pays %s %s by %s (order %s)\n", p.Payer.Name, p.Currency, created.Amount, p.Payer.Method, p.OrderRef)
 	fmt.Fprintf(out, "   payment %s created; payment page %s\n", created.ID, created.PageURL)
 	hooks.Expect(created.ID)
 
