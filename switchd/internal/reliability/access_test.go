@@ -2,12 +2,15 @@ package reliability
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchd/switchd/plugins/passkey/passkeytest"
 )
 
 // TestReliabilityAccess is the access-control matrix against the real
@@ -15,15 +18,17 @@ import (
 // key, no key, a forged key and malformed Authorization headers; payer
 // capability tokens altered, swapped for ids or keys, and used as bearer
 // keys; rate limits on payer steps and merchant API use; and replays of a
-// seller's order signature and of a payer's OCRA answer.
+// seller's order signature, of a payer's OCRA answer and of a passkey
+// assertion.
 func TestReliabilityAccess(t *testing.T) {
 	skipUnlessSubprocesses(t)
 	bin := daemonBin(t)
 	r := newReceiver(t)
 	n := newNetwork(t, r.srv.URL+"/hooks")
 	r.secret = n.WebhookSec
+	n.addPasskeyBank(t)
 	dataDir := t.TempDir()
-	p := startDaemon(t, bin, n, dataDir, nil)
+	p := startDaemon(t, bin, n, dataDir, nil, "--log-level", "debug")
 	c := newClient(p.api)
 	mk := func(ref string) *created {
 		t.Helper()
@@ -172,6 +177,68 @@ func TestReliabilityAccess(t *testing.T) {
 			t.Fatalf("second payment %s after a replayed answer", s)
 		}
 		t.Logf("replayed OCRA answer on another payment: %d, payment %s (%v)", st, s, err)
+	})
+
+	t.Run("replayed passkey assertion", func(t *testing.T) {
+		phone, err := passkeytest.New("https://pay.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// begin runs step A-B and the first half of C, enrolling the
+		// passkey first when enrol is set, and returns the challenge.
+		begin := func(token string, enrol bool) (json.RawMessage, []byte) {
+			t.Helper()
+			if st, b, _ := c.payer(token, "/method", cardChoice(n.PasskeyPAN)); st != http.StatusOK {
+				t.Fatalf("method: %d %s", st, b)
+			}
+			var ch struct {
+				ChallengeData json.RawMessage `json:"challenge_data"`
+				DigestHex     string          `json:"digest_hex"`
+			}
+			if enrol {
+				st, b, _ := c.payer(token, "/enroll/begin", json.RawMessage(`{}`))
+				if st != http.StatusOK {
+					t.Fatalf("enroll/begin: %d %s", st, b)
+				}
+				json.Unmarshal(b, &ch)
+				cred, err := phone.Create(ch.ChallengeData)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st, b, _ := c.payer(token, "/enroll/finish", json.RawMessage(cred)); st/100 != 2 {
+					t.Fatalf("enroll/finish: %d %s", st, b)
+				}
+			}
+			st, b, _ := c.payer(token, "/auth/begin", json.RawMessage(`{}`))
+			if st != http.StatusOK {
+				t.Fatalf("auth/begin: %d %s", st, b)
+			}
+			json.Unmarshal(b, &ch)
+			digest, _ := hex.DecodeString(ch.DigestHex)
+			return ch.ChallengeData, digest
+		}
+		first := mk("pk-first")
+		chData, digest := begin(first.PayToken, true)
+		assertion, err := phone.Get(chData, digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if state, _, err := c.finish(first.PayToken, assertion); err != nil || state != "approved" {
+			t.Fatalf("first passkey payment: %s %v", state, err)
+		}
+		if _, st, _ := c.finish(first.PayToken, assertion); st != http.StatusConflict {
+			t.Fatalf("replayed assertion on the approved payment: %d, want 409", st)
+		}
+		second := mk("pk-second")
+		begin(second.PayToken, false)
+		state, st, err := c.finish(second.PayToken, assertion)
+		if state == "approved" || st != http.StatusPaymentRequired {
+			t.Fatalf("replayed passkey assertion on another payment: %d %s %v, want 402 declined", st, state, err)
+		}
+		if s, _ := c.status(n.APIKey, second.ID); s == "approved" {
+			t.Fatal("replayed passkey assertion approved another payment")
+		}
+		t.Logf("replayed passkey assertion on another payment: %d (%v)", st, err)
 	})
 
 	t.Run("replayed seller signature", func(t *testing.T) {

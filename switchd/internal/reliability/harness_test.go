@@ -80,6 +80,8 @@ type network struct {
 	Poor       string // bob's, 100 cents
 	OCRAKey    []byte // alice's
 	BobKey     []byte
+	PasskeyPAN string   // alice's card at bank_p, once addPasskeyBank ran
+	Plugins    []string // the plugins in plugins.hcl
 	// Secrets lists every secret value written to the network, for the
 	// leak scan.
 	Secrets map[string]string
@@ -105,19 +107,7 @@ func newNetwork(t testing.TB, webhookURL string) *network {
 	n.Secrets["bob ocra key"] = hex.EncodeToString(n.BobKey)
 	n.Secrets["seller private key"] = base64.StdEncoding.EncodeToString(seller.Seed())
 	os.MkdirAll(filepath.Join(n.Dir, "secrets"), 0o700)
-	paths := map[string]string{}
-	for _, name := range pluginNames {
-		paths[name] = testbin.MustBuild(t, "./plugins/"+name)
-	}
-	var b strings.Builder
-	for _, name := range pluginNames {
-		sum, err := pluginhost.FileSHA256(paths[name])
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&b, "plugin %q {\n  path = %q\n  sha256 = %q\n}\n", name, paths[name], sum)
-	}
-	n.write(t, "plugins.hcl", b.String())
+	n.writePlugins(t, pluginNames)
 	pub := base64.StdEncoding.EncodeToString(seller.Public().(ed25519.PublicKey))
 	opub := base64.StdEncoding.EncodeToString(other.Public().(ed25519.PublicKey))
 	n.write(t, "acquirer.hcl", fmt.Sprintf(`
@@ -217,6 +207,61 @@ institution "bank_a" {
 		n.secret(t, "bob", hex.EncodeToString(n.BobKey)), n.secret(t, "bank_token", randHex(32)),
 		n.secret(t, "pan", n.PAN), n.secret(t, "bank_bt_token", randHex(32)), n.Account, n.Poor))
 	return n
+}
+
+// writePlugins writes plugins.hcl declaring the named plugins, each
+// built once per test binary and pinned by its sha256.
+func (n *network) writePlugins(t testing.TB, names []string) {
+	t.Helper()
+	var b strings.Builder
+	for _, name := range names {
+		path := testbin.MustBuild(t, "./plugins/"+name)
+		sum, err := pluginhost.FileSHA256(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "plugin %q {\n  path = %q\n  sha256 = %q\n}\n", name, path, sum)
+	}
+	n.Plugins = names
+	n.write(t, "plugins.hcl", b.String())
+}
+
+// addPasskeyBank adds the passkey plugin and bank_p, an issuer whose payer
+// alice has a card (PasskeyPAN) and authenticates with a passkey for
+// relying party pay.example.
+func (n *network) addPasskeyBank(t testing.TB) {
+	t.Helper()
+	n.writePlugins(t, append(append([]string(nil), pluginNames...), "passkey"))
+	n.PasskeyPAN = luhn("544400" + "12345678")
+	n.Secrets["passkey bank PAN"] = n.PasskeyPAN
+	n.write(t, "bank_p.hcl", fmt.Sprintf(`
+institution "bank_p" {
+  display_name = "Passkey Bank"
+  roles        = ["issuer"]
+  bank_code    = "5005"
+  bin_ranges   = ["544400-544499"]
+
+  authenticator "passkey" {
+    rp_id              = "pay.example"
+    rp_display_name    = "Passkey Bank"
+    rp_origins         = ["https://pay.example"]
+    attestation_key    = %s
+    attestation_key_id = "bank_p-1"
+    payer "alice" {}
+  }
+  method "card" {
+    plugin    = "card"
+    token_key = %s
+    card "alice" {
+      pan          = %s
+      expiry       = "12/39"
+      holder       = "alice"
+      credit_limit = 100000000
+      currency     = "EUR"
+    }
+  }
+}
+`, n.secret(t, "bank_p_att", randHex(32)), n.secret(t, "bank_p_token", randHex(32)), n.secret(t, "bank_p_pan", n.PasskeyPAN)))
 }
 
 func randBytes(n int) []byte {

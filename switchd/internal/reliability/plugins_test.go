@@ -108,7 +108,7 @@ func TestReliabilityPluginFaults(t *testing.T) {
 				}
 				json.NewDecoder(res.Body).Decode(&st)
 				res.Body.Close()
-				ok := len(st.Plugins) == len(pluginNames)
+				ok := len(st.Plugins) == len(n.Plugins)
 				for _, pl := range st.Plugins {
 					ok = ok && pl.Healthy
 				}
