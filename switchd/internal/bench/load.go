@@ -145,7 +145,11 @@ func (d *driver) payment(p *payer, m *merchant, card bool, seq int64) (string, [
 		choice = map[string]any{"method": "bank_transfer", "account": map[string]any{"bank_code": issuerCode, "account_number": p.Account}}
 	}
 	body, _ = json.Marshal(choice)
-	var view struct{}
+	var view struct {
+		Payment struct {
+			IssuerID string `json:"issuer_id"`
+		} `json:"payment"`
+	}
 	t = time.Now()
 	if err := d.post(stepChoose, pay+"/method", "", body, &view); err != nil {
 		return created.ID, lat, 0, err
@@ -162,13 +166,20 @@ func (d *driver) payment(p *payer, m *merchant, card bool, seq int64) (string, [
 		return created.ID, lat, 0, err
 	}
 	lat[2] = time.Since(t)
-	// The phone checks the issuer's proof over the order digest
-	// (wallet.Answer) and answers only a verified issuer.
-	digest, err := hex.DecodeString(ch.DigestHex)
-	if err != nil {
-		return created.ID, lat, 0, &stepError{step: stepBegin, kind: "bad digest_hex"}
+	// As the payment page does, the phone recomputes the order digest from
+	// the order it agreed to and the issuer it was routed to, refuses a
+	// different one, and answers only an issuer whose proof over that
+	// digest verifies (wallet.Answer).
+	o.PaymentId, o.IssuerId = created.ID, view.Payment.IssuerID
+	o.Method = pb.Method_METHOD_BANK_TRANSFER
+	if card {
+		o.Method = pb.Method_METHOD_CARD
 	}
-	answer, err := w.Answer(ch.ChallengeData, digest)
+	digest := order.Digest(o)
+	if ch.DigestHex != hex.EncodeToString(digest[:]) {
+		return created.ID, lat, 0, &stepError{step: stepBegin, kind: "order digest differs from the agreed order"}
+	}
+	answer, err := w.Answer(ch.ChallengeData, digest[:])
 	if err != nil {
 		return created.ID, lat, 0, &stepError{step: stepBegin, kind: "wallet refused the issuer"}
 	}
