@@ -236,14 +236,14 @@ func TestDemoAgainstQuickstart(t *testing.T) {
 			if results[0].Enrolled != wantEnrol || results[1].Enrolled {
 				t.Errorf("enrolled = %v, %v; want %v, false", results[0].Enrolled, results[1].Enrolled, wantEnrol)
 			}
+			// The phone file holds only the demo authenticator, never a card number.
+			if b, err := os.ReadFile(phone); err != nil || bytes.Contains(b, []byte("5555555555554444")) {
+				t.Errorf("phone file: %v", err)
+			}
+			if log := q.log.String(); strings.Contains(log, "5555555555554444") || strings.Contains(log, checkout.QuickstartDemoKey) || strings.Contains(log, "1001000015") {
+				t.Error("the daemon's log holds a card number, account number or the API key")
+			}
 		})
-	}
-	// The phone file holds only the demo authenticator, never a card number.
-	if b, err := os.ReadFile(phone); err != nil || bytes.Contains(b, []byte("5555555555554444")) {
-		t.Errorf("phone file: %v", err)
-	}
-	if log := q.log.String(); strings.Contains(log, "5555555555554444") || strings.Contains(log, checkout.QuickstartDemoKey) || strings.Contains(log, "1001000015") {
-		t.Error("the daemon's log holds a card number, account number or the API key")
 	}
 
 	t.Run("failures", func(t *testing.T) {
@@ -281,5 +281,21 @@ func TestDemoAgainstQuickstart(t *testing.T) {
 				}
 			})
 		}
+	})
+
+	// Bob's passkey is enrolled (by run1, or here when run alone); a phone
+	// without it cannot enrol a second one, and the demo says what to do.
+	t.Run("passkey phone lost", func(t *testing.T) {
+		cfg := q.config(t, phone)
+		cfg.Payments = cfg.Payments[:1]
+		if _, err := checkout.Run(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Payments[0].Payer.Phone.Path = filepath.Join(t.TempDir(), "new-phone.json")
+		_, err := checkout.Run(context.Background(), cfg)
+		if err == nil || !strings.Contains(err.Error(), "start from a fresh data dir") {
+			t.Fatalf("err = %v", err)
+		}
+		t.Log(err)
 	})
 }
