@@ -105,6 +105,8 @@ func newNetwork(t testing.TB, webhookURL string) *network {
 	n.Secrets["alice PAN"] = n.PAN
 	n.Secrets["alice ocra key"] = hex.EncodeToString(n.OCRAKey)
 	n.Secrets["bob ocra key"] = hex.EncodeToString(n.BobKey)
+	n.Secrets["alice ocra key (raw)"] = string(n.OCRAKey)
+	n.Secrets["alice ocra key (base64)"] = base64.StdEncoding.EncodeToString(n.OCRAKey)
 	n.Secrets["seller private key"] = base64.StdEncoding.EncodeToString(seller.Seed())
 	os.MkdirAll(filepath.Join(n.Dir, "secrets"), 0o700)
 	n.writePlugins(t, pluginNames)

@@ -32,7 +32,7 @@ func TestReliabilityHostileInput(t *testing.T) {
 	n := newNetwork(t, r.srv.URL+"/hooks")
 	r.secret = n.WebhookSec
 	dataDir := t.TempDir()
-	p := startDaemon(t, bin, n, dataDir, nil)
+	p := startDaemon(t, bin, n, dataDir, nil, "--log-level", "debug")
 	c := newClient(p.api)
 	// One payment per payer step: each payer token allows 10 attempts
 	// (burst), which the hostile requests to one step stay under.
@@ -48,6 +48,8 @@ func TestReliabilityHostileInput(t *testing.T) {
 	deepLines := `{"amount":"1.00","currency":"EUR","order_ref":"o","lines":` + strings.Repeat("[", 64) + strings.Repeat("]", 64) + "}"
 	big := `{"amount":"1.00","currency":"EUR","order_ref":"o","description":"` + strings.Repeat("x", 70<<10) + `"}`
 	good := `{"amount":"1.00","currency":"EUR","order_ref":"o"}`
+	// A card number with a wrong check digit: refused, and never logged.
+	badPAN := n.PAN[:len(n.PAN)-1] + string('0'+(n.PAN[len(n.PAN)-1]-'0'+1)%10)
 	type tcase struct {
 		name, path, key, body, ctype string
 		status                       int
@@ -76,7 +78,7 @@ func TestReliabilityHostileInput(t *testing.T) {
 	cases = append(cases,
 		tcase{"payer /method: unknown field", "/v1/pay/" + tokens["/method"] + "/method", "", `{"method":"card","cvv":"123"}`, "", 400, "unknown_field"},
 		tcase{"payer /method: bad check digit", "/v1/pay/" + tokens["/method"] + "/method", "",
-			`{"method":"card","card":{"number":"4111001234567891","expiry_month":12,"expiry_year":2039}}`, "", 400, "invalid_request"})
+			`{"method":"card","card":{"number":"` + badPAN + `","expiry_month":12,"expiry_year":2039}}`, "", 400, "invalid_request"})
 	hc := &http.Client{Timeout: 20 * time.Second}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -245,7 +247,7 @@ func TestReliabilityHostileInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, bodies, hits := leakScan(t, n, r, nil, dataDir)
+	files, bodies, hits := leakScan(t, n, r, map[string]string{"rejected card number": badPAN}, dataDir)
 	t.Logf("RESULT hostile input: %d request cases + endless body, oversized header, %d slowloris connections, slow body: nothing stored; leak scan: %d hits in %d files and %d webhook bodies",
 		len(cases), slowClients, hits, files, bodies)
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -111,16 +112,21 @@ func verify(t testing.TB, n *network, dataDir string, r *receiver, acked []payme
 	}
 	stored := storedPayments(t, st, ids)
 	ledgers := map[string]*ledger{}
-	for _, lp := range []struct{ plugin, inst string }{{"card", "bank_a"}, {"banktransfer", "bank_a"}, {"card", "acq"}, {"banktransfer", "acq"}} {
-		l, err := readLedger(ledgerPath(dataDir, lp.plugin, lp.inst))
+	issuers := []string{"card/bank_a", "banktransfer/bank_a"}
+	if n.PasskeyPAN != "" {
+		issuers = append(issuers, "card/bank_p")
+	}
+	for _, k := range append(issuers, "card/acq", "banktransfer/acq") {
+		plugin, inst, _ := strings.Cut(k, "/")
+		l, err := readLedger(ledgerPath(dataDir, plugin, inst))
 		if err != nil {
 			t.Fatal(err)
 		}
-		ledgers[lp.plugin+"/"+lp.inst] = l
+		ledgers[k] = l
 	}
 	debits := map[string]int64{}
 	credits := map[string]int64{}
-	for _, k := range []string{"card/bank_a", "banktransfer/bank_a"} {
+	for _, k := range issuers {
 		m, twice := ledgers[k].moved("debit")
 		o.DoublePaid += twice
 		for id, v := range m {
@@ -223,13 +229,24 @@ func waitWebhooks(r *receiver, states map[string]string, timeout time.Duration) 
 	}
 }
 
-// leakScan searches every file under dirs and every webhook body for the
-// network's secrets (raw, and hex or base64 where the value is binary-
-// looking) and returns the number of files scanned; each hit is an error.
-// The network's own configuration directory is never passed: it holds the
-// secrets by design.
+// leakScan runs findLeaks and reports each leak as an error.
 func leakScan(t testing.TB, n *network, r *receiver, extra map[string]string, dirs ...string) (files, bodies, hits int) {
 	t.Helper()
+	files, bodies, leaks, err := findLeaks(n, r, extra, dirs...)
+	if err != nil {
+		t.Errorf("leak scan: %v", err)
+	}
+	for _, l := range leaks {
+		t.Errorf("leak: %s", l)
+	}
+	return files, bodies, len(leaks)
+}
+
+// findLeaks searches every file under dirs and every webhook body r
+// received for the network's secrets and the extra ones, and returns how
+// many files and bodies it scanned and each hit. The network's own
+// configuration directory is never passed: it holds the secrets by design.
+func findLeaks(n *network, r *receiver, extra map[string]string, dirs ...string) (files, bodies int, leaks []string, err error) {
 	secrets := map[string]string{}
 	for k, v := range n.Secrets {
 		secrets[k] = v
@@ -238,27 +255,28 @@ func leakScan(t testing.TB, n *network, r *receiver, extra map[string]string, di
 		secrets[k] = v
 	}
 	check := func(where string, b []byte) {
-		for name, s := range secrets {
-			if s != "" && bytes.Contains(b, []byte(s)) {
-				hits++
-				t.Errorf("leak: %s found in %s", name, where)
+		for _, name := range sortedKeys(secrets) {
+			if s := secrets[name]; s != "" && bytes.Contains(b, []byte(s)) {
+				leaks = append(leaks, name+" in "+where)
 			}
 		}
 	}
 	for _, d := range dirs {
-		filepath.WalkDir(d, func(path string, de os.DirEntry, err error) error {
+		err = filepath.WalkDir(d, func(path string, de os.DirEntry, err error) error {
 			if err != nil || de.IsDir() {
-				return nil
+				return err
 			}
 			b, err := os.ReadFile(path)
 			if err != nil {
-				t.Errorf("leak scan: %v", err)
-				return nil
+				return err
 			}
 			files++
 			check(path, b)
 			return nil
 		})
+		if err != nil {
+			return files, bodies, leaks, err
+		}
 	}
 	r.mu.Lock()
 	received := append([][]byte(nil), r.bodies...)
@@ -266,11 +284,11 @@ func leakScan(t testing.TB, n *network, r *receiver, extra map[string]string, di
 	for i, b := range received {
 		check("webhook body "+strconv.Itoa(i), b)
 	}
-	return files, len(received), hits
+	return files, len(received), leaks, nil
 }
 
 // sortedKeys returns m's keys in order, for stable logs.
-func sortedKeys(m map[string]int) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchd/switchd/plugins/passkey/passkeytest"
 	"github.com/switchd/switchd/switchd/wallet"
 )
 
@@ -18,7 +19,30 @@ type payerRun struct {
 	token  string
 	choice map[string]any
 	w      *wallet.OCRA
+	phone  *passkeytest.Authenticator // instead of w, for bank_p
 	answer []byte
+}
+
+// enrol registers the phone's passkey with bank_p (once per payer).
+func (p *payerRun) enrol() error {
+	st, b, err := p.c.payer(p.token, "/enroll/begin", json.RawMessage(`{}`))
+	if err != nil || st != http.StatusOK {
+		return fmt.Errorf("enroll/begin: %d %v %s", st, err, b)
+	}
+	var ch struct {
+		ChallengeData json.RawMessage `json:"challenge_data"`
+	}
+	if err := json.Unmarshal(b, &ch); err != nil {
+		return err
+	}
+	cred, err := p.phone.Create(ch.ChallengeData)
+	if err != nil {
+		return err
+	}
+	if st, b, err = p.c.payer(p.token, "/enroll/finish", json.RawMessage(cred)); err != nil || st/100 != 2 {
+		return fmt.Errorf("enroll/finish: %d %v %s", st, err, b)
+	}
+	return nil
 }
 
 func (p *payerRun) method() (int, error) {
@@ -30,8 +54,12 @@ func (p *payerRun) method() (int, error) {
 }
 
 func (p *payerRun) begin() (int, error) {
-	p.w.Begin()
-	st, b, err := p.c.payer(p.token, "/auth/begin", json.RawMessage(p.w.BeginPayerData()))
+	payerData := json.RawMessage(`{}`)
+	if p.phone == nil {
+		p.w.Begin()
+		payerData = p.w.BeginPayerData()
+	}
+	st, b, err := p.c.payer(p.token, "/auth/begin", payerData)
 	if err != nil {
 		return st, err
 	}
@@ -49,7 +77,11 @@ func (p *payerRun) begin() (int, error) {
 	if err != nil {
 		return st, err
 	}
-	p.answer, err = p.w.Answer(ch.ChallengeData, digest)
+	if p.phone != nil {
+		p.answer, err = p.phone.Get(ch.ChallengeData, digest)
+	} else {
+		p.answer, err = p.w.Answer(ch.ChallengeData, digest)
+	}
 	return st, err
 }
 
@@ -67,8 +99,8 @@ const (
 
 // TestReliabilityPluginFaults kills or hangs (SIGSTOP) each plugin process
 // at each step it takes part in: card and banktransfer at A (instrument
-// resolution) and D (debit, credit), merchantsig at B, ocra at both halves
-// of C. Each payment must end in a final state that agrees with the
+// resolution) and D (debit, credit), merchantsig at B, ocra and passkey
+// at both halves of C. Each payment must end in a final state that agrees with the
 // ledgers (verify), the daemon must stay up, and a fresh payment must be
 // approved after every fault.
 func TestReliabilityPluginFaults(t *testing.T) {
@@ -78,12 +110,17 @@ func TestReliabilityPluginFaults(t *testing.T) {
 	r := newReceiver(t)
 	n := newNetwork(t, r.srv.URL+"/hooks")
 	r.secret = n.WebhookSec
+	n.addPasskeyBank(t)
+	phone, err := passkeytest.New("https://pay.example")
+	if err != nil {
+		t.Fatal(err)
+	}
 	dataDir := t.TempDir()
 	p := startDaemon(t, bin, n, dataDir, nil, "--plugin-call-timeout", callTimeout.String())
 	c := newClient(p.api)
 	const expiry = 20 * time.Second
 	var acked []payment
-	newRun := func(card bool) *payerRun {
+	newRun := func(card, passkey bool) *payerRun {
 		t.Helper()
 		amount := int64(100 + len(acked))
 		ref := "fault-" + randHex(4)
@@ -96,7 +133,24 @@ func TestReliabilityPluginFaults(t *testing.T) {
 		if card {
 			choice = cardChoice(n.PAN)
 		}
-		return &payerRun{c: c, token: cr.PayToken, choice: choice, w: &wallet.OCRA{Key: n.OCRAKey}}
+		run := &payerRun{c: c, token: cr.PayToken, choice: choice, w: &wallet.OCRA{Key: n.OCRAKey}}
+		if passkey {
+			run.choice, run.phone = cardChoice(n.PasskeyPAN), phone
+		}
+		return run
+	}
+	// The passkey payer enrols once, during a first payment.
+	enrolled := newRun(true, true)
+	if _, err := enrolled.method(); err != nil {
+		t.Fatal(err)
+	}
+	if err := enrolled.enrol(); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []func() (int, error){enrolled.begin, enrolled.finish} {
+		if _, err := step(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// healthy waits until the admin status shows every plugin healthy.
 	healthy := func() {
@@ -121,23 +175,25 @@ func TestReliabilityPluginFaults(t *testing.T) {
 		t.Fatal("plugins not healthy again within 20s")
 	}
 	cases := []struct {
-		plugin, step string
-		card         bool
+		plugin, step  string
+		card, passkey bool
 	}{
-		{"card", "method", true},
-		{"card", "finish", true},
-		{"banktransfer", "method", false},
-		{"banktransfer", "finish", false},
-		{"merchantsig", "method", true},
-		{"ocra", "begin", true},
-		{"ocra", "finish", false},
+		{"card", "method", true, false},
+		{"card", "finish", true, false},
+		{"banktransfer", "method", false, false},
+		{"banktransfer", "finish", false, false},
+		{"merchantsig", "method", true, false},
+		{"ocra", "begin", true, false},
+		{"ocra", "finish", false, false},
+		{"passkey", "begin", true, true},
+		{"passkey", "finish", true, true},
 	}
 	outcomes := map[string]int{}
 	for _, tc := range cases {
 		for _, mode := range []string{killBefore, killDuring, hang} {
 			name := tc.plugin + " at " + tc.step + ": " + mode
 			healthy()
-			run := newRun(tc.card)
+			run := newRun(tc.card, tc.passkey)
 			steps := []string{"method", "begin", "finish"}
 			do := map[string]func() (int, error){"method": run.method, "begin": run.begin, "finish": run.finish}
 			faulted := false
@@ -198,7 +254,7 @@ func TestReliabilityPluginFaults(t *testing.T) {
 			}
 			// The daemon keeps serving: a fresh payment goes through.
 			healthy()
-			ctl := newRun(true)
+			ctl := newRun(true, false)
 			if _, err := ctl.method(); err != nil {
 				t.Fatalf("%s: control payment: %v", name, err)
 			}
@@ -213,7 +269,7 @@ func TestReliabilityPluginFaults(t *testing.T) {
 	}
 	states := waitFinal(t, c, n.APIKey, acked, expiry+15*time.Second)
 	waitWebhooks(r, states, 15*time.Second)
-	for i, a := range acked {
+	for i, a := range acked[1:] {
 		if i%2 == 0 {
 			t.Logf("faulted payment %d: %s", i/2+1, states[a.id])
 		} else if states[a.id] != "approved" {
@@ -223,6 +279,6 @@ func TestReliabilityPluginFaults(t *testing.T) {
 	p.stop(t)
 	o := verify(t, n, dataDir, r, acked)
 	files, bodies, hits := leakScan(t, n, r, nil, dataDir)
-	t.Logf("RESULT plugin faults: %d fault cases (%d plugins x steps x 3 modes), %d payments, states %v: %d stuck, %d double-paid, %d ledger mismatches; daemon up throughout; leak scan: %d hits in %d files and %d webhook bodies",
+	t.Logf("RESULT plugin faults: %d fault cases (%d plugin-step pairs x 3 modes), %d payments, states %v: %d stuck, %d double-paid, %d ledger mismatches; daemon up throughout; leak scan: %d hits in %d files and %d webhook bodies",
 		len(outcomes), len(cases), len(acked), o.States, o.Stuck, o.DoublePaid, o.Mismatched, hits, files, bodies)
 }
