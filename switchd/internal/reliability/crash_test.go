@@ -17,6 +17,12 @@ import (
 func TestReliabilityCrashLoop(t *testing.T) {
 	skipUnlessSubprocesses(t)
 	k := rounds(t, 5)
+	// Kill after 0.3-2.8 s of load in the short run; the soak (more than
+	// 5 rounds) lets each round run 1-8 s, a few hundred payments each.
+	minRound, maxRound := 300*time.Millisecond, 2800*time.Millisecond
+	if k > 5 {
+		minRound, maxRound = time.Second, 8*time.Second
+	}
 	bin := daemonBin(t)
 	r := newReceiver(t)
 	n := newNetwork(t, r.srv.URL+"/hooks")
@@ -31,7 +37,7 @@ func TestReliabilityCrashLoop(t *testing.T) {
 		done := make(chan struct{})
 		before := l.approved.Load()
 		go func() { l.run(ctx, c, 6); close(done) }()
-		time.Sleep(300*time.Millisecond + rand.N(2500*time.Millisecond))
+		time.Sleep(minRound + rand.N(maxRound-minRound))
 		p.kill() // SIGKILL, mid-flight
 		cancel()
 		<-done
