@@ -7,6 +7,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +19,7 @@ import (
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
 	"github.com/switchd/switchd/plugins/sdk/order"
+	"github.com/switchd/switchd/switchd/internal/store"
 )
 
 // Fuzz targets the plugins' own packages lack, written here against their
@@ -116,6 +120,72 @@ func FuzzBankAccount(f *testing.F) {
 		approved := err == nil && res.GetVerdict() == pb.Verdict_VERDICT_APPROVED
 		if approved != (bankCode == "0011" && number == acct) {
 			t.Fatalf("verdict %v (err %v) for bank %q account %q", res.GetVerdict(), err, bankCode, number)
+		}
+	})
+}
+
+// FuzzListCursor feeds arbitrary merchant ids, cursors and limits to the
+// store's payment listing (the cursor comes from the API's query string).
+// It must never panic, list only the named merchant's payments, never
+// more than the limit, and refuse another merchant's payment id as a
+// cursor (ErrInvalidCursor), so a cursor cannot reveal other merchants'
+// payments.
+func FuzzListCursor(f *testing.F) {
+	st, err := store.Open(filepath.Join(f.TempDir(), "switchd.db"), store.Options{NoSync: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { st.Close() })
+	owner := map[string]string{}
+	now := time.Now()
+	err = st.Update(context.Background(), func(tx store.Tx) error {
+		for i := 0; i < 12; i++ {
+			m := []string{"shop", "other", "sho"}[i%3]
+			id := fmt.Sprintf("pay_%024d", i)
+			owner[id] = m
+			p := &store.Payment{ID: id, MerchantID: m, AcquirerID: "acq", AmountMinor: 100, Currency: "EUR", OrderRef: "r",
+				CreatedAt: now.Add(time.Duration(i) * time.Second), ExpiresAt: now.Add(time.Hour), State: "created", TokenHash: fmt.Sprintf("%064d", i)}
+			if err := tx.PutPayment(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("shop", "", 2)
+	f.Add("shop", "pay_000000000000000000000003", 100)
+	f.Add("shop", "pay_000000000000000000000001", 5)
+	f.Add("sho", "pay_000000000000000000000000", 0)
+	f.Add("", "\x00", -1)
+	f.Fuzz(func(t *testing.T, merchant, cursor string, limit int) {
+		err := st.View(context.Background(), func(tx store.Tx) error {
+			ps, next, err := tx.ListPayments(merchant, cursor, limit)
+			if cursor != "" && owner[cursor] != "" && owner[cursor] != merchant {
+				if !errors.Is(err, store.ErrInvalidCursor) {
+					t.Fatalf("merchant %q listed after %s's payment %s: %v", merchant, owner[cursor], cursor, err)
+				}
+				return nil
+			}
+			if err != nil {
+				return nil
+			}
+			if limit > 0 && len(ps) > limit {
+				t.Fatalf("limit %d, got %d", limit, len(ps))
+			}
+			for _, p := range ps {
+				if p.MerchantID != merchant {
+					t.Fatalf("merchant %q listed %s's payment %s", merchant, p.MerchantID, p.ID)
+				}
+			}
+			if next != "" && owner[next] != merchant {
+				t.Fatalf("next cursor %q is not one of %q's payments", next, merchant)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 	})
 }
