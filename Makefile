@@ -38,8 +38,16 @@ proto:
 
 ## run: build everything, lock plugin digests, start the quickstart network on loopback
 run: build plugins
-	@echo "switchd: serve is not built yet (see issues); showing the CLI"
-	$(BIN)/switchd --help
+	$(BIN)/switchd plugins lock --plugin-dir $(PLUGINDIR) --data-dir $(DATA)
+	$(BIN)/switchd validate --plugin-dir $(PLUGINDIR) --lock-file $(DATA)/plugins.lock.hcl $(CONFIG)
+	@echo
+	@echo "switchd quickstart on loopback (data in $(DATA)/, demo test keys in $(CONFIG)/secrets/):"
+	@echo "  API and payment pages   http://localhost:8080   (Tea Shop API key sk_test_quickstart_tea_shop_0123456789)"
+	@echo "  admin, health, metrics  http://127.0.0.1:8081/readyz   /v1/admin/status   /metrics"
+	@echo "  in another terminal:    $(BIN)/switchd demo   (a card and a bank-transfer payment, steps A-E)"
+	@echo "  walkthrough:            examples/README.md"
+	@echo
+	$(BIN)/switchd serve --config $(CONFIG) --plugin-dir $(PLUGINDIR) --data-dir $(DATA) --public-url http://localhost:8080
 
 ## bench: load benchmark of complete A-E payments against a real daemon (see BENCHMARKS.md)
 bench: build plugins
