@@ -492,7 +492,12 @@ func pluginErr(plugin, rpc string, err error) *Error {
 	switch sdk.CodeOf(err) {
 	case sdk.CodeInvalidArgument:
 		code = CodeInvalidRequest
-	case sdk.CodeInternal, sdk.CodeFailedPrecondition, sdk.CodeUnimplemented, sdk.CodeNotFound:
+	case sdk.CodeFailedPrecondition, sdk.CodeUnimplemented:
+		// The institution cannot do this now or at all (a payer who
+		// already has a passkey, a bank that does not enrol): the
+		// payer's request does not fit the state, it is not our fault.
+		code = CodeInvalidState
+	case sdk.CodeInternal, sdk.CodeNotFound:
 		code = CodeInternal
 	}
 	return &Error{Code: code, Msg: fmt.Sprintf("%s.%s failed", plugin, rpc), Err: err}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
 	"github.com/switchd/switchd/switchd/internal/store"
 )
 
@@ -143,5 +144,22 @@ func TestPageURLIsDerivedNotStored(t *testing.T) {
 	}
 	if strings.Contains(string(raw), token) {
 		t.Fatal("the payer token is stored in the clear")
+	}
+}
+
+func TestPluginErrorCodes(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{sdk.InvalidArgument("x", "bad"), CodeInvalidRequest},
+		{sdk.FailedPrecondition("the payer already has a passkey"), CodeInvalidState},
+		{&sdk.Error{Code: sdk.CodeUnimplemented, Msg: "no enrolment"}, CodeInvalidState},
+		{sdk.Unavailable(errors.New("down")), CodePluginUnavailable},
+		{sdk.Internal(errors.New("bug")), CodeInternal},
+	} {
+		if got := pluginErr("p", "rpc", tc.err).Code; got != tc.want {
+			t.Errorf("%v -> %s, want %s", tc.err, got, tc.want)
+		}
 	}
 }
