@@ -19,6 +19,7 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.Handle("/v1/admin/status", methods{http.MethodGet: s.status})
 	mux.Handle("/v1/admin/reload", methods{http.MethodPost: s.reload})
 	mux.Handle("/v1/admin/outbox/{id}/resend", methods{http.MethodPost: s.resend})
+	mux.Handle("/v1/admin/backup", methods{http.MethodGet: s.backup})
 	if s.opts.Metrics != nil {
 		mux.Handle("/metrics", methods{http.MethodGet: promhttp.HandlerFor(s.opts.Metrics.Registry, promhttp.HandlerOpts{}).ServeHTTP})
 	}
@@ -30,6 +31,25 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.Handle("/debug/pprof/trace", methods{http.MethodGet: pprof.Trace})
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeProblem(w, notFound()) }))
 	return s.observe(mux)
+}
+
+// backup streams a consistent snapshot of the daemon's database, taken in
+// one read transaction while payments go on. A failure after the first byte
+// cannot become a problem document any more; the connection is then cut, so
+// a truncated file is never mistaken for a whole one.
+func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Admin.Backup == nil {
+		writeProblem(w, newProblem(CodeNotReady, "Backups are not available in this process."))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Disposition", `attachment; filename="switchd.db"`)
+	h.Set("Cache-Control", "no-store")
+	if err := s.opts.Admin.Backup(w); err != nil {
+		s.opts.Logger.Error("backup failed", "err", err)
+		panic(http.ErrAbortHandler)
+	}
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {

@@ -167,6 +167,7 @@
 //	GET  /v1/admin/status                200 AdminDeps.Status as JSON (institutions, plugins)
 //	POST /v1/admin/reload                200 {"reloaded": true, "diagnostics": "..."} or 422 reload_failed
 //	POST /v1/admin/outbox/{id}/resend    202 {"resent": id}: the webhook is delivered again
+//	GET  /v1/admin/backup                200 a consistent copy of the database, taken while serving
 //	GET  /metrics                        Prometheus text format (Options.Metrics.Registry)
 //	GET  /debug/pprof/...                net/http/pprof, registered on this mux only
 //

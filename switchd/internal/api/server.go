@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"path"
@@ -51,6 +52,9 @@ type AdminDeps struct {
 	Status func(ctx context.Context) any
 	// Ready returns nil when the daemon can take payments.
 	Ready func() error
+	// Backup writes a consistent copy of the daemon's database to w while
+	// it keeps serving (bbolt's Tx.WriteTo).
+	Backup func(w io.Writer) error
 }
 
 // Limits bound what one request or one client may cost. Zero fields take

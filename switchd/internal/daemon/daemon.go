@@ -136,7 +136,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	srv := api.New(api.Options{
 		Engine: d.engine, MerchantByKeyHash: d.merchantByKeyHash, PublicURL: d.set.PublicURL,
 		Metrics: d.metrics, Logger: d.log.With("component", "api"),
-		Admin: api.AdminDeps{Reload: d.Reload, Status: d.status, Ready: d.readyErr},
+		Admin: api.AdminDeps{Reload: d.Reload, Status: d.status, Ready: d.readyErr, Backup: d.store.Snapshot},
 	})
 	pg, err := page.New(d.log.With("component", "page"))
 	if err != nil {
