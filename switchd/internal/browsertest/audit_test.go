@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -108,5 +109,49 @@ func TestAuditFindsProblems(t *testing.T) {
 	}
 	if strings.Contains(got, "input#ok") {
 		t.Errorf("audit flags a labelled input:\n%s", got)
+	}
+}
+
+// TestConsoleWatchIsNotBlind shows that the console watch every page test
+// ends with sees a CSP violation, console.error and an uncaught
+// exception.
+func TestConsoleWatchIsNotBlind(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/bad.js":
+			w.Header().Set("Content-Type", "text/javascript")
+			io.WriteString(w, `console.error("boom from console"); setTimeout(function () { throw new Error("uncaught boom"); }, 0);`)
+		default:
+			w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'")
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			io.WriteString(w, `<!doctype html><html><head><link rel="icon" href="data:,"></head><body>`+
+				`<script>document.title = "inline ran";</script><script src="/bad.js"></script></body></html>`)
+		}
+	}))
+	defer srv.Close()
+	b := newBrowser(t, "en")
+	b.run("open", chromedp.Navigate(srv.URL))
+	want := []string{"Content Security Policy", "boom from console", "uncaught boom"}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b.mu.Lock()
+		got := strings.Join(b.problems, "\n")
+		b.mu.Unlock()
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				missing = w
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("console watch missed %q; it saw:\n%s", missing, got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if title := b.eval(`document.title`); title == "inline ran" {
+		t.Error("inline script ran despite the CSP")
 	}
 }

@@ -170,7 +170,10 @@ func (b *browser) waitFor(what, cond string) {
 	defer cancel()
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second))); err != nil {
 		b.screenshot("timeout")
-		b.t.Fatalf("waiting for %s (%s): %v; the page shows: %q", what, cond, err, b.eval(`document.body.innerText`))
+		b.mu.Lock()
+		console := strings.Join(b.problems, "\n")
+		b.mu.Unlock()
+		b.t.Fatalf("waiting for %s (%s): %v; the page shows: %q; console: %s", what, cond, err, b.eval(`document.body.innerText`), console)
 	}
 }
 

@@ -195,6 +195,84 @@ func TestCardPasskey(t *testing.T) {
 	b.checkConsole()
 }
 
+// TestOCRAWrongAnswer types answers the device did not give. A wrong
+// answer leaves the payer another try with a fresh challenge, in plain
+// words; the right answer then pays. Three wrong answers in one payment
+// end it declined, and the shop hears of it.
+func TestOCRAWrongAnswer(t *testing.T) {
+	n := newNetwork(t)
+	en := page.Strings("en")
+	b := newBrowser(t, "en")
+
+	wrong := func(first bool) {
+		t.Helper()
+		b.waitFor("OCRA step", visible("ocra")+` && document.getElementById("client-challenge").value !== ""`)
+		before := b.value("client-challenge")
+		b.run("ask the bank to prove itself", chromedp.Click(chromedp.CSS("#ocra-begin-submit")))
+		b.waitFor("the bank's proof", visible("ocra-proof"))
+		if first {
+			// An empty answer is refused by the page itself, in words.
+			b.run("confirm without an answer", chromedp.Click(chromedp.CSS("#ocra-finish-submit")))
+			b.waitFor("answer error", visible("verify-error"))
+			if got := b.text("verify-error"); got != en["err_answer"] {
+				t.Errorf("empty answer error = %q", got)
+			}
+			b.screenshot("no-answer")
+		}
+		b.run("type a wrong answer", chromedp.SendKeys(chromedp.CSS("#client-response"), "00000000"),
+			chromedp.Click(chromedp.CSS("#ocra-finish-submit")))
+		b.waitFor("the decline", visible("verify-error")+` && document.getElementById("verify-error").textContent !== `+fmt.Sprintf("%q", en["err_answer"]))
+		if got := b.text("verify-error"); got != en["decline_auth_failed"] && got != en["final_auth_failed"] {
+			t.Errorf("wrong answer error = %q", got)
+		}
+		if first {
+			b.waitFor("a fresh challenge", `document.getElementById("client-challenge").value !== "" && document.getElementById("client-challenge").value !== `+fmt.Sprintf("%q", before))
+			b.screenshot("wrong-answer")
+		}
+	}
+
+	// Wrong, then right: approved.
+	p := n.create(t, "TEA-6006", teaOrder, time.Now().Add(10*time.Minute))
+	b.open(n.pageURL(p.PayToken))
+	b.chooseBankTransfer(ocraBankCode, n.account)
+	b.run("continue", chromedp.Click(chromedp.CSS("#method-submit")))
+	wrong(true)
+	if visibleNow := b.eval(`String(` + visible("ocra-proof") + `)`); visibleNow != "false" {
+		t.Error("the spent bank proof is still shown")
+	}
+	b.payOCRA(n.ocraKey)
+	if title, detail := b.waitResult(); title != en["result_approved"] {
+		t.Fatalf("after a wrong then a right answer: %q / %q", title, detail)
+	}
+	n.hooks.waitFor(t, p.ID, webhookTypeOK)
+
+	// Three wrong answers: declined.
+	p = n.create(t, "TEA-6007", teaOrder, time.Now().Add(10*time.Minute))
+	b.open(n.pageURL(p.PayToken))
+	b.chooseBankTransfer(ocraBankCode, n.account)
+	b.run("continue", chromedp.Click(chromedp.CSS("#method-submit")))
+	for i := range 3 {
+		if i == 2 {
+			b.run("ask the bank to prove itself", chromedp.Click(chromedp.CSS("#ocra-begin-submit")))
+			b.waitFor("the bank's proof", visible("ocra-proof"))
+			b.run("type a wrong answer", chromedp.SendKeys(chromedp.CSS("#client-response"), "00000000"),
+				chromedp.Click(chromedp.CSS("#ocra-finish-submit")))
+			break
+		}
+		wrong(false)
+	}
+	title, detail := b.waitResult()
+	b.screenshot("declined")
+	if title != en["result_declined"] || detail != en["final_auth_failed"] {
+		t.Errorf("page shows %q / %q", title, detail)
+	}
+	if st, code := n.status(t, p.ID); st != "declined" || code != "auth_failed" {
+		t.Errorf("payment is %s (%s), want declined (auth_failed)", st, code)
+	}
+	n.hooks.waitFor(t, p.ID, "payment.declined")
+	b.checkConsole()
+}
+
 // TestDynamicLinking changes the stored amount of a payment behind the
 // open page's back: after step B (the acquirer attested the order
 // digest) the daemon is stopped, the amount in its bbolt file is raised,

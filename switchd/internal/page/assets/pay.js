@@ -216,7 +216,7 @@
     var detail = "";
     if (ok) detail = T.result_approved_detail;
     else if (st === "expired") detail = T.result_expired_detail;
-    else if (st === "declined" || st === "refused") detail = message(p.decline_code, true);
+    else if (st === "declined" || st === "refused") detail = T["final_" + p.decline_code] || message(p.decline_code, true);
     else if (st === "failed") detail = T["decline_" + p.decline_code] || T.result_failed_detail;
     text("result-detail", detail);
     var ret = p.return_url;
@@ -341,8 +341,11 @@
     setBusy(true, $("ocra-finish-submit"));
     call("POST", "/auth/finish", { client_response: ans }).then(function (v) { setBusy(false); setView(v); }, function (err) {
       fail("verify-error")(err);
-      // A wrong answer spends the challenge: start again from step 1.
+      // A wrong answer spends the challenge: start again from step 1
+      // with a fresh challenge (the refresh fills it in), unless the
+      // payment is over (the refresh then shows the result).
       $("client-response").value = "";
+      $("client-challenge").value = "";
       $("client-challenge").readOnly = false;
       $("ocra-begin-submit").hidden = false;
       show("ocra-proof", false);
