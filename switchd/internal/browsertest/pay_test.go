@@ -332,9 +332,28 @@ func TestDynamicLinking(t *testing.T) {
 	}
 }
 
+// TestExpiredPayment keeps the page open while the payment runs out of
+// time: the page turns to "expired" by itself, a fresh load shows the
+// same, and the API refuses to go on.
 func TestExpiredPayment(t *testing.T) {
 	n := newNetwork(t)
-	p := n.create(t, "TEA-4004", teaOrder, time.Now().Add(2*time.Second))
+	en := page.Strings("en")
+	p := n.create(t, "TEA-4004", teaOrder, time.Now().Add(4*time.Second))
+	b := newBrowser(t, "en")
+	b.open(n.pageURL(p.PayToken))
+	b.waitFor("method choice", visible("method"))
+	b.chooseBankTransfer(ocraBankCode, n.account)
+	b.screenshot("before-expiry")
+
+	title, detail := b.waitResult()
+	b.screenshot("expired-while-open")
+	if title != en["result_expired"] || detail != en["result_expired_detail"] {
+		t.Errorf("open page shows %q / %q", title, detail)
+	}
+	if b.eval(`String(`+visible("method")+` || `+visible("verify")+`)`) != "false" {
+		t.Error("an expired payment still offers a way to pay")
+	}
+
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		st, _ := n.status(t, p.ID)
@@ -346,15 +365,14 @@ func TestExpiredPayment(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	b := newBrowser(t, "en")
 	b.open(n.pageURL(p.PayToken))
-	title, detail := b.waitResult()
+	title, detail = b.waitResult()
 	b.screenshot("expired")
-	if title != "This payment has expired" || !strings.Contains(detail, "Nothing was charged") {
-		t.Errorf("page shows %q / %q", title, detail)
+	if title != en["result_expired"] || !strings.Contains(detail, "Nothing was charged") {
+		t.Errorf("reloaded page shows %q / %q", title, detail)
 	}
-	if b.eval(`String(`+visible("method")+` || `+visible("verify")+`)`) != "false" {
-		t.Error("an expired payment still offers a way to pay")
+	if b.eval(`String(`+visible("method")+` || `+visible("verify")+` || `+visible("countdown")+`)`) != "false" {
+		t.Error("an expired payment still offers a way to pay, or a countdown")
 	}
 	st, body := n.do(t, "POST", "/v1/pay/"+p.PayToken+"/method",
 		"", map[string]any{"method": "bank_transfer", "account": map[string]string{"bank_code": ocraBankCode, "account_number": n.account}})
