@@ -403,8 +403,8 @@ func TestKoreanAndNotFound(t *testing.T) {
 
 	b.open(n.pageURL("no-such-payment-token-at-all"))
 	b.waitFor("not found", visible("result"))
-	if got := b.text("result-title"); got != page.Strings("ko")["not_found"] {
-		t.Errorf("unknown link shows %q", got)
+	if title, detail := b.text("result-title"), b.text("result-detail"); title != page.Strings("ko")["not_found_title"] || detail != page.Strings("ko")["not_found"] {
+		t.Errorf("unknown link shows %q / %q", title, detail)
 	}
 	b.screenshot("not-found-ko")
 	b.checkConsole()

@@ -243,7 +243,8 @@
     return function (err) {
       if (err.status === 404 && errId === "load") {
         show("loading", false);
-        text("result-title", T.not_found);
+        text("result-title", T.not_found_title);
+        text("result-detail", T.not_found);
         $("result-icon").className = "icon bad";
         show("result", true);
         return;
