@@ -3,6 +3,7 @@ package reliability
 import (
 	"context"
 	"math/rand/v2"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -78,8 +79,13 @@ func TestReliabilityCrashLoop(t *testing.T) {
 	p.stop(t)
 	o := verify(t, n, dataDir, r, acked)
 	files, bodies, hits := leakScan(t, n, r, nil, dataDir)
-	t.Logf("RESULT crash loop: %d rounds, %d payments acknowledged (%d refused creates), states %v: %d lost, %d stuck, %d double-paid, %d ledger mismatches, %d duplicate webhook ids, %d missing webhooks; leak scan: %d hits in %d files and %d webhook bodies",
-		k, len(acked), l.refused.Load(), o.States, o.Lost, o.Stuck, o.DoublePaid, o.Mismatched, o.WebhookDupes, o.Missing, hits, files, bodies)
+	t.Logf("RESULT crash loop: %d rounds, %d payments acknowledged (creates refused, by status: %v), states %v: %d lost, %d stuck, %d double-paid, %d ledger mismatches, %d duplicate webhook ids, %d missing webhooks; leak scan: %d hits in %d files and %d webhook bodies",
+		k, len(acked), l.refusals(), o.States, o.Lost, o.Stuck, o.DoublePaid, o.Mismatched, o.WebhookDupes, o.Missing, hits, files, bodies)
+	for st := range l.refusals() {
+		if st != http.StatusTooManyRequests {
+			t.Errorf("well-formed creates answered %d", st)
+		}
+	}
 	if o.Approved == 0 {
 		t.Error("no payment was approved: the load did not exercise the flow")
 	}

@@ -33,7 +33,7 @@ type load struct {
 	acked    []payment
 	seq      atomic.Int64
 	approved atomic.Int64
-	refused  atomic.Int64 // creates answered with a status other than 201
+	refused  map[int]int // creates answered with a status other than 201, by status
 }
 
 // run starts workers that create and pay payments against c until ctx
@@ -61,7 +61,12 @@ func (l *load) one(c *client) {
 	st, cr, _, err := c.create(l.n.APIKey, createReq("shop", amount, ref, time.Now().Add(l.expiry), l.n.SellerKey), ref)
 	if err != nil || st != http.StatusCreated {
 		if err == nil {
-			l.refused.Add(1)
+			l.mu.Lock()
+			if l.refused == nil {
+				l.refused = map[int]int{}
+			}
+			l.refused[st]++
+			l.mu.Unlock()
 		}
 		time.Sleep(20 * time.Millisecond)
 		return
@@ -85,6 +90,17 @@ func (l *load) one(c *client) {
 	if state, err := c.pay(cr.PayToken, choice, l.n.OCRAKey); err == nil && state == "approved" {
 		l.approved.Add(1)
 	}
+}
+
+// refusals returns the non-201 answers to creates, by status.
+func (l *load) refusals() map[int]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[int]int{}
+	for k, v := range l.refused {
+		out[k] = v
+	}
+	return out
 }
 
 func (l *load) payments() []payment {
