@@ -280,18 +280,30 @@ func TestOCRAWrongAnswer(t *testing.T) {
 // showing the order the payer agreed to, starts step C; the switch finds
 // that the acquirer's attestation no longer covers the stored order, so
 // the payment fails before the issuer is asked, and nothing is debited.
+//
+// A second payment, tampered with the same way, is then opened afresh: the
+// page recomputes the order digest from the order it now shows, finds that
+// it is not the digest the acquirer attested, warns the payer and offers
+// no way on.
 func TestDynamicLinking(t *testing.T) {
 	n := newNetwork(t)
-	p := n.create(t, "TEA-3003", teaOrder, time.Now().Add(10*time.Minute))
 	b := newBrowser(t, "en")
-	b.open(n.pageURL(p.PayToken))
-	b.chooseBankTransfer(ocraBankCode, n.account)
-	b.run("continue", chromedp.Click(chromedp.CSS("#method-submit")))
-	b.waitFor("OCRA step", visible("ocra")+` && document.getElementById("order-check").classList.contains("ok")`)
+	toStepC := func(p payment) {
+		t.Helper()
+		b.open(n.pageURL(p.PayToken))
+		b.chooseBankTransfer(ocraBankCode, n.account)
+		b.run("continue", chromedp.Click(chromedp.CSS("#method-submit")))
+		b.waitFor("OCRA step", visible("ocra")+` && document.getElementById("order-check").classList.contains("ok")`)
+	}
+	other := n.create(t, "TEA-3004", teaOrder, time.Now().Add(10*time.Minute))
+	toStepC(other)
+	p := n.create(t, "TEA-3003", teaOrder, time.Now().Add(10*time.Minute))
+	toStepC(p)
 	b.screenshot("verify")
 
 	n.stop(t)
 	n.tamperAmount(t, p.ID, 439000)
+	n.tamperAmount(t, other.ID, 439000)
 	n.start(t)
 
 	b.run("ask the bank to prove itself", chromedp.Click(chromedp.CSS("#ocra-begin-submit")))
@@ -309,6 +321,16 @@ func TestDynamicLinking(t *testing.T) {
 	// The payer cannot go on through the API either.
 	if st, body := n.do(t, "POST", "/v1/pay/"+p.PayToken+"/auth/begin", "", map[string]string{"client_challenge": "12345678"}); st != http.StatusConflict {
 		t.Errorf("auth/begin after the failure: %d %s, want 409", st, body)
+	}
+
+	b.open(n.pageURL(other.PayToken))
+	b.waitFor("the order check", visible("order-check")+` && document.getElementById("order-check").className !== "check"`)
+	b.screenshot("mismatch-warning")
+	if got := b.text("order-check"); got != page.Strings("en")["order_check_bad"] {
+		t.Errorf("order check on a tampered order = %q", got)
+	}
+	if b.eval(`String(document.getElementById("ocra-begin-submit").disabled)`) != "true" {
+		t.Error("the page lets the payer go on with an order that does not match its fingerprint")
 	}
 	b.checkConsole()
 
