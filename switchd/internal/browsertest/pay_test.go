@@ -360,8 +360,10 @@ func TestDynamicLinking(t *testing.T) {
 func TestExpiredPayment(t *testing.T) {
 	n := newNetwork(t)
 	en := page.Strings("en")
-	p := n.create(t, "TEA-4004", teaOrder, time.Now().Add(4*time.Second))
 	b := newBrowser(t, "en")
+	// Long enough to open the page and pick a method on a loaded CI
+	// machine, short enough to keep the test quick.
+	p := n.create(t, "TEA-4004", teaOrder, time.Now().Add(6*time.Second))
 	b.open(n.pageURL(p.PayToken))
 	b.waitFor("method choice", visible("method"))
 	b.chooseBankTransfer(ocraBankCode, n.account)
