@@ -82,7 +82,7 @@ The API limits each shop to 100 requests/s, so payers pay at --merchants shops
 	f.IntVar(&o.Merchants, "merchants", 16, "shops the payers pay at (each is rate-limited to 100 requests/s by the API)")
 	f.DurationVar(&o.Duration, "duration", 20*time.Second, "length of each load phase (0: bounded by --count only)")
 	f.IntVar(&o.Count, "count", 0, "payments per load phase (0: bounded by --duration only)")
-	f.IntVar(&o.Unloaded, "unloaded", 20, "payments made one at a time after each load phase, when the server is idle")
+	f.IntVar(&o.Unloaded, "unloaded", 100, "payments made one at a time after each load phase, when the server is idle")
 	f.StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write the daemon's CPU profile during the out-of-process load phase to this file (the in-process server's to <file>.inprocess)")
 	f.StringVar(&workDir, "work-dir", "", "keep the network and data dirs here (default: a temporary directory, removed)")

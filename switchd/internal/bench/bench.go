@@ -42,7 +42,7 @@ type Options struct {
 	Count    int
 	// Unloaded is how many payments one payer makes, one after another,
 	// after the load phase (once the server is idle again), to measure an
-	// unloaded payment (default 20).
+	// unloaded payment (default 100).
 	Unloaded int
 	// WorkDir holds the network and the data dirs (fresh each phase; it
 	// is created if missing); empty means a temporary directory removed
@@ -155,7 +155,10 @@ func (o *Options) check() error {
 		problems = append(problems, "set a positive duration or count (the run must stop by itself)")
 	}
 	if o.Unloaded == 0 {
-		o.Unloaded = 20
+		o.Unloaded = 100
+	}
+	if o.Unloaded < 0 {
+		problems = append(problems, fmt.Sprintf("unloaded must be at least 1, not %d", o.Unloaded))
 	}
 	for _, name := range pluginNames {
 		p := o.Plugins[name]
