@@ -79,8 +79,8 @@ func TestReliabilityCrashLoop(t *testing.T) {
 	p.stop(t)
 	o := verify(t, n, dataDir, r, acked)
 	files, bodies, hits := leakScan(t, n, r, nil, dataDir)
-	t.Logf("RESULT crash loop: %d rounds, %d payments acknowledged (creates refused, by status: %v), states %v: %d lost, %d stuck, %d double-paid, %d ledger mismatches, %d duplicate webhook ids, %d missing webhooks; leak scan: %d hits in %d files and %d webhook bodies",
-		k, len(acked), l.refusals(), o.States, o.Lost, o.Stuck, o.DoublePaid, o.Mismatched, o.WebhookDupes, o.Missing, hits, files, bodies)
+	t.Logf("RESULT crash loop: %d rounds, %d payments acknowledged (creates refused, by status: %v), states %v: %d lost, %d stuck, %d double-paid, %d debits reversed, %d ledger mismatches, %d duplicate webhook ids, %d missing webhooks; leak scan: %d hits in %d files and %d webhook bodies",
+		k, len(acked), l.refusals(), o.States, o.Lost, o.Stuck, o.DoublePaid, o.Reversed, o.Mismatched, o.WebhookDupes, o.Missing, hits, files, bodies)
 	for st := range l.refusals() {
 		if st != http.StatusTooManyRequests {
 			t.Errorf("well-formed creates answered %d", st)

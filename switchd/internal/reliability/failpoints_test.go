@@ -40,7 +40,7 @@ func TestReliabilityFailpoints(t *testing.T) {
 			points = append(points,
 				fp{"store.commit:" + side + "@" + strconv.Itoa(20+rand.IntN(150)), true},
 				fp{"outbox.deliver:" + side + "@" + strconv.Itoa(1+rand.IntN(30)), true})
-			for _, rpc := range []string{"ResolveInstrument", "AuthenticateSeller", "BeginMutualAuth", "FinishMutualAuth", "Debit", "Credit"} {
+			for _, rpc := range []string{"ResolveInstrument", "AuthenticateSeller", "BeginMutualAuth", "FinishMutualAuth", "Debit", "Credit", "Reverse"} {
 				points = append(points, fp{"flow.call." + side + ":" + rpc + "@" + strconv.Itoa(1+rand.IntN(10)), true})
 			}
 		}
@@ -90,6 +90,6 @@ func TestReliabilityFailpoints(t *testing.T) {
 	p.stop(t)
 	o := verify(t, n, dataDir, r, acked)
 	files, bodies, hits := leakScan(t, n, r, nil, dataDir)
-	t.Logf("RESULT failpoints: %d crashes at %d armed points, %d payments acknowledged, states %v: %d lost, %d stuck, %d double-paid, %d ledger mismatches, %d duplicate webhook ids, %d missing webhooks; leak scan: %d hits in %d files and %d webhook bodies",
-		fired, len(points), len(acked), o.States, o.Lost, o.Stuck, o.DoublePaid, o.Mismatched, o.WebhookDupes, o.Missing, hits, files, bodies)
+	t.Logf("RESULT failpoints: %d crashes at %d armed points, %d payments acknowledged, states %v: %d lost, %d stuck, %d double-paid, %d debits reversed, %d ledger mismatches, %d duplicate webhook ids, %d missing webhooks; leak scan: %d hits in %d files and %d webhook bodies",
+		fired, len(points), len(acked), o.States, o.Lost, o.Stuck, o.DoublePaid, o.Reversed, o.Mismatched, o.WebhookDupes, o.Missing, hits, files, bodies)
 }

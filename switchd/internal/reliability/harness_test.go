@@ -72,6 +72,7 @@ type network struct {
 	OtherKey   ed25519.PrivateKey // other's signing key
 	APIKey     string             // shop's
 	OtherAPI   string             // other's
+	ClosedAPI  string             // closed's: its acquirer refuses every credit
 	Settlement string
 	WebhookSec string
 	BankCode   string
@@ -96,11 +97,12 @@ func newNetwork(t testing.TB, webhookURL string) *network {
 		t.Fatal(err)
 	}
 	n := &network{Dir: t.TempDir(), SellerKey: seller, OtherKey: other, APIKey: "sk_test_" + randHex(16),
-		OtherAPI: "sk_test_" + randHex(16), Settlement: luhn("900000000"), WebhookSec: sec, BankCode: "1001",
+		OtherAPI: "sk_test_" + randHex(16), ClosedAPI: "sk_test_" + randHex(16), Settlement: luhn("900000000"), WebhookSec: sec, BankCode: "1001",
 		PAN: luhn("411100" + "12345678"), Account: luhn("110010000"), Poor: luhn("210010000"),
 		OCRAKey: randBytes(32), BobKey: randBytes(32), Secrets: map[string]string{}}
 	n.Secrets["shop api key"] = n.APIKey
 	n.Secrets["other api key"] = n.OtherAPI
+	n.Secrets["closed api key"] = n.ClosedAPI
 	n.Secrets["webhook secret"] = sec
 	n.Secrets["alice PAN"] = n.PAN
 	n.Secrets["alice ocra key"] = hex.EncodeToString(n.OCRAKey)
@@ -125,6 +127,9 @@ institution "acq" {
       key "k1" { public_key = %q }
     }
     merchant "other" {
+      key "k1" { public_key = %q }
+    }
+    merchant "closed" {
       key "k1" { public_key = %q }
     }
   }
@@ -162,10 +167,23 @@ merchant "other" {
   webhook_secret     = %s
   signing_key_id     = "k1"
 }
-`, n.secret(t, "acq_att", randHex(32)), pub, opub, n.secret(t, "acq_token", randHex(32)), n.Settlement,
+
+# closed's settlement account does not exist at the acquirer: every credit
+# is refused and the issuer's debit must be reversed.
+merchant "closed" {
+  display_name       = "Closed Shop"
+  acquirer           = "acq"
+  api_key_sha256     = %q
+  settlement_account = "8888888888"
+  webhook_url        = %q
+  webhook_secret     = %s
+  signing_key_id     = "k1"
+}
+`, n.secret(t, "acq_att", randHex(32)), pub, opub, pub, n.secret(t, "acq_token", randHex(32)), n.Settlement,
 		n.secret(t, "acq_bt_token", randHex(32)), n.Settlement,
 		sha(n.APIKey), n.Settlement, webhookURL, n.secret(t, "whsec", sec),
-		sha(n.OtherAPI), n.Settlement, webhookURL, n.secret(t, "whsec2", sec)))
+		sha(n.OtherAPI), n.Settlement, webhookURL, n.secret(t, "whsec2", sec),
+		sha(n.ClosedAPI), webhookURL, n.secret(t, "whsec3", sec)))
 	n.write(t, "bank_a.hcl", fmt.Sprintf(`
 institution "bank_a" {
   display_name = "Bank A"

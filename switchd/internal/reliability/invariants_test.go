@@ -18,6 +18,7 @@ import (
 // payment is one payment the daemon acknowledged (201 to the merchant).
 type payment struct {
 	id, token string
+	key       string // the merchant's API key ("" for shop's)
 	amount    int64
 	card      bool
 }
@@ -65,10 +66,22 @@ func listStates(c *client, key string) (map[string]string, error) {
 // non-final or missing is reported by verify, which reads the store).
 func waitFinal(t testing.TB, c *client, key string, acked []payment, timeout time.Duration) map[string]string {
 	t.Helper()
+	keys := map[string]bool{key: true}
+	for _, p := range acked {
+		if p.key != "" {
+			keys[p.key] = true
+		}
+	}
 	for end := time.Now().Add(timeout); ; {
-		states, err := listStates(c, key)
-		if err != nil {
-			t.Fatal(err)
+		states := map[string]string{}
+		for k := range keys {
+			m, err := listStates(c, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for id, s := range m {
+				states[id] = s
+			}
 		}
 		pending := 0
 		for _, p := range acked {
@@ -93,6 +106,7 @@ type outcome struct {
 	Mismatched   int // ledger movement disagreeing with the final state
 	WebhookDupes int // (payment, event type) received under more than one id
 	Missing      int // final payment without its webhook
+	Reversed     int // debits put back (issuer ledgers)
 }
 
 // verify stops nothing: the daemon must have been stopped by the caller
@@ -127,6 +141,11 @@ func verify(t testing.TB, n *network, dataDir string, r *receiver, acked []payme
 	debits := map[string]int64{}
 	credits := map[string]int64{}
 	for _, k := range issuers {
+		for _, op := range ledgers[k].Ops {
+			if op.Operation == "debit" && op.State == "reversed" {
+				o.Reversed++
+			}
+		}
 		m, twice := ledgers[k].moved("debit")
 		o.DoublePaid += twice
 		for id, v := range m {

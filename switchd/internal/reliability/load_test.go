@@ -38,8 +38,10 @@ type load struct {
 
 // run starts workers that create and pay payments against c until ctx
 // ends; it returns when they all stopped. The mix: card and bank transfer
-// by the rich payer, one in eight by the poor payer (declined), one in
-// sixteen cancelled by the merchant before the payer acts.
+// by the rich payer; one in eight by the poor payer (declined); one in
+// sixteen cancelled by the merchant before the payer acts; one in sixteen
+// to the closed shop, whose acquirer refuses the credit so the debit is
+// reversed.
 func (l *load) run(ctx context.Context, c *client, workers int) {
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -58,7 +60,11 @@ func (l *load) one(c *client) {
 	i := l.seq.Add(1)
 	amount := 100 + rand.Int64N(900)
 	ref := "rel-" + strconv.FormatInt(i, 10) + "-" + randHex(3)
-	st, cr, _, err := c.create(l.n.APIKey, createReq("shop", amount, ref, time.Now().Add(l.expiry), l.n.SellerKey), ref)
+	merchant, key, pkey := "shop", l.n.APIKey, ""
+	if i%16 == 4 {
+		merchant, key, pkey = "closed", l.n.ClosedAPI, l.n.ClosedAPI
+	}
+	st, cr, _, err := c.create(key, createReq(merchant, amount, ref, time.Now().Add(l.expiry), l.n.SellerKey), ref)
 	if err != nil || st != http.StatusCreated {
 		if err == nil {
 			l.mu.Lock()
@@ -71,7 +77,7 @@ func (l *load) one(c *client) {
 		time.Sleep(20 * time.Millisecond)
 		return
 	}
-	p := payment{id: cr.ID, token: cr.PayToken, amount: amount, card: i%2 == 0}
+	p := payment{id: cr.ID, token: cr.PayToken, key: pkey, amount: amount, card: i%2 == 0}
 	l.mu.Lock()
 	l.acked = append(l.acked, p)
 	l.mu.Unlock()
