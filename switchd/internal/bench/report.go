@@ -145,6 +145,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	p("CPU/payment total (µs)\t%.0f\t%.0f\t%.2f\t\n", o.TotalCPUPerPaymentUS, i.TotalCPUPerPaymentUS, r.Ratios.CPUPerPayment)
 	p("CPU/payment load generator (µs)\t%.0f\t%.0f\t\t\n", o.LoadGenCPUPerPaymentUS, i.LoadGenCPUPerPaymentUS)
 	p("webhooks distinct/expected\t%d/%d\t%d/%d\t\t\n", o.Webhooks.Distinct, o.Webhooks.Expected, i.Webhooks.Distinct, i.Webhooks.Expected)
+	p("webhooks delivered twice or more\t%d\t%d\t\t\n", o.Webhooks.Deliveries-o.Webhooks.Distinct, i.Webhooks.Deliveries-i.Webhooks.Distinct)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
