@@ -24,8 +24,8 @@ type payment struct {
 }
 
 // listStates lists every payment of the merchant with key through the
-// API (100 a page, so the merchant rate limit is not hit) and returns the
-// states by id.
+// API, 100 a page, waiting out the merchant rate limit when it is hit,
+// and returns the states by id.
 func listStates(c *client, key string) (map[string]string, error) {
 	out := map[string]string{}
 	cursor := ""
@@ -37,6 +37,12 @@ func listStates(c *client, key string) (map[string]string, error) {
 		st, b, err := c.do("GET", path, key, nil, nil)
 		if err != nil {
 			return nil, err
+		}
+		if st == http.StatusTooManyRequests {
+			// A big soak lists many pages: wait for the merchant's
+			// bucket as a client should, and ask again.
+			time.Sleep(time.Second)
+			continue
 		}
 		if st != http.StatusOK {
 			return nil, fmt.Errorf("list payments: %d %s", st, b)
