@@ -212,7 +212,9 @@ func (w *Worker) dispatch(ctx context.Context, wg *sync.WaitGroup, finished chan
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.deliver(ctx, m)
+			if w.current(ctx, m) {
+				w.deliver(ctx, m)
+			}
 			w.mu.Lock()
 			delete(w.inflight, m.ID)
 			w.mu.Unlock()
@@ -223,6 +225,20 @@ func (w *Worker) dispatch(ctx context.Context, wg *sync.WaitGroup, finished chan
 		}()
 	}
 	return next, nil
+}
+
+// current reports whether m is still pending and unchanged in the store.
+// dispatch reads due messages before it takes its lock, so a delivery of m
+// that finished in between is already recorded and must not be repeated;
+// now that m is marked in flight no other delivery of it can be running,
+// so this read sees the last one's outcome.
+func (w *Worker) current(ctx context.Context, m *store.OutboxMessage) bool {
+	var cur *store.OutboxMessage
+	err := w.st.View(ctx, func(tx store.Tx) (err error) {
+		cur, err = tx.GetOutbox(m.ID)
+		return err
+	})
+	return err == nil && cur.State == store.OutboxPending && cur.Attempts == m.Attempts
 }
 
 // deliver makes one attempt and records its outcome.
