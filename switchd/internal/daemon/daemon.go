@@ -125,7 +125,10 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	d.worker = outbox.New(d.store, map[string]outbox.Handler{
 		store.KindWebhook:        outbox.WebhookHandler(d.webhookTarget, nil),
 		store.KindAcquirerNotice: d.engine.HandleAcquirerNotice,
-	}, outbox.Policy{MaxAttempts: d.set.WebhookMaxAttempts, InitialBackoff: d.set.WebhookInitialBackoff, MaxBackoff: d.set.WebhookMaxBackoff},
+	}, outbox.Policy{MaxAttempts: d.set.WebhookMaxAttempts, InitialBackoff: d.set.WebhookInitialBackoff, MaxBackoff: d.set.WebhookMaxBackoff,
+		// Step D's notice to the acquirer gets its own, larger share of
+		// delivery slots so it never queues behind slow merchant webhooks.
+		KindConcurrency: map[string]int{store.KindAcquirerNotice: 64}},
 		d.log.With("component", "outbox"))
 	worker.Store(d.worker)
 	d.goRun(func() { _ = d.worker.Run(runCtx) })

@@ -41,8 +41,13 @@ type Policy struct {
 	MaxAttempts    int
 	InitialBackoff time.Duration
 	MaxBackoff     time.Duration
-	// Concurrency bounds how many messages are delivered at once; 0 means 8.
+	// Concurrency bounds how many messages of one kind are delivered at
+	// once; 0 means 8.
 	Concurrency int
+	// KindConcurrency overrides Concurrency for a kind. The daemon gives
+	// acquirer notices their own, larger share, so that step D's credit
+	// never queues behind slow merchant webhooks.
+	KindConcurrency map[string]int
 	// AttemptTimeout bounds one delivery attempt; 0 means 30s.
 	AttemptTimeout time.Duration
 	// PollInterval is how often the worker looks for due messages when
@@ -104,7 +109,8 @@ type Worker struct {
 	Deliveries *prometheus.CounterVec
 
 	mu       sync.Mutex
-	inflight map[string]bool
+	inflight map[string]string // message id -> kind
+	perKind  map[string]int    // deliveries in flight by kind
 }
 
 // New returns a worker delivering the messages of st with handlers by
@@ -121,7 +127,8 @@ func New(st store.Store, handlers map[string]Handler, p Policy, logger *slog.Log
 		p:        p.withDefaults(),
 		log:      logger,
 		kick:     make(chan struct{}, 1),
-		inflight: map[string]bool{},
+		inflight: map[string]string{},
+		perKind:  map[string]int{},
 	}
 }
 
@@ -180,14 +187,17 @@ func (w *Worker) dispatch(ctx context.Context, wg *sync.WaitGroup, finished chan
 	busy := len(w.inflight)
 	w.mu.Unlock()
 	poll := now.Add(w.p.PollInterval)
-	if busy >= w.p.Concurrency {
+	capacity := w.capacity()
+	if busy >= capacity {
 		return poll, nil // a finishing delivery wakes Run
 	}
 	var due []*store.OutboxMessage
 	err := w.st.View(ctx, func(tx store.Tx) (err error) {
 		// Messages in flight are still pending, so ask for enough to
 		// fill every free slot after skipping them.
-		due, err = tx.DueOutbox(farFuture, w.p.Concurrency+busy+1)
+		// The window is wider than the free slots so that one kind whose
+		// slots are full does not hide due messages of another.
+		due, err = tx.DueOutbox(farFuture, 4*capacity+busy+1)
 		return err
 	})
 	if err != nil {
@@ -197,18 +207,21 @@ func (w *Worker) dispatch(ctx context.Context, wg *sync.WaitGroup, finished chan
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, m := range due {
-		if w.inflight[m.ID] {
+		if _, ok := w.inflight[m.ID]; ok {
 			continue
 		}
-		if m.NextAttempt.After(now) || len(w.inflight) >= w.p.Concurrency {
-			// The earliest message not started says when to look again
-			// (if no slot is free, a finishing delivery wakes Run first).
+		if m.NextAttempt.After(now) {
+			// The earliest message not started says when to look again.
 			if m.NextAttempt.Before(next) {
 				next = m.NextAttempt
 			}
 			break
 		}
-		w.inflight[m.ID] = true
+		if w.perKind[m.Kind] >= w.limit(m.Kind) {
+			continue // this kind's slots are full; a finishing delivery wakes Run
+		}
+		w.inflight[m.ID] = m.Kind
+		w.perKind[m.Kind]++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -217,6 +230,7 @@ func (w *Worker) dispatch(ctx context.Context, wg *sync.WaitGroup, finished chan
 			}
 			w.mu.Lock()
 			delete(w.inflight, m.ID)
+			w.perKind[m.Kind]--
 			w.mu.Unlock()
 			select {
 			case finished <- struct{}{}:
@@ -225,6 +239,24 @@ func (w *Worker) dispatch(ctx context.Context, wg *sync.WaitGroup, finished chan
 		}()
 	}
 	return next, nil
+}
+
+// limit is how many messages of kind may be delivered at once.
+func (w *Worker) limit(kind string) int {
+	if n := w.p.KindConcurrency[kind]; n > 0 {
+		return n
+	}
+	return w.p.Concurrency
+}
+
+// capacity is how many deliveries may run at once over all kinds that have
+// a handler.
+func (w *Worker) capacity() int {
+	n := 0
+	for kind := range w.handlers {
+		n += w.limit(kind)
+	}
+	return max(n, w.p.Concurrency)
 }
 
 // current reports whether m is still pending and unchanged in the store.

@@ -473,3 +473,39 @@ func TestBackoffSchedule(t *testing.T) {
 		})
 	}
 }
+
+// TestKindsHaveTheirOwnSlots: webhooks stuck on a slow receiver must not
+// hold up acquirer notices, which carry step D of live payments.
+func TestKindsHaveTheirOwnSlots(t *testing.T) {
+	st := storetest.MustOpen(t)
+	release := make(chan struct{})
+	defer close(release)
+	slow := func(ctx context.Context, m *store.OutboxMessage) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return ctx.Err()
+	}
+	var notices atomic.Int32
+	quick := func(ctx context.Context, m *store.OutboxMessage) error { notices.Add(1); return nil }
+	p := fast
+	p.Concurrency = 2
+	p.KindConcurrency = map[string]int{store.KindAcquirerNotice: 4}
+	w := start(t, st, map[string]outbox.Handler{store.KindWebhook: slow, store.KindAcquirerNotice: quick}, p)
+	var ms []*store.OutboxMessage
+	for i := range 6 {
+		ms = append(ms, hook(fmt.Sprintf("w%d", i)))
+	}
+	for i := range 5 {
+		ms = append(ms, &store.OutboxMessage{ID: fmt.Sprintf("n%d", i), Kind: store.KindAcquirerNotice, PaymentID: "p"})
+	}
+	enqueue(t, st, ms...)
+	w.Kick()
+	for i := range 5 {
+		waitState(t, st, fmt.Sprintf("n%d", i), store.OutboxDelivered)
+	}
+	if n := notices.Load(); n != 5 {
+		t.Fatalf("%d notices handled, want 5", n)
+	}
+}
