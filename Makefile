@@ -53,7 +53,7 @@ run: build plugins
 bench: build plugins
 	$(BIN)/switchd bench --plugin-dir $(PLUGINDIR) --payers 64 --duration 20s --json bench.json
 
-## reliability: the long crash-loop and fault soak (about 20-30 minutes; see RELIABILITY.md)
+## reliability: the 20-round crash-loop, failpoint and fault soak (about 4-5 minutes; see RELIABILITY.md)
 reliability: build plugins
 	SWITCHD_RELIABILITY_ROUNDS=20 $(GO) test -count=1 -timeout 60m -run Reliability -v ./switchd/internal/reliability/
 
