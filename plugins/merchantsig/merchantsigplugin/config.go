@@ -2,12 +2,11 @@ package merchantsigplugin
 
 import (
 	"crypto/ed25519"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"time"
 
+	"github.com/switchd/switchd/plugins/internal/authkit"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
 )
@@ -65,46 +64,14 @@ func schema() *pb.Schema {
 // decodeKey32 decodes 32 bytes given as 64 hex digits or base64 (standard
 // or URL alphabet, padded or not).
 func decodeKey32(s string) ([]byte, error) {
-	var b []byte
-	var err error
-	if len(s) == 64 {
-		b, err = hex.DecodeString(s)
-	} else {
-		err = ErrKeyEncoding
-		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-			if b, err = enc.DecodeString(s); err == nil {
-				break
-			}
-		}
-	}
-	if err != nil {
-		return nil, ErrKeyEncoding
-	}
-	if len(b) != 32 {
-		return nil, ErrKeySize
-	}
-	return b, nil
+	return authkit.Decode32(s, ErrKeyEncoding, ErrKeySize)
 }
 
 // parse checks cfg and returns the settings, or every problem found.
 func parse(cfg *config) (*settings, []*pb.Diagnostic) {
-	var diags []*pb.Diagnostic
 	s := &settings{window: DefaultReplayWindow, merchants: map[string]map[string]ed25519.PublicKey{}}
-
-	if cfg.AttestationKey == "" {
-		diags = append(diags, sdk.ErrorDiag([]string{"attestation_key"}, "Missing attestation key",
-			"Set attestation_key to the acquirer's 32-byte Ed25519 seed, from env() or file()."))
-	} else if seed, err := decodeKey32(cfg.AttestationKey); err != nil {
-		diags = append(diags, sdk.ErrorDiag([]string{"attestation_key"}, "Invalid attestation key",
-			"attestation_key %v; it must be a 32-byte Ed25519 seed in hex or base64.", err))
-	} else {
-		s.priv = ed25519.NewKeyFromSeed(seed)
-	}
-	if cfg.AttestationKeyID == "" {
-		diags = append(diags, sdk.ErrorDiag([]string{"attestation_key_id"}, "Missing attestation key id",
-			"Set attestation_key_id to the name other parties use for this key."))
-	}
-	s.keyID = cfg.AttestationKeyID
+	var diags []*pb.Diagnostic
+	s.key, diags = authkit.ParseKey(cfg.AttestationKey, cfg.AttestationKeyID, "acquirer", ErrKeyEncoding, ErrKeySize)
 	if w := cfg.ReplayWindowSeconds; w != nil {
 		if *w < 1 || *w > 86400 || *w != math.Trunc(*w) {
 			diags = append(diags, sdk.ErrorDiag([]string{"replay_window_seconds"}, "Invalid replay window",
