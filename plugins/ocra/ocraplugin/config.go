@@ -1,13 +1,12 @@
 package ocraplugin
 
 import (
-	"crypto/ed25519"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"math"
 	"time"
 
+	"github.com/switchd/switchd/plugins/internal/authkit"
 	"github.com/switchd/switchd/plugins/ocra/rfc6287"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
@@ -80,36 +79,13 @@ type payer struct {
 
 // settings are one instance's decoded configuration.
 type settings struct {
-	priv        ed25519.PrivateKey
-	keyID       string
+	key         authkit.Key // attestation key
 	maxFailures int
 	ttl         time.Duration
 	payers      map[string]*payer
 }
 
 func (s *settings) String() string { return fmt.Sprintf("ocra settings (%d payers)", len(s.payers)) }
-
-func decodeSeed(s string) ([]byte, error) {
-	var b []byte
-	var err error
-	if len(s) == 64 {
-		b, err = hex.DecodeString(s)
-	} else {
-		err = ErrKeyEncoding
-		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-			if b, err = enc.DecodeString(s); err == nil {
-				break
-			}
-		}
-	}
-	if err != nil {
-		return nil, ErrKeyEncoding
-	}
-	if len(b) != ed25519.SeedSize {
-		return nil, ErrKeySize
-	}
-	return b, nil
-}
 
 func wholeNumber(p *float64, lo, hi float64) (int, bool) {
 	if *p < lo || *p > hi || *p != math.Trunc(*p) {
@@ -119,22 +95,9 @@ func wholeNumber(p *float64, lo, hi float64) (int, bool) {
 }
 
 func parse(cfg *config) (*settings, []*pb.Diagnostic) {
-	var diags []*pb.Diagnostic
 	s := &settings{maxFailures: DefaultMaxFailures, ttl: DefaultChallengeTTL, payers: map[string]*payer{}}
-	if cfg.AttestationKey == "" {
-		diags = append(diags, sdk.ErrorDiag([]string{"attestation_key"}, "Missing attestation key",
-			"Set attestation_key to the issuer's 32-byte Ed25519 seed, from env() or file()."))
-	} else if seed, err := decodeSeed(cfg.AttestationKey); err != nil {
-		diags = append(diags, sdk.ErrorDiag([]string{"attestation_key"}, "Invalid attestation key",
-			"attestation_key %v; it must be a 32-byte Ed25519 seed in hex or base64.", err))
-	} else {
-		s.priv = ed25519.NewKeyFromSeed(seed)
-	}
-	if cfg.AttestationKeyID == "" {
-		diags = append(diags, sdk.ErrorDiag([]string{"attestation_key_id"}, "Missing attestation key id",
-			"Set attestation_key_id to the name other parties use for this key."))
-	}
-	s.keyID = cfg.AttestationKeyID
+	var diags []*pb.Diagnostic
+	s.key, diags = authkit.ParseKey(cfg.AttestationKey, cfg.AttestationKeyID, "issuer", ErrKeyEncoding, ErrKeySize)
 	if cfg.MaxFailures != nil {
 		n, ok := wholeNumber(cfg.MaxFailures, 1, 100)
 		if !ok {

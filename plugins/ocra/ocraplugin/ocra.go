@@ -3,18 +3,16 @@ package ocraplugin
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/switchd/switchd/plugins/internal/authkit"
 	"github.com/switchd/switchd/plugins/ocra/rfc6287"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
@@ -45,10 +43,8 @@ var (
 // Plugin is the ocra authenticator. It serves any number of issuers, each
 // configured under its own instance id.
 type Plugin struct {
-	mu        sync.RWMutex
-	instances map[string]*instance
-	dbs       map[string]*bolt.DB // by file path, shared by instances
-	now       func() time.Time
+	insts *authkit.Instances[*instance]
+	now   func() time.Time
 }
 
 type instance struct {
@@ -60,7 +56,7 @@ type instance struct {
 
 // New returns an unconfigured plugin. It has no side effects.
 func New() *Plugin {
-	return &Plugin{instances: map[string]*instance{}, dbs: map[string]*bolt.DB{}, now: time.Now}
+	return &Plugin{insts: authkit.NewInstances[*instance](Name), now: time.Now}
 }
 
 // GetInfo describes the plugin.
@@ -112,83 +108,25 @@ func (p *Plugin) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.Con
 	if sdk.HasErrors(diags) {
 		return &pb.ConfigureResponse{Diagnostics: diags}, nil
 	}
-	db, err := p.openDB(filepath.Join(req.GetDataDir(), StateFile))
-	if err != nil {
-		return &pb.ConfigureResponse{Diagnostics: append(diags, sdk.ErrorDiag(nil, "Cannot open state file", "%v", err))}, nil
+	db, d := p.insts.OpenState(req.GetDataDir(), StateFile, req.GetInstanceId(), bucketPending, bucketPayers)
+	if d != nil {
+		return &pb.ConfigureResponse{Diagnostics: append(diags, d)}, nil
 	}
-	inst := &instance{settings: s, id: req.GetInstanceId(), institutionID: req.GetInstitution().GetId(), db: db}
-	if inst.institutionID == "" {
-		inst.institutionID = inst.id
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists([]byte(inst.id))
-		if err != nil {
-			return err
-		}
-		if _, err := b.CreateBucketIfNotExists(bucketPending); err != nil {
-			return err
-		}
-		_, err = b.CreateBucketIfNotExists(bucketPayers)
-		return err
-	}); err != nil {
-		return &pb.ConfigureResponse{Diagnostics: append(diags, sdk.ErrorDiag(nil, "Cannot initialise state file", "%v", err))}, nil
-	}
-	p.mu.Lock()
-	p.instances[inst.id] = inst
-	p.mu.Unlock()
-	sdk.Logger().Info("ocra: configured", "instance", inst.id, "payers", len(s.payers), "key_id", s.keyID)
-	return &pb.ConfigureResponse{
-		Diagnostics:     diags,
-		AttestationKeys: []*pb.PublicKey{{KeyId: s.keyID, Ed25519: s.priv.Public().(ed25519.PublicKey)}},
-	}, nil
-}
-
-func (p *Plugin) openDB(path string) (*bolt.DB, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if db, ok := p.dbs[path]; ok {
-		return db, nil
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("ocra: open %s: %w", path, err)
-	}
-	p.dbs[path] = db
-	return db, nil
+	inst := &instance{settings: s, id: req.GetInstanceId(), institutionID: authkit.InstitutionID(req), db: db}
+	p.insts.Put(inst.id, inst)
+	sdk.Logger().Info("ocra: configured", "instance", inst.id, "payers", len(s.payers), "key_id", s.key.ID)
+	return &pb.ConfigureResponse{Diagnostics: diags, AttestationKeys: []*pb.PublicKey{s.key.Public()}}, nil
 }
 
 // Close closes the state files. The plugin must not be used afterwards.
-func (p *Plugin) Close() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var errs []error
-	for path, db := range p.dbs {
-		errs = append(errs, db.Close())
-		delete(p.dbs, path)
-	}
-	p.instances = map[string]*instance{}
-	return errors.Join(errs...)
-}
+func (p *Plugin) Close() error { return p.insts.Close() }
 
 // Health reports whether the plugin, or one instance, can serve.
-func (p *Plugin) Health(_ context.Context, req *pb.HealthRequest) (*pb.HealthResponse, error) {
-	if id := req.GetInstanceId(); id != "" {
-		if _, err := p.instance(id); err != nil {
-			return &pb.HealthResponse{Serving: false, Message: "instance is not configured"}, nil
-		}
-	}
-	return &pb.HealthResponse{Serving: true}, nil
+func (p *Plugin) Health(ctx context.Context, req *pb.HealthRequest) (*pb.HealthResponse, error) {
+	return p.insts.Health(ctx, req)
 }
 
-func (p *Plugin) instance(id string) (*instance, error) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	inst, ok := p.instances[id]
-	if !ok {
-		return nil, sdk.FailedPrecondition("ocra: instance %q is not configured", id)
-	}
-	return inst, nil
-}
+func (p *Plugin) instance(id string) (*instance, error) { return p.insts.Get(id) }
 
 // common checks what Begin and Finish share and returns the instance and
 // the payer's credential.
@@ -419,13 +357,8 @@ func (p *Plugin) FinishMutualAuth(ctx context.Context, req *pb.FinishMutualAuthR
 	}
 	log.Info("ocra: payer authenticated")
 	return &pb.FinishMutualAuthResponse{
-		Verdict: pb.Verdict_VERDICT_APPROVED,
-		Attestation: &pb.Attestation{
-			InstitutionId: inst.institutionID,
-			KeyId:         inst.keyID,
-			Step:          Step,
-			Signature:     ed25519.Sign(inst.priv, order.AttestationMessage(Step, inst.institutionID, req.GetOrderDigest())),
-		},
+		Verdict:     pb.Verdict_VERDICT_APPROVED,
+		Attestation: inst.key.Attest(Step, inst.institutionID, req.GetOrderDigest()),
 	}, nil
 }
 
