@@ -1,9 +1,6 @@
 package passkeyplugin
 
 import (
-	"crypto/ed25519"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"net/url"
@@ -14,6 +11,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/switchd/switchd/plugins/internal/authkit"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
 )
@@ -77,8 +75,7 @@ func schema() *pb.Schema {
 // settings are one instance's decoded configuration.
 type settings struct {
 	wa          *webauthn.WebAuthn
-	priv        ed25519.PrivateKey
-	keyID       string
+	key         authkit.Key // attestation key
 	uv          protocol.UserVerificationRequirement
 	maxFailures int
 	ttl         time.Duration
@@ -87,28 +84,6 @@ type settings struct {
 
 func (s *settings) String() string {
 	return fmt.Sprintf("passkey settings (rp %s, %d payers)", s.wa.Config.RPID, len(s.payers))
-}
-
-func decodeSeed(s string) ([]byte, error) {
-	var b []byte
-	var err error
-	if len(s) == 64 {
-		b, err = hex.DecodeString(s)
-	} else {
-		err = ErrKeyEncoding
-		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-			if b, err = enc.DecodeString(s); err == nil {
-				break
-			}
-		}
-	}
-	if err != nil {
-		return nil, ErrKeyEncoding
-	}
-	if len(b) != ed25519.SeedSize {
-		return nil, ErrKeySize
-	}
-	return b, nil
 }
 
 func wholeNumber(p *float64, lo, hi float64) (int, bool) {
@@ -138,22 +113,9 @@ func checkOrigin(origin, rpID string) error {
 }
 
 func parse(cfg *config) (*settings, []*pb.Diagnostic) {
-	var diags []*pb.Diagnostic
 	s := &settings{maxFailures: DefaultMaxFailures, ttl: DefaultChallengeTTL, uv: DefaultUserVerification, payers: map[string]payerBlock{}}
-	if cfg.AttestationKey == "" {
-		diags = append(diags, sdk.ErrorDiag([]string{"attestation_key"}, "Missing attestation key",
-			"Set attestation_key to the issuer's 32-byte Ed25519 seed, from env() or file()."))
-	} else if seed, err := decodeSeed(cfg.AttestationKey); err != nil {
-		diags = append(diags, sdk.ErrorDiag([]string{"attestation_key"}, "Invalid attestation key",
-			"attestation_key %v; it must be a 32-byte Ed25519 seed in hex or base64.", err))
-	} else {
-		s.priv = ed25519.NewKeyFromSeed(seed)
-	}
-	if cfg.AttestationKeyID == "" {
-		diags = append(diags, sdk.ErrorDiag([]string{"attestation_key_id"}, "Missing attestation key id",
-			"Set attestation_key_id to the name other parties use for this key."))
-	}
-	s.keyID = cfg.AttestationKeyID
+	var diags []*pb.Diagnostic
+	s.key, diags = authkit.ParseKey(cfg.AttestationKey, cfg.AttestationKeyID, "issuer", ErrKeyEncoding, ErrKeySize)
 
 	rpOK := true
 	if cfg.RPID == "" {

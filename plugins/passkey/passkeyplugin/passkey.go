@@ -3,22 +3,18 @@ package passkeyplugin
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/go-webauthn/webauthn/webauthn"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/switchd/switchd/plugins/internal/authkit"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
-	"github.com/switchd/switchd/plugins/sdk/order"
 )
 
 // Name is the plugin's name.
@@ -65,10 +61,8 @@ func Challenge(digest, nonce []byte) []byte {
 // Plugin is the passkey authenticator. It serves any number of issuers,
 // each configured under its own instance id.
 type Plugin struct {
-	mu        sync.RWMutex
-	instances map[string]*instance
-	dbs       map[string]*bolt.DB // by file path, shared by instances
-	now       func() time.Time
+	insts *authkit.Instances[*instance]
+	now   func() time.Time
 }
 
 type instance struct {
@@ -80,7 +74,7 @@ type instance struct {
 
 // New returns an unconfigured plugin. It has no side effects.
 func New() *Plugin {
-	return &Plugin{instances: map[string]*instance{}, dbs: map[string]*bolt.DB{}, now: time.Now}
+	return &Plugin{insts: authkit.NewInstances[*instance](Name), now: time.Now}
 }
 
 // GetInfo describes the plugin.
@@ -157,84 +151,25 @@ func (p *Plugin) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.Con
 	if sdk.HasErrors(diags) {
 		return &pb.ConfigureResponse{Diagnostics: diags}, nil
 	}
-	db, err := p.openDB(filepath.Join(req.GetDataDir(), StateFile))
-	if err != nil {
-		return &pb.ConfigureResponse{Diagnostics: append(diags, sdk.ErrorDiag(nil, "Cannot open state file", "%v", err))}, nil
+	db, d := p.insts.OpenState(req.GetDataDir(), StateFile, req.GetInstanceId(), bucketUsers, bucketEnrol, bucketPending, bucketPayers)
+	if d != nil {
+		return &pb.ConfigureResponse{Diagnostics: append(diags, d)}, nil
 	}
-	inst := &instance{settings: s, id: req.GetInstanceId(), institutionID: req.GetInstitution().GetId(), db: db}
-	if inst.institutionID == "" {
-		inst.institutionID = inst.id
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists([]byte(inst.id))
-		if err != nil {
-			return err
-		}
-		for _, name := range [][]byte{bucketUsers, bucketEnrol, bucketPending, bucketPayers} {
-			if _, err := b.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		return &pb.ConfigureResponse{Diagnostics: append(diags, sdk.ErrorDiag(nil, "Cannot initialise state file", "%v", err))}, nil
-	}
-	p.mu.Lock()
-	p.instances[inst.id] = inst
-	p.mu.Unlock()
-	sdk.Logger().Info("passkey: configured", "instance", inst.id, "rp_id", s.wa.Config.RPID, "payers", len(s.payers), "key_id", s.keyID)
-	return &pb.ConfigureResponse{
-		Diagnostics:     diags,
-		AttestationKeys: []*pb.PublicKey{{KeyId: s.keyID, Ed25519: s.priv.Public().(ed25519.PublicKey)}},
-	}, nil
-}
-
-func (p *Plugin) openDB(path string) (*bolt.DB, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if db, ok := p.dbs[path]; ok {
-		return db, nil
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("passkey: open %s: %w", path, err)
-	}
-	p.dbs[path] = db
-	return db, nil
+	inst := &instance{settings: s, id: req.GetInstanceId(), institutionID: authkit.InstitutionID(req), db: db}
+	p.insts.Put(inst.id, inst)
+	sdk.Logger().Info("passkey: configured", "instance", inst.id, "rp_id", s.wa.Config.RPID, "payers", len(s.payers), "key_id", s.key.ID)
+	return &pb.ConfigureResponse{Diagnostics: diags, AttestationKeys: []*pb.PublicKey{s.key.Public()}}, nil
 }
 
 // Close closes the state files. The plugin must not be used afterwards.
-func (p *Plugin) Close() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var errs []error
-	for path, db := range p.dbs {
-		errs = append(errs, db.Close())
-		delete(p.dbs, path)
-	}
-	p.instances = map[string]*instance{}
-	return errors.Join(errs...)
-}
+func (p *Plugin) Close() error { return p.insts.Close() }
 
 // Health reports whether the plugin, or one instance, can serve.
-func (p *Plugin) Health(_ context.Context, req *pb.HealthRequest) (*pb.HealthResponse, error) {
-	if id := req.GetInstanceId(); id != "" {
-		if _, err := p.instance(id); err != nil {
-			return &pb.HealthResponse{Serving: false, Message: "instance is not configured"}, nil
-		}
-	}
-	return &pb.HealthResponse{Serving: true}, nil
+func (p *Plugin) Health(ctx context.Context, req *pb.HealthRequest) (*pb.HealthResponse, error) {
+	return p.insts.Health(ctx, req)
 }
 
-func (p *Plugin) instance(id string) (*instance, error) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	inst, ok := p.instances[id]
-	if !ok {
-		return nil, sdk.FailedPrecondition("passkey: instance %q is not configured", id)
-	}
-	return inst, nil
-}
+func (p *Plugin) instance(id string) (*instance, error) { return p.insts.Get(id) }
 
 // AuthenticateSeller is not served: passkey only authenticates payers. An
 // instance that is not configured is FailedPrecondition, like every call.
@@ -310,10 +245,5 @@ func storeError(log interface{ Error(string, ...any) }, err error) error {
 }
 
 func (inst *instance) attest(digest []byte) *pb.Attestation {
-	return &pb.Attestation{
-		InstitutionId: inst.institutionID,
-		KeyId:         inst.keyID,
-		Step:          Step,
-		Signature:     ed25519.Sign(inst.priv, order.AttestationMessage(Step, inst.institutionID, digest)),
-	}
+	return inst.key.Attest(Step, inst.institutionID, digest)
 }
