@@ -22,7 +22,7 @@ func (p *Plugin) ResolveInstrument(_ context.Context, req *pb.ResolveInstrumentR
 	if acct == nil {
 		return nil, sdk.InvalidArgument("instrument", "the bank_transfer plugin needs an account instrument")
 	}
-	s := in.settings
+	s := in.Settings
 	if acct.GetBankCode() == "" || acct.GetBankCode() != s.bankCode {
 		return &pb.ResolveInstrumentResponse{Verdict: pb.Verdict_VERDICT_DECLINED, DeclineCode: sdk.DeclineNotIssuedHere}, nil
 	}
@@ -64,15 +64,15 @@ func (p *Plugin) Debit(ctx context.Context, req *pb.DebitRequest) (*pb.MoneyResu
 	if err := checkOrder(o); err != nil {
 		return nil, err
 	}
-	payer, ok := in.settings.tokens[req.GetToken()]
+	payer, ok := in.Settings.tokens[req.GetToken()]
 	if !ok {
 		// An account removed since the first attempt still answers a retry.
-		if st, err := in.books.Status(ctx, o.GetPaymentId(), ledger.OpDebit); err == nil && st.State != ledger.StateNotFound {
+		if st, err := in.Books.Status(ctx, o.GetPaymentId(), ledger.OpDebit); err == nil && st.State != ledger.StateNotFound {
 			return ledger.MoneyResult(st), nil
 		}
 		return nil, sdk.NotFound("token: no account of this bank has this token")
 	}
-	r, err := in.books.Transfer(ctx, ledger.Transfer{
+	r, err := in.Books.Transfer(ctx, ledger.Transfer{
 		PaymentID:    o.GetPaymentId(),
 		Operation:    ledger.OpDebit,
 		From:         ledgerAccount(payer.number),
@@ -99,13 +99,13 @@ func (p *Plugin) Credit(ctx context.Context, req *pb.CreditRequest) (*pb.MoneyRe
 	if err := checkOrder(o); err != nil {
 		return nil, err
 	}
-	if _, ok := in.settings.accounts[req.GetPayeeAccount()]; !ok {
-		if st, err := in.books.Status(ctx, o.GetPaymentId(), ledger.OpCredit); err == nil && st.State != ledger.StateNotFound {
+	if _, ok := in.Settings.accounts[req.GetPayeeAccount()]; !ok {
+		if st, err := in.Books.Status(ctx, o.GetPaymentId(), ledger.OpCredit); err == nil && st.State != ledger.StateNotFound {
 			return ledger.MoneyResult(st), nil
 		}
 		return &pb.MoneyResult{State: pb.OperationState_OPERATION_STATE_DECLINED, DeclineCode: sdk.DeclineUnknownAccount, AmountMinor: o.GetAmountMinor(), Currency: o.GetCurrency()}, nil
 	}
-	r, err := in.books.Transfer(ctx, ledger.Transfer{
+	r, err := in.Books.Transfer(ctx, ledger.Transfer{
 		PaymentID: o.GetPaymentId(),
 		Operation: ledger.OpCredit,
 		From:      ledger.ClearingAccount(o.GetCurrency()),
@@ -126,7 +126,7 @@ func (p *Plugin) Reverse(ctx context.Context, req *pb.ReverseRequest) (*pb.Money
 	if err != nil {
 		return nil, err
 	}
-	res, err := ledger.ReverseCall(ctx, in.books, req)
+	res, err := ledger.ReverseCall(ctx, in.Books, req)
 	if err == nil {
 		sdk.Logger().Info("reversed", "instance", req.GetInstanceId(), "payment_id", req.GetPaymentId(), "operation", req.GetOperation().String(), "reason", req.GetReason(), "state", res.GetState().String())
 	}
@@ -139,5 +139,5 @@ func (p *Plugin) GetOperationStatus(ctx context.Context, req *pb.OperationStatus
 	if err != nil {
 		return nil, err
 	}
-	return ledger.StatusCall(ctx, in.books, req)
+	return ledger.StatusCall(ctx, in.Books, req)
 }

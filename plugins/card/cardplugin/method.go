@@ -30,7 +30,7 @@ func (p *Plugin) ResolveInstrument(_ context.Context, req *pb.ResolveInstrumentR
 	if ValidatePAN(pan) != nil || c.GetExpiryMonth() < 1 || c.GetExpiryMonth() > 12 || c.GetExpiryYear() < 2000 || c.GetExpiryYear() > 2099 {
 		return declined(sdk.DeclineInvalidCard), nil
 	}
-	s := in.settings
+	s := in.Settings
 	if !s.issues(pan) {
 		return declined(sdk.DeclineNotIssuedHere), nil
 	}
@@ -69,14 +69,14 @@ func (p *Plugin) Debit(ctx context.Context, req *pb.DebitRequest) (*pb.MoneyResu
 	if o.GetAmountMinor() <= 0 {
 		return nil, sdk.InvalidArgument("order.amount_minor", "must be positive")
 	}
-	if _, ok := in.settings.cards[req.GetToken()]; !ok {
+	if _, ok := in.Settings.cards[req.GetToken()]; !ok {
 		// A card removed since the first attempt still answers a retry.
-		if st, err := in.books.Status(ctx, o.GetPaymentId(), ledger.OpDebit); err == nil && st.State != ledger.StateNotFound {
+		if st, err := in.Books.Status(ctx, o.GetPaymentId(), ledger.OpDebit); err == nil && st.State != ledger.StateNotFound {
 			return ledger.MoneyResult(st), nil
 		}
 		return nil, sdk.NotFound("token: no card of this issuer has this token")
 	}
-	r, err := in.books.Transfer(ctx, ledger.Transfer{
+	r, err := in.Books.Transfer(ctx, ledger.Transfer{
 		PaymentID:    o.GetPaymentId(),
 		Operation:    ledger.OpDebit,
 		From:         cardAccount(req.GetToken()),
@@ -107,13 +107,13 @@ func (p *Plugin) Credit(ctx context.Context, req *pb.CreditRequest) (*pb.MoneyRe
 	if o.GetAmountMinor() <= 0 {
 		return nil, sdk.InvalidArgument("order.amount_minor", "must be positive")
 	}
-	if _, ok := in.settings.merchants[req.GetPayeeAccount()]; !ok {
-		if st, err := in.books.Status(ctx, o.GetPaymentId(), ledger.OpCredit); err == nil && st.State != ledger.StateNotFound {
+	if _, ok := in.Settings.merchants[req.GetPayeeAccount()]; !ok {
+		if st, err := in.Books.Status(ctx, o.GetPaymentId(), ledger.OpCredit); err == nil && st.State != ledger.StateNotFound {
 			return ledger.MoneyResult(st), nil
 		}
 		return &pb.MoneyResult{State: pb.OperationState_OPERATION_STATE_DECLINED, DeclineCode: sdk.DeclineUnknownAccount, AmountMinor: o.GetAmountMinor(), Currency: o.GetCurrency()}, nil
 	}
-	r, err := in.books.Transfer(ctx, ledger.Transfer{
+	r, err := in.Books.Transfer(ctx, ledger.Transfer{
 		PaymentID: o.GetPaymentId(),
 		Operation: ledger.OpCredit,
 		From:      ledger.ClearingAccount(o.GetCurrency()),
@@ -134,7 +134,7 @@ func (p *Plugin) Reverse(ctx context.Context, req *pb.ReverseRequest) (*pb.Money
 	if err != nil {
 		return nil, err
 	}
-	res, err := ledger.ReverseCall(ctx, in.books, req)
+	res, err := ledger.ReverseCall(ctx, in.Books, req)
 	if err == nil {
 		sdk.Logger().Info("reversed", "instance", req.GetInstanceId(), "payment_id", req.GetPaymentId(), "operation", req.GetOperation().String(), "reason", req.GetReason(), "state", res.GetState().String())
 	}
@@ -147,5 +147,5 @@ func (p *Plugin) GetOperationStatus(ctx context.Context, req *pb.OperationStatus
 	if err != nil {
 		return nil, err
 	}
-	return ledger.StatusCall(ctx, in.books, req)
+	return ledger.StatusCall(ctx, in.Books, req)
 }

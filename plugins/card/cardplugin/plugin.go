@@ -10,11 +10,10 @@ package cardplugin
 
 import (
 	"context"
-	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/switchd/switchd/plugins/internal/ledger"
+	"github.com/switchd/switchd/plugins/internal/ledgerset"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
 )
@@ -28,25 +27,18 @@ const (
 // Plugin is the card payment method. One Plugin serves every institution
 // configured on it, each under its own instance id.
 type Plugin struct {
-	mu        sync.RWMutex
-	instances map[string]*instance
-	now       func() time.Time
+	insts *ledgerset.Set[*settings]
+	now   func() time.Time
 }
 
 var _ sdk.PaymentMethod = (*Plugin)(nil)
 
-// instance is one institution: its settings and its ledger. Money calls go
-// through books, the small interface a bank could implement with its own
-// core system; ledger is the same value, for setup and inspection.
-type instance struct {
-	settings *settings
-	books    ledger.Core
-	ledger   *ledger.Ledger
-}
+// instance is one institution: its settings and its ledger.
+type instance = ledgerset.Instance[*settings]
 
 // New returns an unconfigured plugin. It has no side effects.
 func New() *Plugin {
-	return &Plugin{instances: map[string]*instance{}, now: time.Now}
+	return &Plugin{insts: ledgerset.New[*settings](), now: time.Now}
 }
 
 // GetInfo implements sdk.Plugin.
@@ -79,19 +71,6 @@ func (p *Plugin) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.C
 		return &pb.ConfigureResponse{Diagnostics: diags}, nil
 	}
 
-	path := filepath.Join(req.GetDataDir(), "ledger.db")
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	old := p.instances[id]
-	l := (*ledger.Ledger)(nil)
-	if old != nil && old.ledger.Path() == path {
-		l = old.ledger
-	} else {
-		var err error
-		if l, err = ledger.Open(path); err != nil {
-			return nil, sdk.Unavailable(err)
-		}
-	}
 	var open []ledger.Opening
 	for _, c := range s.cards {
 		open = append(open, ledger.Opening{ID: cardAccount(c.token), Currency: c.currency, Limit: c.limit})
@@ -99,70 +78,30 @@ func (p *Plugin) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.C
 	for acct, cur := range s.merchants {
 		open = append(open, ledger.Opening{ID: merchantAccount(acct), Currency: cur})
 	}
-	if err := l.Seed(ctx, open); err != nil {
-		if old == nil || old.ledger != l {
-			_ = l.Close()
-		}
-		diags = append(diags, sdk.ErrorDiag(nil, "Cannot set up the card ledger", "%v", err))
-		return &pb.ConfigureResponse{Diagnostics: diags}, nil
+	d, err := p.insts.Configure(ctx, id, req.GetDataDir(), s, open, "card")
+	if err != nil {
+		return nil, err
 	}
-	p.instances[id] = &instance{settings: s, books: l, ledger: l}
-	if old != nil && old.ledger != l {
-		_ = old.ledger.Close()
+	if d != nil {
+		return &pb.ConfigureResponse{Diagnostics: append(diags, d)}, nil
 	}
 	sdk.Logger().Info("configured", "instance", id, "cards", len(s.cards), "merchant_accounts", len(s.merchants))
 	return &pb.ConfigureResponse{Diagnostics: diags}, nil
 }
 
 // Health implements sdk.Plugin: an instance serves once configured.
-func (p *Plugin) Health(_ context.Context, req *pb.HealthRequest) (*pb.HealthResponse, error) {
-	if id := req.GetInstanceId(); id != "" {
-		if _, err := p.instance(id); err != nil {
-			return &pb.HealthResponse{Serving: false, Message: "instance " + id + " is not configured"}, nil
-		}
-	}
-	return &pb.HealthResponse{Serving: true}, nil
+func (p *Plugin) Health(ctx context.Context, req *pb.HealthRequest) (*pb.HealthResponse, error) {
+	return p.insts.Health(ctx, req)
 }
 
 // Close closes every instance's ledger. It is safe after a failed setup and
 // when called twice.
-func (p *Plugin) Close() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var first error
-	for id, in := range p.instances {
-		if err := in.ledger.Close(); err != nil && first == nil {
-			first = err
-		}
-		delete(p.instances, id)
-	}
-	return first
-}
+func (p *Plugin) Close() error { return p.insts.Close() }
 
 // Balances returns the ledger accounts of instance id, for tests and tools.
-func (p *Plugin) Balances(id string) (map[string]ledger.Account, error) {
-	in, err := p.instance(id)
-	if err != nil {
-		return nil, err
-	}
-	return in.ledger.Balances()
-}
+func (p *Plugin) Balances(id string) (map[string]ledger.Account, error) { return p.insts.Balances(id) }
 
 // Check verifies the ledger invariants of instance id (see ledger.Check).
-func (p *Plugin) Check(id string) error {
-	in, err := p.instance(id)
-	if err != nil {
-		return err
-	}
-	return in.ledger.Check()
-}
+func (p *Plugin) Check(id string) error { return p.insts.Check(id) }
 
-func (p *Plugin) instance(id string) (*instance, error) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	in, ok := p.instances[id]
-	if !ok {
-		return nil, sdk.FailedPrecondition("instance %q is not configured", id)
-	}
-	return in, nil
-}
+func (p *Plugin) instance(id string) (*instance, error) { return p.insts.Get(id) }
