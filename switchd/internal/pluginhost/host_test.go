@@ -40,6 +40,20 @@ func resolve(ctx context.Context, m sdk.PaymentMethod, instance, paymentID strin
 	return res.GetDisplay(), err
 }
 
+// resolveAfterCrash is resolve for the first call after a plugin died. A
+// call made before the host has noticed the exit still reaches the dead
+// process and gets ErrPluginExited, which is retryable, as the flow does
+// (one retry after a pause); the host notices within milliseconds.
+func resolveAfterCrash(ctx context.Context, m sdk.PaymentMethod, instance, paymentID string) (string, error) {
+	for {
+		got, err := resolve(ctx, m, instance, paymentID)
+		if !errors.Is(err, pluginhost.ErrPluginExited) || ctx.Err() != nil {
+			return got, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func samplePID(t *testing.T, h *pluginhost.Host) int {
 	t.Helper()
 	st := h.Status(context.Background())
@@ -242,7 +256,7 @@ func TestSIGKILLMidCall(t *testing.T) {
 	// which got bank-a's Configure replayed.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	got, err := resolve(ctx, m, "bank-a", "ok")
+	got, err := resolveAfterCrash(ctx, m, "bank-a", "ok")
 	if err != nil || got != "hello a" {
 		t.Fatalf("after restart: %q, %v", got, err)
 	}
@@ -278,7 +292,7 @@ func TestConfigureReplayAfterRestart(t *testing.T) {
 	defer cancel()
 	for _, tc := range []struct{ instance, want string }{{"bank-a", "hello a"}, {"bank-b", "hello b"}} {
 		t.Run(tc.instance, func(t *testing.T) {
-			got, err := resolve(ctx, m, tc.instance, "ok")
+			got, err := resolveAfterCrash(ctx, m, tc.instance, "ok")
 			if err != nil || got != tc.want {
 				t.Errorf("after restart: %q, %v; want %q", got, err, tc.want)
 			}
