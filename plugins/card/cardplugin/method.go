@@ -130,22 +130,10 @@ func (p *Plugin) Credit(ctx context.Context, req *pb.CreditRequest) (*pb.MoneyRe
 // Reverse implements sdk.PaymentMethod: a Debit's money goes back to the
 // card, a Credit's back to the clearing account, once.
 func (p *Plugin) Reverse(ctx context.Context, req *pb.ReverseRequest) (*pb.MoneyResult, error) {
-	in, err := p.instance(req.GetInstanceId())
-	if err != nil {
-		return nil, err
-	}
-	res, err := ledger.ReverseCall(ctx, in.Books, req)
-	if err == nil {
-		sdk.Logger().Info("reversed", "instance", req.GetInstanceId(), "payment_id", req.GetPaymentId(), "operation", req.GetOperation().String(), "reason", req.GetReason(), "state", res.GetState().String())
-	}
-	return res, err
+	return p.insts.Reverse(ctx, req)
 }
 
 // GetOperationStatus implements sdk.PaymentMethod.
 func (p *Plugin) GetOperationStatus(ctx context.Context, req *pb.OperationStatusRequest) (*pb.MoneyResult, error) {
-	in, err := p.instance(req.GetInstanceId())
-	if err != nil {
-		return nil, err
-	}
-	return ledger.StatusCall(ctx, in.Books, req)
+	return p.insts.GetOperationStatus(ctx, req)
 }

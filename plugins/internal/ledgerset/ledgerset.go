@@ -130,3 +130,27 @@ func (s *Set[S]) Check(id string) error {
 	}
 	return in.Ledger.Check()
 }
+
+// Reverse answers sdk.PaymentMethod's Reverse from the instance's books
+// (see ledger.ReverseCall) and logs the reversal.
+func (s *Set[S]) Reverse(ctx context.Context, req *pb.ReverseRequest) (*pb.MoneyResult, error) {
+	in, err := s.Get(req.GetInstanceId())
+	if err != nil {
+		return nil, err
+	}
+	res, err := ledger.ReverseCall(ctx, in.Books, req)
+	if err == nil {
+		sdk.Logger().Info("reversed", "instance", req.GetInstanceId(), "payment_id", req.GetPaymentId(), "operation", req.GetOperation().String(), "reason", req.GetReason(), "state", res.GetState().String())
+	}
+	return res, err
+}
+
+// GetOperationStatus answers sdk.PaymentMethod's GetOperationStatus from
+// the instance's books (see ledger.StatusCall).
+func (s *Set[S]) GetOperationStatus(ctx context.Context, req *pb.OperationStatusRequest) (*pb.MoneyResult, error) {
+	in, err := s.Get(req.GetInstanceId())
+	if err != nil {
+		return nil, err
+	}
+	return ledger.StatusCall(ctx, in.Books, req)
+}

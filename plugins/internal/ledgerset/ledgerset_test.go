@@ -46,6 +46,21 @@ func TestSet(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Money calls that only need the books go through the instance.
+	st, err := s.GetOperationStatus(ctx, &pb.OperationStatusRequest{InstanceId: "a", PaymentId: "p1", Operation: pb.Operation_OPERATION_DEBIT})
+	if err != nil || st.GetState() != pb.OperationState_OPERATION_STATE_NOT_FOUND {
+		t.Fatalf("GetOperationStatus = %v, %v", st, err)
+	}
+	if _, err := s.GetOperationStatus(ctx, &pb.OperationStatusRequest{InstanceId: "nope", PaymentId: "p1", Operation: pb.Operation_OPERATION_DEBIT}); sdk.CodeOf(err) != sdk.CodeFailedPrecondition {
+		t.Fatalf("GetOperationStatus of unknown instance: %v", err)
+	}
+	if _, err := s.Reverse(ctx, &pb.ReverseRequest{InstanceId: "nope", PaymentId: "p1", Operation: pb.Operation_OPERATION_DEBIT}); sdk.CodeOf(err) != sdk.CodeFailedPrecondition {
+		t.Fatalf("Reverse of unknown instance: %v", err)
+	}
+	if _, err := s.Reverse(ctx, &pb.ReverseRequest{InstanceId: "a", Operation: pb.Operation_OPERATION_DEBIT}); sdk.CodeOf(err) != sdk.CodeInvalidArgument {
+		t.Fatalf("Reverse without payment id: %v", err)
+	}
+
 	// Reconfiguring in the same dir keeps the open ledger.
 	if d, err := s.Configure(ctx, "a", dir, "second", open, "demo"); d != nil || err != nil {
 		t.Fatalf("reconfigure: %v %v", d, err)
