@@ -1,8 +1,8 @@
 // Package ledgerset is the plumbing the built-in payment-method plugins
 // (card and banktransfer) share: their configured instances, each with its
-// settings and its own ledger.Ledger at data_dir/ledger.db, and the
-// sdk.Plugin calls that only look at those (Health, Close, and the
-// Balances and Check helpers for tests and tools).
+// settings and its own ledger.Ledger at data_dir/ledger.db, and the calls
+// that only look at those (Health, Close, Reverse, GetOperationStatus, and
+// the Balances and Check helpers for tests and tools).
 //
 // What differs between the plugins (their settings type, the accounts they
 // seed, the name in their diagnostics) is passed in by the caller.
