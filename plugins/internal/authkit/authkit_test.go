@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -146,5 +147,53 @@ func TestParseKey(t *testing.T) {
 	if len(diags) != 1 || k.Priv != nil || diags[0].GetSeverity() != pb.Severity_SEVERITY_ERROR ||
 		diags[0].GetDetail() != "attestation_key bad encoding; it must be a 32-byte Ed25519 seed in hex or base64." {
 		t.Fatalf("invalid key: %v", diags)
+	}
+}
+
+type demoConfig struct {
+	N int `json:"n"`
+}
+
+func TestParse(t *testing.T) {
+	parse := func(c *demoConfig) (int, []*pb.Diagnostic) {
+		if c.N < 0 {
+			return 0, []*pb.Diagnostic{sdk.ErrorDiag([]string{"n"}, "Negative", "n is negative.")}
+		}
+		return c.N, nil
+	}
+	if _, _, err := Parse(&pb.ConfigureRequest{ConfigJson: []byte(`{"n":1}`), DataDir: "d"}, "demo", "why", parse); sdk.CodeOf(err) != sdk.CodeInvalidArgument {
+		t.Fatalf("no instance id: %v", err)
+	}
+	n, diags, err := Parse(&pb.ConfigureRequest{InstanceId: "i", ConfigJson: []byte(`{"n":7}`), DataDir: "d"}, "demo", "why", parse)
+	if err != nil || n != 7 || len(diags) != 0 {
+		t.Fatalf("valid: %v %v %v", n, diags, err)
+	}
+	_, diags, err = Parse(&pb.ConfigureRequest{InstanceId: "i", ConfigJson: []byte(`{"m":1}`)}, "demo", "why", parse)
+	if err != nil || len(diags) != 1 || diags[0].GetSummary() != "Invalid demo configuration" {
+		t.Fatalf("undecodable: %v %v", diags, err)
+	}
+	_, diags, err = Parse(&pb.ConfigureRequest{InstanceId: "i", ConfigJson: []byte(`{"n":-1}`)}, "demo", "demo needs a data dir.", parse)
+	if err != nil || len(diags) != 2 || diags[0].GetSummary() != "Negative" ||
+		diags[1].GetSummary() != "No data dir" || diags[1].GetDetail() != "demo needs a data dir." || !sdk.HasErrors(diags) {
+		t.Fatalf("invalid without data dir: %v %v", diags, err)
+	}
+}
+
+func TestParseLockout(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	failures, ttl := 5, 300*time.Second
+	if d := ParseLockout(nil, nil, &failures, &ttl); d != nil || failures != 5 || ttl != 300*time.Second {
+		t.Fatalf("defaults: %v %v %v", d, failures, ttl)
+	}
+	if d := ParseLockout(f(3), f(60), &failures, &ttl); d != nil || failures != 3 || ttl != time.Minute {
+		t.Fatalf("set: %v %v %v", d, failures, ttl)
+	}
+	d := ParseLockout(f(0), f(30.5), &failures, &ttl)
+	if len(d) != 2 || strings.Join(d[0].GetPath(), "/") != "max_failures" || strings.Join(d[1].GetPath(), "/") != "challenge_ttl_seconds" ||
+		!strings.Contains(d[0].GetDetail(), "1 to 100") || !strings.Contains(d[1].GetDetail(), "whole number") {
+		t.Fatalf("invalid: %v", d)
+	}
+	if d := ParseLockout(f(101), f(3601), &failures, &ttl); len(d) != 2 {
+		t.Fatalf("out of range: %v", d)
 	}
 }

@@ -75,17 +75,9 @@ func (p *Plugin) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoRespon
 // Configure applies one acquirer's settings. On any error diagnostic the
 // instance keeps its previous settings.
 func (p *Plugin) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
-	if req.GetInstanceId() == "" {
-		return nil, sdk.InvalidArgument("instance_id", "is empty")
-	}
-	var cfg config
-	if err := sdk.DecodeConfig(req.GetConfigJson(), &cfg); err != nil {
-		return &pb.ConfigureResponse{Diagnostics: []*pb.Diagnostic{
-			sdk.ErrorDiag(nil, "Invalid merchantsig configuration", "%v", err)}}, nil
-	}
-	s, diags := parse(&cfg)
-	if req.GetDataDir() == "" {
-		diags = append(diags, sdk.ErrorDiag(nil, "No data dir", "merchantsig needs a data dir to remember accepted signatures."))
+	s, diags, err := authkit.Parse(req, Name, "merchantsig needs a data dir to remember accepted signatures.", parse)
+	if err != nil {
+		return nil, err
 	}
 	if sdk.HasErrors(diags) {
 		return &pb.ConfigureResponse{Diagnostics: diags}, nil

@@ -3,7 +3,6 @@ package ocraplugin
 import (
 	"encoding/hex"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/switchd/switchd/plugins/internal/authkit"
@@ -87,32 +86,11 @@ type settings struct {
 
 func (s *settings) String() string { return fmt.Sprintf("ocra settings (%d payers)", len(s.payers)) }
 
-func wholeNumber(p *float64, lo, hi float64) (int, bool) {
-	if *p < lo || *p > hi || *p != math.Trunc(*p) {
-		return 0, false
-	}
-	return int(*p), true
-}
-
 func parse(cfg *config) (*settings, []*pb.Diagnostic) {
 	s := &settings{maxFailures: DefaultMaxFailures, ttl: DefaultChallengeTTL, payers: map[string]*payer{}}
 	var diags []*pb.Diagnostic
 	s.key, diags = authkit.ParseKey(cfg.AttestationKey, cfg.AttestationKeyID, "issuer", ErrKeyEncoding, ErrKeySize)
-	if cfg.MaxFailures != nil {
-		n, ok := wholeNumber(cfg.MaxFailures, 1, 100)
-		if !ok {
-			diags = append(diags, sdk.ErrorDiag([]string{"max_failures"}, "Invalid max_failures", "max_failures must be a whole number from 1 to 100."))
-		}
-		s.maxFailures = n
-	}
-	if cfg.ChallengeTTLSeconds != nil {
-		n, ok := wholeNumber(cfg.ChallengeTTLSeconds, 10, 3600)
-		if !ok {
-			diags = append(diags, sdk.ErrorDiag([]string{"challenge_ttl_seconds"}, "Invalid challenge_ttl_seconds",
-				"challenge_ttl_seconds must be a whole number of seconds from 10 to 3600."))
-		}
-		s.ttl = time.Duration(n) * time.Second
-	}
+	diags = append(diags, authkit.ParseLockout(cfg.MaxFailures, cfg.ChallengeTTLSeconds, &s.maxFailures, &s.ttl)...)
 	for _, pbk := range cfg.Payer {
 		path := []string{"payer", pbk.ID}
 		if pbk.ID == "" {

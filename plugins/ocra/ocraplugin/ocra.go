@@ -94,16 +94,9 @@ type payerState struct {
 // Configure applies one issuer's settings. On any error diagnostic the
 // instance keeps its previous settings.
 func (p *Plugin) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
-	if req.GetInstanceId() == "" {
-		return nil, sdk.InvalidArgument("instance_id", "is empty")
-	}
-	var cfg config
-	if err := sdk.DecodeConfig(req.GetConfigJson(), &cfg); err != nil {
-		return &pb.ConfigureResponse{Diagnostics: []*pb.Diagnostic{sdk.ErrorDiag(nil, "Invalid ocra configuration", "%v", err)}}, nil
-	}
-	s, diags := parse(&cfg)
-	if req.GetDataDir() == "" {
-		diags = append(diags, sdk.ErrorDiag(nil, "No data dir", "ocra needs a data dir for open challenges and lockouts."))
+	s, diags, err := authkit.Parse(req, Name, "ocra needs a data dir for open challenges and lockouts.", parse)
+	if err != nil {
+		return nil, err
 	}
 	if sdk.HasErrors(diags) {
 		return &pb.ConfigureResponse{Diagnostics: diags}, nil

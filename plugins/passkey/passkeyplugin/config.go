@@ -2,7 +2,6 @@ package passkeyplugin
 
 import (
 	"fmt"
-	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -86,13 +85,6 @@ func (s *settings) String() string {
 	return fmt.Sprintf("passkey settings (rp %s, %d payers)", s.wa.Config.RPID, len(s.payers))
 }
 
-func wholeNumber(p *float64, lo, hi float64) (int, bool) {
-	if *p < lo || *p > hi || *p != math.Trunc(*p) {
-		return 0, false
-	}
-	return int(*p), true
-}
-
 // checkOrigin reports whether origin is scheme://host[:port] with a host
 // that rpID covers: the same host, or a subdomain of it. Browsers refuse a
 // WebAuthn call whose RP ID is not the page's host or a registrable suffix
@@ -155,21 +147,7 @@ func parse(cfg *config) (*settings, []*pb.Diagnostic) {
 		diags = append(diags, sdk.ErrorDiag([]string{"user_verification"}, "Invalid user_verification",
 			"user_verification is %q; it must be \"required\", \"preferred\" or \"discouraged\".", cfg.UserVerification))
 	}
-	if cfg.MaxFailures != nil {
-		n, ok := wholeNumber(cfg.MaxFailures, 1, 100)
-		if !ok {
-			diags = append(diags, sdk.ErrorDiag([]string{"max_failures"}, "Invalid max_failures", "max_failures must be a whole number from 1 to 100."))
-		}
-		s.maxFailures = n
-	}
-	if cfg.ChallengeTTLSeconds != nil {
-		n, ok := wholeNumber(cfg.ChallengeTTLSeconds, 10, 3600)
-		if !ok {
-			diags = append(diags, sdk.ErrorDiag([]string{"challenge_ttl_seconds"}, "Invalid challenge_ttl_seconds",
-				"challenge_ttl_seconds must be a whole number of seconds from 10 to 3600."))
-		}
-		s.ttl = time.Duration(n) * time.Second
-	}
+	diags = append(diags, authkit.ParseLockout(cfg.MaxFailures, cfg.ChallengeTTLSeconds, &s.maxFailures, &s.ttl)...)
 	for _, pbk := range cfg.Payer {
 		if pbk.ID == "" {
 			diags = append(diags, sdk.ErrorDiag([]string{"payer"}, "Missing payer reference", "Every payer block needs the payer_ref as label."))
