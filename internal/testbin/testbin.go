@@ -2,6 +2,7 @@
 // tests that need real subprocesses. Each binary is built once per test
 // process, into a temporary directory, with the ordinary go build cache, so
 // tests work from a clean clone without `make` having run first.
+// LaunchPlugin then starts a plugin binary the way the host does.
 package testbin
 
 import (

@@ -3,19 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 
@@ -30,59 +24,6 @@ const (
 	testPAN = "4111111111111111"
 	testKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 )
-
-// syncBuffer collects the plugin's stderr, written from go-plugin's
-// goroutine and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// MustLaunch starts the plugin binary as the host does (checksum-pinned,
-// AutoMTLS, gRPC) and returns its client. The process is killed when the
-// test ends, or earlier through the returned kill func.
-func MustLaunch(tb testing.TB, bin string, stderr io.Writer) (*sdk.Client, func()) {
-	tb.Helper()
-	f, err := os.ReadFile(bin)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sum := sha256.Sum256(f)
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "SWITCHD_PLUGIN_LOG_LEVEL=trace")
-	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.VersionedPlugins(nil),
-		Cmd:              cmd,
-		SecureConfig:     &plugin.SecureConfig{Checksum: sum[:], Hash: sha256.New()},
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		Stderr:           stderr,
-		Logger:           hclog.New(&hclog.LoggerOptions{Output: io.Discard}),
-	})
-	tb.Cleanup(client.Kill)
-	rpc, err := client.Client()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	raw, err := rpc.Dispense(sdk.PluginName)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return raw.(*sdk.Client), client.Kill
-}
 
 func configure(tb testing.TB, c *sdk.Client, id, dir string, roles []string, cfg map[string]any) {
 	tb.Helper()
@@ -127,7 +68,6 @@ func TestPluginProcess(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	issDir, acqDir := t.TempDir(), t.TempDir()
-	var stderr syncBuffer
 	var responses []proto.Message
 	keep := func(m proto.Message, err error) proto.Message {
 		t.Helper()
@@ -138,7 +78,8 @@ func TestPluginProcess(t *testing.T) {
 		return m
 	}
 
-	c, kill := MustLaunch(t, bin, &stderr)
+	p := testbin.LaunchPlugin(t, bin)
+	c := p.Client
 	info := keep(c.GetInfo(ctx, &pb.GetInfoRequest{})).(*pb.GetInfoResponse)
 	if info.GetName() != "card" || info.GetConfigSchema() == nil {
 		t.Fatalf("info = %v", info)
@@ -182,8 +123,7 @@ func TestPluginProcess(t *testing.T) {
 
 	// Crash and restart: the retried debit returns the first result and
 	// moves nothing.
-	kill()
-	c, kill = MustLaunch(t, bin, &stderr)
+	c = p.Restart()
 	configure(t, c, "bank-a", issDir, []string{"issuer"}, issuerCfg)
 	configure(t, c, "bank-b", acqDir, []string{"acquirer"}, acquirerCfg)
 	again := keep(c.Debit(ctx, &pb.DebitRequest{InstanceId: "bank-a", Order: o1, OrderDigest: d1, Token: res.GetToken()})).(*pb.MoneyResult)
@@ -199,7 +139,7 @@ func TestPluginProcess(t *testing.T) {
 	if r := keep(c.Debit(ctx, &pb.DebitRequest{InstanceId: "bank-a", Order: o3, OrderDigest: d3, Token: res.GetToken()})).(*pb.MoneyResult); r.GetDeclineCode() != sdk.DeclineLimitExceeded {
 		t.Fatalf("debit over limit = %v", r)
 	}
-	kill()
+	p.Kill()
 
 	// The books balance across both ledgers, and the money moved once.
 	tok := res.GetToken()
@@ -240,7 +180,7 @@ func TestPluginProcess(t *testing.T) {
 			t.Errorf("response holds the card number: %s", s)
 		}
 	}
-	logs := stderr.String()
+	logs := p.Logs.String()
 	if !strings.Contains(logs, "configured") {
 		t.Fatalf("stderr capture is empty or wrong: %q", logs)
 	}
