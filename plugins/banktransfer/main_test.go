@@ -2,17 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
-	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/switchd/switchd/internal/testbin"
@@ -27,37 +21,6 @@ const (
 	aliceAcct = "1234567897"
 	shopAcct  = "9876543217"
 )
-
-// MustLaunch starts the plugin binary as the host does (checksum-pinned,
-// AutoMTLS, gRPC) and returns its client and a kill func.
-func MustLaunch(tb testing.TB, bin string, stderr io.Writer) (*sdk.Client, func()) {
-	tb.Helper()
-	f, err := os.ReadFile(bin)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sum := sha256.Sum256(f)
-	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.VersionedPlugins(nil),
-		Cmd:              exec.Command(bin),
-		SecureConfig:     &plugin.SecureConfig{Checksum: sum[:], Hash: sha256.New()},
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		Stderr:           stderr,
-		Logger:           hclog.New(&hclog.LoggerOptions{Output: io.Discard}),
-	})
-	tb.Cleanup(client.Kill)
-	rpc, err := client.Client()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	raw, err := rpc.Dispense(sdk.PluginName)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return raw.(*sdk.Client), client.Kill
-}
 
 func configure(tb testing.TB, c *sdk.Client, id, bankCode, dir string, accounts ...map[string]any) {
 	tb.Helper()
@@ -86,10 +49,10 @@ func TestPluginProcess(t *testing.T) {
 	alice := map[string]any{"number": aliceAcct, "holder": "alice", "balance": 1000, "currency": "EUR"}
 	shop := map[string]any{"number": shopAcct, "holder": "shop-1", "currency": "EUR"}
 	setup := func() (*sdk.Client, func()) {
-		c, kill := MustLaunch(t, bin, io.Discard)
-		configure(t, c, "bank-a", "0011", issDir, alice)
-		configure(t, c, "bank-b", "0022", acqDir, shop)
-		return c, kill
+		p := testbin.LaunchPlugin(t, bin)
+		configure(t, p.Client, "bank-a", "0011", issDir, alice)
+		configure(t, p.Client, "bank-b", "0022", acqDir, shop)
+		return p.Client, p.Kill
 	}
 	c, kill := setup()
 
