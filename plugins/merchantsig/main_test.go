@@ -8,11 +8,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,65 +25,8 @@ import (
 	"github.com/switchd/switchd/plugins/sdk/order"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]byte(nil), s.b.Bytes()...)
-}
-
-// MustLaunch starts the plugin binary the way the host does: go-plugin with
-// AutoMTLS, the binary's SHA-256 pinned, gRPC only. Everything the process
-// writes to stderr and every log line goes to logs.
-func MustLaunch(t *testing.T, bin string, checksum []byte, logs io.Writer) (*sdk.Client, *plugin.Client) {
-	t.Helper()
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "SWITCHD_PLUGIN_LOG_LEVEL=trace")
-	c := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.VersionedPlugins(nil),
-		Cmd:              cmd,
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		SecureConfig:     &plugin.SecureConfig{Checksum: checksum, Hash: sha256.New()},
-		Logger:           hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Trace}),
-		Stderr:           logs,
-	})
-	t.Cleanup(c.Kill)
-	rpc, err := c.Client()
-	if err != nil {
-		t.Fatalf("launch %s: %v", bin, err)
-	}
-	raw, err := rpc.Dispense(sdk.PluginName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw.(*sdk.Client), c
-}
-
-func fileSHA256(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := sha256.Sum256(b)
-	return s[:]
-}
-
 func TestSubprocess(t *testing.T) {
 	bin := testbin.MustBuild(t, "./plugins/merchantsig")
-	sum := fileSHA256(t, bin)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -130,14 +71,14 @@ func TestSubprocess(t *testing.T) {
 	d2 := order.Digest(replay.Order)
 	replay.OrderDigest = d2[:]
 
-	logs := &syncBuffer{}
 	var responses [][]byte
 	keep := func(m proto.Message) {
 		b, _ := proto.Marshal(m)
 		responses = append(responses, b)
 	}
 
-	c, pc := MustLaunch(t, bin, sum, logs)
+	p := testbin.LaunchPlugin(t, bin, testbin.WithHostLogs())
+	c := p.Client
 	info, err := c.GetInfo(ctx, &pb.GetInfoRequest{})
 	if err != nil || info.GetName() != merchantsigplugin.Name || len(info.GetCapabilities()) != 1 || info.GetCapabilities()[0] != sdk.CapSellerAuth {
 		t.Fatalf("GetInfo: %v %v", info, err)
@@ -166,8 +107,7 @@ func TestSubprocess(t *testing.T) {
 	}
 
 	// Restart the process: the replay record survives, the retry is approved.
-	pc.Kill()
-	c, _ = MustLaunch(t, bin, sum, logs)
+	c = p.Restart()
 	keep(configure(t, c))
 	if r, err := c.AuthenticateSeller(ctx, replay); err != nil || r.GetDeclineCode() != sdk.DeclineReplay {
 		t.Fatalf("replay after restart: %v %v", r, err)
@@ -193,7 +133,7 @@ func TestSubprocess(t *testing.T) {
 			"hex private key":    []byte(hex.EncodeToString(priv)),
 			"base64 private key": []byte(base64.StdEncoding.EncodeToString(priv)),
 		}
-		places := map[string][]byte{"logs": logs.Bytes(), "database": db, "responses": bytes.Join(responses, nil)}
+		places := map[string][]byte{"logs": p.Logs.Bytes(), "database": db, "responses": bytes.Join(responses, nil)}
 		if len(places["logs"]) == 0 {
 			t.Fatal("no logs captured; the scan would prove nothing")
 		}
