@@ -4,20 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/switchd/switchd/internal/testbin"
@@ -27,57 +21,6 @@ import (
 	"github.com/switchd/switchd/plugins/sdk/order"
 	"github.com/switchd/switchd/switchd/wallet"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]byte(nil), s.b.Bytes()...)
-}
-
-// MustLaunch starts the plugin binary the way the host does: go-plugin with
-// AutoMTLS, the binary's SHA-256 pinned, gRPC only. Everything the process
-// writes to stderr and every log line goes to logs.
-func MustLaunch(t *testing.T, bin string, logs io.Writer) (*sdk.Client, *plugin.Client) {
-	t.Helper()
-	raw, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(raw)
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "SWITCHD_PLUGIN_LOG_LEVEL=trace")
-	c := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.VersionedPlugins(nil),
-		Cmd:              cmd,
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		SecureConfig:     &plugin.SecureConfig{Checksum: sum[:], Hash: sha256.New()},
-		Logger:           hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Trace}),
-		Stderr:           logs,
-	})
-	t.Cleanup(c.Kill)
-	rpc, err := c.Client()
-	if err != nil {
-		t.Fatalf("launch %s: %v", bin, err)
-	}
-	d, err := rpc.Dispense(sdk.PluginName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.(*sdk.Client), c
-}
 
 func TestSubprocess(t *testing.T) {
 	bin := testbin.MustBuild(t, "./plugins/ocra")
@@ -96,7 +39,6 @@ func TestSubprocess(t *testing.T) {
 		},
 	})
 	dataDir := t.TempDir()
-	logs := &syncBuffer{}
 	var responses [][]byte
 	keep := func(m proto.Message) {
 		b, _ := proto.Marshal(m)
@@ -136,7 +78,8 @@ func TestSubprocess(t *testing.T) {
 		return res
 	}
 
-	c, pc := MustLaunch(t, bin, logs)
+	p := testbin.LaunchPlugin(t, bin, testbin.WithHostLogs())
+	c := p.Client
 	info, err := c.GetInfo(ctx, &pb.GetInfoRequest{})
 	if err != nil || info.GetName() != ocraplugin.Name {
 		t.Fatalf("GetInfo: %v %v", info, err)
@@ -175,8 +118,7 @@ func TestSubprocess(t *testing.T) {
 		}
 	}
 	// Restart: the lock survives, even for the right key.
-	pc.Kill()
-	c, _ = MustLaunch(t, bin, logs)
+	c = p.Restart()
 	configure(c)
 	if b := beginFor(c, "alice", alice); b.GetDeclineCode() != sdk.DeclineLocked {
 		t.Fatalf("Begin after lockout and restart: %v", b)
@@ -204,7 +146,7 @@ func TestSubprocess(t *testing.T) {
 			secrets["upper-case hex "+name] = bytes.ToUpper([]byte(hex.EncodeToString(k)))
 			secrets["base64 "+name] = []byte(base64.StdEncoding.EncodeToString(k))
 		}
-		places := map[string][]byte{"logs": logs.Bytes(), "database": db, "responses": bytes.Join(responses, nil)}
+		places := map[string][]byte{"logs": p.Logs.Bytes(), "database": db, "responses": bytes.Join(responses, nil)}
 		if !bytes.Contains(places["logs"], []byte("ocra: payer authenticated")) {
 			t.Fatal("plugin logs were not captured; the scan would prove nothing")
 		}
