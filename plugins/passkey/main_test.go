@@ -4,21 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/switchd/switchd/internal/testbin"
@@ -28,57 +22,6 @@ import (
 	"github.com/switchd/switchd/plugins/sdk"
 	"github.com/switchd/switchd/plugins/sdk/order"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]byte(nil), s.b.Bytes()...)
-}
-
-// MustLaunch starts the plugin binary the way the host does: go-plugin with
-// AutoMTLS, the binary's SHA-256 pinned, gRPC only. Everything the process
-// writes to stderr and every log line goes to logs.
-func MustLaunch(t *testing.T, bin string, logs io.Writer) (*sdk.Client, *plugin.Client) {
-	t.Helper()
-	raw, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(raw)
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "SWITCHD_PLUGIN_LOG_LEVEL=trace")
-	c := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.VersionedPlugins(nil),
-		Cmd:              cmd,
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		SecureConfig:     &plugin.SecureConfig{Checksum: sum[:], Hash: sha256.New()},
-		Logger:           hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Trace}),
-		Stderr:           logs,
-	})
-	t.Cleanup(c.Kill)
-	rpc, err := c.Client()
-	if err != nil {
-		t.Fatalf("launch %s: %v", bin, err)
-	}
-	d, err := rpc.Dispense(sdk.PluginName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.(*sdk.Client), c
-}
 
 // TestSubprocess runs enrolment and step C against the real plugin binary,
 // with the software authenticator playing the payer's phone.
@@ -97,7 +40,6 @@ func TestSubprocess(t *testing.T) {
 		"payer":              []any{map[string]any{"id": "alice", "display_name": "Alice"}, map[string]any{"id": "bob"}},
 	})
 	dataDir := t.TempDir()
-	logs := &syncBuffer{}
 	var responses [][]byte
 	keep := func(m proto.Message) {
 		b, _ := proto.Marshal(m)
@@ -162,7 +104,8 @@ func TestSubprocess(t *testing.T) {
 		return res
 	}
 
-	c, pc := MustLaunch(t, bin, logs)
+	p := testbin.LaunchPlugin(t, bin, testbin.WithHostLogs())
+	c := p.Client
 	info, err := c.GetInfo(ctx, &pb.GetInfoRequest{})
 	if err != nil || info.GetName() != passkeyplugin.Name {
 		t.Fatalf("GetInfo: %v %v", info, err)
@@ -221,8 +164,7 @@ func TestSubprocess(t *testing.T) {
 		}
 	}
 	// Restart: the credential and the lock survive.
-	pc.Kill()
-	c, _ = MustLaunch(t, bin, logs)
+	c = p.Restart()
 	configure(c)
 	o, d = newOrder(1000)
 	if b := begin(c, "alice", o, d); b.GetDeclineCode() != sdk.DeclineLocked {
@@ -250,7 +192,7 @@ func TestSubprocess(t *testing.T) {
 			secrets["base64 "+name] = []byte(base64.StdEncoding.EncodeToString(k))
 			secrets["base64url "+name] = []byte(base64.RawURLEncoding.EncodeToString(k))
 		}
-		places := map[string][]byte{"logs": logs.Bytes(), "database": db, "responses": bytes.Join(responses, nil)}
+		places := map[string][]byte{"logs": p.Logs.Bytes(), "database": db, "responses": bytes.Join(responses, nil)}
 		if !bytes.Contains(places["logs"], []byte("passkey: payer authenticated")) {
 			t.Fatal("plugin logs were not captured; the scan would prove nothing")
 		}
