@@ -148,16 +148,12 @@ func (w *hclWriter) secret(name, value string) string {
 }
 
 func (w *hclWriter) plugins(paths map[string]string) {
-	var b strings.Builder
-	for _, name := range pluginNames {
-		sum, err := pluginhost.FileSHA256(paths[name])
-		if err != nil {
-			w.err = fmt.Errorf("bench: plugin %s: %w", name, err)
-			return
-		}
-		fmt.Fprintf(&b, "plugin %q {\n  path   = %q\n  sha256 = %q\n}\n", name, paths[name], sum)
+	plug, err := pluginhost.PinnedBlocks(paths, pluginNames)
+	if err != nil {
+		w.err = fmt.Errorf("bench: %w", err)
+		return
 	}
-	w.write("plugins.hcl", b.String())
+	w.write("plugins.hcl", string(plug))
 }
 
 func (w *hclWriter) issuer(n *network) {

@@ -158,15 +158,11 @@ func (n *network) writeConfig(t testing.TB, bins map[string]string) {
 	if err := os.MkdirAll(filepath.Join(n.dir, "secrets"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	var plug bytes.Buffer
-	for _, name := range []string{"card", "banktransfer", "merchantsig", "ocra", "passkey"} {
-		sum, err := pluginhost.FileSHA256(bins[name])
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&plug, "plugin %q {\n  path   = %q\n  sha256 = %q\n}\n", name, bins[name], sum)
+	plug, err := pluginhost.PinnedBlocks(bins, []string{"card", "banktransfer", "merchantsig", "ocra", "passkey"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	n.file(t, "plugins.hcl", plug.String())
+	n.file(t, "plugins.hcl", string(plug))
 
 	pub := base64.StdEncoding.EncodeToString(n.seller.Public().(ed25519.PublicKey))
 	keyHash := sha256.Sum256([]byte(n.apiKey))

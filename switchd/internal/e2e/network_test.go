@@ -137,15 +137,11 @@ func (n *network) write(t testing.TB, name, text string) {
 func (n *network) writeBase(t testing.TB) {
 	t.Helper()
 	os.MkdirAll(filepath.Join(n.Dir, "secrets"), 0o700)
-	var b strings.Builder
-	for _, name := range []string{"card", "banktransfer", "merchantsig", "ocra", "passkey"} {
-		sum, err := pluginhost.FileSHA256(n.pluginPaths[name])
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&b, "plugin %q {\n  path = %q\n  sha256 = %q\n}\n", name, n.pluginPaths[name], sum)
+	plug, err := pluginhost.PinnedBlocks(n.pluginPaths, []string{"card", "banktransfer", "merchantsig", "ocra", "passkey"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	n.write(t, "plugins.hcl", b.String())
+	n.write(t, "plugins.hcl", string(plug))
 	pub := base64.StdEncoding.EncodeToString(n.SellerKey.Public().(ed25519.PublicKey))
 	sum := sha256.Sum256([]byte(n.APIKey))
 	n.write(t, "acquirer.hcl", fmt.Sprintf(`

@@ -79,33 +79,16 @@ func ReadLock(path string) (map[string]LockEntry, error) {
 // WriteLock writes entries to path (sorted by name), replacing the file
 // atomically.
 func WriteLock(path string, entries []LockEntry) error {
-	sorted := append([]LockEntry(nil), entries...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
-	f := hclwrite.NewEmptyFile()
-	body := f.Body()
-	for i, e := range sorted {
-		if e.Name == "" {
-			return fmt.Errorf("pluginhost: lock entry %d has no name", i)
-		}
-		if i > 0 && sorted[i-1].Name == e.Name {
-			return fmt.Errorf("pluginhost: lock entry %q: %w", e.Name, ErrDuplicate)
-		}
-		if err := checkHex(e.SHA256); err != nil {
-			return fmt.Errorf("pluginhost: lock entry %q: %w", e.Name, err)
-		}
-		if i > 0 {
-			body.AppendNewline()
-		}
-		b := body.AppendNewBlock("plugin", []string{e.Name}).Body()
-		b.SetAttributeValue("path", cty.StringVal(e.Path))
-		b.SetAttributeValue("sha256", cty.StringVal(e.SHA256))
+	data, err := EncodeLock(entries)
+	if err != nil {
+		return err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".plugins.lock-*")
 	if err != nil {
 		return fmt.Errorf("pluginhost: writing lock file: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(f.Bytes()); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return fmt.Errorf("pluginhost: writing lock file: %w", err)
 	}
@@ -152,4 +135,47 @@ func checkHex(s string) error {
 		return fmt.Errorf("sha256 %q is not 64 lower-case hex digits", s)
 	}
 	return nil
+}
+
+// EncodeLock renders entries as `plugin "NAME" { path = ..., sha256 = ... }`
+// blocks, sorted by name: the lock file's format, which is also a valid set
+// of pinned plugin blocks for a network configuration.
+func EncodeLock(entries []LockEntry) ([]byte, error) {
+	sorted := append([]LockEntry(nil), entries...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	f := hclwrite.NewEmptyFile()
+	body := f.Body()
+	for i, e := range sorted {
+		if e.Name == "" {
+			return nil, fmt.Errorf("pluginhost: lock entry %d has no name", i)
+		}
+		if i > 0 && sorted[i-1].Name == e.Name {
+			return nil, fmt.Errorf("pluginhost: lock entry %q: %w", e.Name, ErrDuplicate)
+		}
+		if err := checkHex(e.SHA256); err != nil {
+			return nil, fmt.Errorf("pluginhost: lock entry %q: %w", e.Name, err)
+		}
+		if i > 0 {
+			body.AppendNewline()
+		}
+		b := body.AppendNewBlock("plugin", []string{e.Name}).Body()
+		b.SetAttributeValue("path", cty.StringVal(e.Path))
+		b.SetAttributeValue("sha256", cty.StringVal(e.SHA256))
+	}
+	return f.Bytes(), nil
+}
+
+// PinnedBlocks pins each named plugin's binary (paths maps name to path)
+// by its sha256 and renders the result as EncodeLock does: plugin blocks
+// ready for a network configuration or a lock file.
+func PinnedBlocks(paths map[string]string, names []string) ([]byte, error) {
+	entries := make([]LockEntry, 0, len(names))
+	for _, name := range names {
+		sum, err := FileSHA256(paths[name])
+		if err != nil {
+			return nil, fmt.Errorf("pluginhost: pin %q: %w", name, err)
+		}
+		entries = append(entries, LockEntry{Name: name, Path: paths[name], SHA256: sum})
+	}
+	return EncodeLock(entries)
 }

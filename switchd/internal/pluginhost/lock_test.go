@@ -129,3 +129,33 @@ func TestPinnedSHA256(t *testing.T) {
 		})
 	}
 }
+
+func TestPinnedBlocksReadBackAsLock(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	if err := os.WriteFile(a, []byte("binary a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b, []byte("binary b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := pluginhost.PinnedBlocks(map[string]string{"a": a, "b": b, "unused": "/nonexistent"}, []string{"b", "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(dir, "plugins.lock.hcl")
+	if err := os.WriteFile(lock, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := pluginhost.ReadLock(lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantA, _ := pluginhost.FileSHA256(a)
+	if len(got) != 2 || got["a"].SHA256 != wantA || got["b"].Path != b {
+		t.Fatalf("read back %+v", got)
+	}
+	if _, err := pluginhost.PinnedBlocks(map[string]string{}, []string{"missing"}); err == nil {
+		t.Fatal("pinning a missing binary succeeded")
+	}
+}

@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -233,17 +232,16 @@ institution "bank_a" {
 // built once per test binary and pinned by its sha256.
 func (n *network) writePlugins(t testing.TB, names []string) {
 	t.Helper()
-	var b strings.Builder
+	paths := map[string]string{}
 	for _, name := range names {
-		path := testbin.MustBuild(t, "./plugins/"+name)
-		sum, err := pluginhost.FileSHA256(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&b, "plugin %q {\n  path = %q\n  sha256 = %q\n}\n", name, path, sum)
+		paths[name] = testbin.MustBuild(t, "./plugins/"+name)
+	}
+	plug, err := pluginhost.PinnedBlocks(paths, names)
+	if err != nil {
+		t.Fatal(err)
 	}
 	n.Plugins = names
-	n.write(t, "plugins.hcl", b.String())
+	n.write(t, "plugins.hcl", string(plug))
 }
 
 // addPasskeyBank adds the passkey plugin and bank_p, an issuer whose payer
