@@ -45,6 +45,8 @@ type Handler struct {
 	mux    *http.ServeMux
 	tmpl   *template.Template
 	logger *slog.Logger
+	// i18n is Strings(lang) as JSON, by language, encoded once in New.
+	i18n map[string]template.JS
 }
 
 // New returns the page handler. Mount it on the public listener at "/pay/".
@@ -60,7 +62,14 @@ func New(logger *slog.Logger) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{mux: http.NewServeMux(), tmpl: tmpl, logger: logger}
+	h := &Handler{mux: http.NewServeMux(), tmpl: tmpl, logger: logger, i18n: map[string]template.JS{}}
+	for _, lang := range []string{"en", "ko"} {
+		js, err := json.Marshal(Strings(lang))
+		if err != nil {
+			return nil, err
+		}
+		h.i18n[lang] = template.JS(js)
+	}
 	files := http.StripPrefix("/pay/assets/", http.FileServer(http.FS(assets)))
 	h.mux.Handle("GET /pay/assets/", securityHeaders(files, "public, max-age=300"))
 	h.mux.Handle("GET /pay/{token}", securityHeaders(http.HandlerFunc(h.servePage), "no-store"))
@@ -96,18 +105,12 @@ type pageData struct {
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	lang := Negotiate(r.Header.Get("Accept-Language"))
+	status := http.StatusOK
 	if !tokenPattern.MatchString(token) {
-		w.WriteHeader(http.StatusNotFound)
-		token = ""
-	}
-	strs := Strings(lang)
-	js, err := json.Marshal(strs)
-	if err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
+		status, token = http.StatusNotFound, ""
 	}
 	var buf bytes.Buffer
-	if err := h.tmpl.ExecuteTemplate(&buf, "pay.html", pageData{Lang: lang, Token: token, T: strs, I18N: template.JS(js)}); err != nil {
+	if err := h.tmpl.ExecuteTemplate(&buf, "pay.html", pageData{Lang: lang, Token: token, T: Strings(lang), I18N: h.i18n[lang]}); err != nil {
 		h.logger.Error("render payment page", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
@@ -115,6 +118,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Language", lang)
 	w.Header().Add("Vary", "Accept-Language")
+	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
 
