@@ -70,6 +70,7 @@ const (
 	DeclineNotIssuedHere     = "not_issued_here"
 	DeclineAuthFailed        = "auth_failed"
 	DeclineLocked            = "locked"
+	DeclineUnknownPayer      = "unknown_payer" // no credential enrolled for the payer yet
 	DeclineReplay            = "replay"
 	DeclineBadSignature      = "bad_signature"
 	DeclineStaleSignature    = "stale_signature"

@@ -40,7 +40,7 @@ const ChallengeTag = "switchd-passkey-v1"
 const NonceSize = 32
 
 // DeclineUnknownPayer is the decline code for a payer with no passkey.
-const DeclineUnknownPayer = "unknown_payer"
+const DeclineUnknownPayer = sdk.DeclineUnknownPayer
 
 var (
 	_ sdk.Plugin        = (*Plugin)(nil)

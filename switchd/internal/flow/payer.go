@@ -438,7 +438,7 @@ const MaxPayerAttempts = 3
 // as "locked", ends the payment.
 func retryableC(code string) bool {
 	switch code {
-	case sdk.DeclineAuthFailed, sdk.DeclineReplay, "unknown_payer":
+	case sdk.DeclineAuthFailed, sdk.DeclineReplay, sdk.DeclineUnknownPayer:
 		return true
 	}
 	return false
