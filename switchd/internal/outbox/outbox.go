@@ -191,13 +191,14 @@ func (w *Worker) dispatch(ctx context.Context, wg *sync.WaitGroup, finished chan
 	if busy >= capacity {
 		return poll, nil // a finishing delivery wakes Run
 	}
-	var due []*store.OutboxMessage
+	var due []store.OutboxRef
 	err := w.st.View(ctx, func(tx store.Tx) (err error) {
 		// Messages in flight are still pending, so ask for enough to
 		// fill every free slot after skipping them.
 		// The window is wider than the free slots so that one kind whose
-		// slots are full does not hide due messages of another.
-		due, err = tx.DueOutbox(farFuture, 4*capacity+busy+1)
+		// slots are full does not hide due messages of another. Only the
+		// due index is read: a message is decoded when it is started.
+		due, err = tx.DueOutboxRefs(farFuture, 4*capacity+busy+1)
 		return err
 	})
 	if err != nil {
@@ -206,31 +207,31 @@ func (w *Worker) dispatch(ctx context.Context, wg *sync.WaitGroup, finished chan
 	next := poll
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, m := range due {
-		if _, ok := w.inflight[m.ID]; ok {
+	for _, r := range due {
+		if _, ok := w.inflight[r.ID]; ok {
 			continue
 		}
-		if m.NextAttempt.After(now) {
+		if r.NextAttempt.After(now) {
 			// The earliest message not started says when to look again.
-			if m.NextAttempt.Before(next) {
-				next = m.NextAttempt
+			if r.NextAttempt.Before(next) {
+				next = r.NextAttempt
 			}
 			break
 		}
-		if w.perKind[m.Kind] >= w.limit(m.Kind) {
+		if w.perKind[r.Kind] >= w.limit(r.Kind) {
 			continue // this kind's slots are full; a finishing delivery wakes Run
 		}
-		w.inflight[m.ID] = m.Kind
-		w.perKind[m.Kind]++
+		w.inflight[r.ID] = r.Kind
+		w.perKind[r.Kind]++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if w.current(ctx, m) {
+			if m := w.current(ctx, r.ID); m != nil {
 				w.deliver(ctx, m)
 			}
 			w.mu.Lock()
-			delete(w.inflight, m.ID)
-			w.perKind[m.Kind]--
+			delete(w.inflight, r.ID)
+			w.perKind[r.Kind]--
 			w.mu.Unlock()
 			select {
 			case finished <- struct{}{}:
@@ -259,18 +260,22 @@ func (w *Worker) capacity() int {
 	return max(n, w.p.Concurrency)
 }
 
-// current reports whether m is still pending and unchanged in the store.
-// dispatch reads due messages before it takes its lock, so a delivery of m
-// that finished in between is already recorded and must not be repeated;
-// now that m is marked in flight no other delivery of it can be running,
-// so this read sees the last one's outcome.
-func (w *Worker) current(ctx context.Context, m *store.OutboxMessage) bool {
-	var cur *store.OutboxMessage
+// current reads message id and returns it if it is still pending and
+// due, or nil. dispatch reads the due index before it takes its lock, so a
+// delivery of the message that finished in between is already recorded
+// (delivered, given up, or rescheduled) and must not be repeated; now
+// that the message is marked in flight no other delivery of it can be
+// running, so this read sees the last one's outcome.
+func (w *Worker) current(ctx context.Context, id string) *store.OutboxMessage {
+	var m *store.OutboxMessage
 	err := w.st.View(ctx, func(tx store.Tx) (err error) {
-		cur, err = tx.GetOutbox(m.ID)
+		m, err = tx.GetOutbox(id)
 		return err
 	})
-	return err == nil && cur.State == store.OutboxPending && cur.Attempts == m.Attempts
+	if err != nil || m.State != store.OutboxPending || m.NextAttempt.After(time.Now()) {
+		return nil
+	}
+	return m
 }
 
 // deliver makes one attempt and records its outcome.

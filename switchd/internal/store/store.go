@@ -58,6 +58,10 @@ type Tx interface {
 	PutOutbox(m *OutboxMessage) error
 	// DueOutbox lists pending messages whose NextAttempt <= now, oldest first.
 	DueOutbox(now time.Time, limit int) ([]*OutboxMessage, error)
+	// DueOutboxRefs lists the same messages as DueOutbox, but only their
+	// ID, kind and next attempt, read from the due index without decoding
+	// the messages: the outbox worker scans it on every wake-up.
+	DueOutboxRefs(now time.Time, limit int) ([]OutboxRef, error)
 	// OutboxFor lists a payment's outbox messages.
 	OutboxFor(paymentID string) ([]*OutboxMessage, error)
 }
@@ -170,6 +174,13 @@ const (
 	OutboxDelivered = "delivered"
 	OutboxGaveUp    = "gave_up"
 )
+
+// OutboxRef names a pending outbox message in the due index.
+type OutboxRef struct {
+	ID          string
+	Kind        string
+	NextAttempt time.Time
+}
 
 // OutboxMessage is a notice or webhook written in the same transaction as
 // the state change that causes it, and delivered after commit.

@@ -22,7 +22,7 @@ var (
 	bIdem       = []byte("idempotency")       // lp(merchant) key -> Idempotency JSON
 	bIdemByTime = []byte("idempotency_time")  // tkey(created) lp(merchant) key -> nil
 	bOutbox     = []byte("outbox")            // id -> OutboxMessage JSON
-	bOutboxDue  = []byte("outbox_due")        // tkey(next attempt) id -> nil, pending only
+	bOutboxDue  = []byte("outbox_due")        // tkey(next attempt) id -> kind, pending only
 	bOutboxPay  = []byte("outbox_payment")    // lp(payment) tkey(created) id -> nil
 
 	allBuckets = [][]byte{bPayments, bByMerchant, bByToken, bActive, bEvents, bIdem, bIdemByTime, bOutbox, bOutboxDue, bOutboxPay}
@@ -45,6 +45,12 @@ func tkey(t time.Time) []byte {
 	binary.BigEndian.PutUint64(b, uint64(t.Unix())^(1<<63))
 	binary.BigEndian.PutUint32(b[8:], uint32(t.Nanosecond()))
 	return b
+}
+
+// untkey decodes a tkey.
+func untkey(b []byte) time.Time {
+	sec := int64(binary.BigEndian.Uint64(b) ^ (1 << 63))
+	return time.Unix(sec, int64(binary.BigEndian.Uint32(b[8:]))).UTC()
 }
 
 // tkeyDesc encodes t so that byte order is reverse time order.
@@ -365,7 +371,7 @@ func (t *boltTx) writeOutbox(m *OutboxMessage) error {
 		return err
 	}
 	if m.State == OutboxPending {
-		if err := t.b(bOutboxDue).Put(dueKey(m), nil); err != nil {
+		if err := t.b(bOutboxDue).Put(dueKey(m), []byte(m.Kind)); err != nil {
 			return err
 		}
 	}
@@ -412,6 +418,31 @@ func (t *boltTx) DueOutbox(now time.Time, limit int) ([]*OutboxMessage, error) {
 			return nil, fmt.Errorf("store: due index names message %s: %w", k[tkeyLen:], err)
 		}
 		out = append(out, m)
+	}
+	return out, nil
+}
+
+// DueOutboxRefs lists pending messages with NextAttempt <= now, earliest
+// first, at most limit (<= 0 means 100), from the due index alone. An
+// index entry written before the index held the kind (value empty) is
+// completed by reading its message.
+func (t *boltTx) DueOutboxRefs(now time.Time, limit int) ([]OutboxRef, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	end := tkey(now)
+	var out []OutboxRef
+	c := t.b(bOutboxDue).Cursor()
+	for k, v := c.First(); k != nil && len(out) < limit && bytes.Compare(k[:tkeyLen], end) <= 0; k, v = c.Next() {
+		r := OutboxRef{ID: string(k[tkeyLen:]), Kind: string(v), NextAttempt: untkey(k[:tkeyLen])}
+		if r.Kind == "" {
+			m, err := t.GetOutbox(r.ID)
+			if err != nil {
+				return nil, fmt.Errorf("store: due index names message %s: %w", r.ID, err)
+			}
+			r.Kind = m.Kind
+		}
+		out = append(out, r)
 	}
 	return out, nil
 }
