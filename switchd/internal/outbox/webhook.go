@@ -26,10 +26,15 @@ import (
 // URL and secret, or with an unusable secret, is permanent too.
 //
 // secretFor looks up the merchant's webhook URL and secret. client may be
-// nil for a client with a 30s timeout. Errors name the receiver's host,
+// nil for a client with a 30s timeout that keeps up to 64 idle
+// connections per receiver (net/http's default of 2 would close and
+// reopen connections whenever more than two deliveries to one shop run at
+// once). Errors name the receiver's host,
 // never the secret, the full URL or the body.
 func WebhookHandler(secretFor func(merchantID string) (url, secret string, ok bool), client *http.Client) Handler {
-	c := http.Client{Timeout: 30 * time.Second}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	c := http.Client{Timeout: 30 * time.Second, Transport: t}
 	if client != nil {
 		c = *client
 	}
