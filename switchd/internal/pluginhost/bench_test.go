@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -76,52 +77,97 @@ func cpuPID(tb testing.TB, pid int) time.Duration {
 	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
-// BenchmarkRoundTrip measures one ResolveInstrument round trip through the
-// host: in process (over an in-memory gRPC connection) and out of process
-// (a real plugin subprocess over go-plugin's mTLS Unix socket). It reports
-// CPU per call for the host and, out of process, the plugin, and the ratio
-// of out-of-process to in-process.
-func BenchmarkRoundTrip(b *testing.B) {
-	var inNs, inCPU float64
-	run := func(b *testing.B, h *pluginhost.Host, pid int) (nsOp, cpuOp float64) {
-		if _, err := h.Configure(context.Background(), "sample", &pb.ConfigureRequest{InstanceId: "bank-a", ConfigJson: []byte(`{"greeting":"hello"}`)}); err != nil {
-			b.Fatal(err)
-		}
-		m, err := h.PaymentMethod("sample")
-		if err != nil {
-			b.Fatal(err)
-		}
-		req := &pb.ResolveInstrumentRequest{InstanceId: "bank-a", PaymentId: "p1"}
-		ctx := context.Background()
-		b.ReportAllocs()
-		b.ResetTimer()
-		start, host0 := time.Now(), cpuSelf(b)
-		var plugin0 time.Duration
-		if pid > 0 {
-			plugin0 = cpuPID(b, pid)
-		}
+// measure runs call b.N times, one after the other or, when parallel, from
+// 64 goroutines at once (the payment load is concurrent), and reports CPU
+// per call for this process (host-cpu-ns/op) and, when pid > 0, for the
+// plugin process (plugin-cpu-ns/op), and their sum (cpu-ns/op). It returns
+// wall and total CPU time per call.
+func measure(b *testing.B, pid int, parallel bool, call func(context.Context) error) (nsOp, cpuOp float64) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	if parallel {
+		b.SetParallelism((64 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	}
+	b.ResetTimer()
+	start, host0 := time.Now(), cpuSelf(b)
+	var plugin0 time.Duration
+	if pid > 0 {
+		plugin0 = cpuPID(b, pid)
+	}
+	if parallel {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := call(ctx); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	} else {
 		for b.Loop() {
-			res, err := m.ResolveInstrument(ctx, req)
-			if err != nil || res.GetDisplay() != "hello" {
-				b.Fatalf("%v, %v", res, err)
+			if err := call(ctx); err != nil {
+				b.Fatal(err)
 			}
 		}
-		elapsed, host := time.Since(start), cpuSelf(b)-host0
-		n := float64(b.N)
-		b.ReportMetric(float64(host.Nanoseconds())/n, "host-cpu-ns/op")
-		cpu := float64(host.Nanoseconds())
-		if pid > 0 {
-			plugin := cpuPID(b, pid) - plugin0
-			b.ReportMetric(float64(plugin.Nanoseconds())/n, "plugin-cpu-ns/op")
-			cpu += float64(plugin.Nanoseconds())
-		}
-		b.ReportMetric(cpu/n, "cpu-ns/op")
-		return float64(elapsed.Nanoseconds()) / n, cpu / n
 	}
+	elapsed, host := time.Since(start), cpuSelf(b)-host0
+	b.StopTimer()
+	n := float64(b.N)
+	b.ReportMetric(float64(host.Nanoseconds())/n, "host-cpu-ns/op")
+	cpu := float64(host.Nanoseconds())
+	if pid > 0 {
+		plugin := cpuPID(b, pid) - plugin0
+		b.ReportMetric(float64(plugin.Nanoseconds())/n, "plugin-cpu-ns/op")
+		cpu += float64(plugin.Nanoseconds())
+	}
+	b.ReportMetric(cpu/n, "cpu-ns/op")
+	return float64(elapsed.Nanoseconds()) / n, cpu / n
+}
+
+// resolveCall configures instance bank-a of plugin sample on h and returns
+// a ResolveInstrument call through the host's supervised client.
+func resolveCall(b *testing.B, h *pluginhost.Host) func(context.Context) error {
+	if _, err := h.Configure(context.Background(), "sample", &pb.ConfigureRequest{InstanceId: "bank-a", ConfigJson: []byte(`{"greeting":"hello"}`)}); err != nil {
+		b.Fatal(err)
+	}
+	m, err := h.PaymentMethod("sample")
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := &pb.ResolveInstrumentRequest{InstanceId: "bank-a", PaymentId: "p1"}
+	return func(ctx context.Context) error {
+		res, err := m.ResolveInstrument(ctx, req)
+		if err != nil {
+			return err
+		}
+		if res.GetDisplay() != "hello" {
+			return fmt.Errorf("display %q, want hello", res.GetDisplay())
+		}
+		return nil
+	}
+}
+
+// BenchmarkRoundTrip measures one ResolveInstrument round trip through the
+// host, one call at a time: in process (over an in-memory gRPC connection)
+// and out of process (a real plugin subprocess over go-plugin's mTLS Unix
+// socket). It reports CPU per call for the host and, out of process, the
+// plugin, and the ratio of out-of-process to in-process.
+func BenchmarkRoundTrip(b *testing.B) {
+	benchmarkRoundTrip(b, false)
+}
+
+// BenchmarkRoundTripParallel is BenchmarkRoundTrip with 64 goroutines
+// calling at once, as the payment load does.
+func BenchmarkRoundTripParallel(b *testing.B) {
+	benchmarkRoundTrip(b, true)
+}
+
+func benchmarkRoundTrip(b *testing.B, parallel bool) {
+	var inNs, inCPU float64
 	b.Run("in-process", func(b *testing.B) {
 		h := pluginhost.InProcess(map[string]sdk.Plugin{"sample": benchMethod{}})
 		defer h.Close()
-		inNs, inCPU = run(b, h, 0)
+		inNs, inCPU = measure(b, 0, parallel, resolveCall(b, h))
 	})
 	// go-plugin alone, with the host's client settings but none of its
 	// supervision: the floor the host's own layer is measured against.
@@ -133,6 +179,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 			HandshakeConfig: sdk.Handshake, VersionedPlugins: sdk.VersionedPlugins(nil), Cmd: cmd,
 			SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
 			AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC}, AutoMTLS: true, SkipHostEnv: true,
+			GRPCDialOptions: pluginhost.GRPCDialOptions(),
 		})
 		defer c.Kill()
 		rpc, err := c.Client()
@@ -144,30 +191,19 @@ func BenchmarkRoundTrip(b *testing.B) {
 			b.Fatal(err)
 		}
 		m := raw.(*sdk.Client)
-		ctx := context.Background()
-		if _, err := m.Configure(ctx, &pb.ConfigureRequest{InstanceId: "bank-a", ConfigJson: []byte(`{"greeting":"hello"}`)}); err != nil {
+		if _, err := m.Configure(context.Background(), &pb.ConfigureRequest{InstanceId: "bank-a", ConfigJson: []byte(`{"greeting":"hello"}`)}); err != nil {
 			b.Fatal(err)
 		}
 		req := &pb.ResolveInstrumentRequest{InstanceId: "bank-a", PaymentId: "p1"}
-		pid := cmd.Process.Pid
-		b.ReportAllocs()
-		b.ResetTimer()
-		host0, plugin0 := cpuSelf(b), cpuPID(b, pid)
-		for b.Loop() {
-			if _, err := m.ResolveInstrument(ctx, req); err != nil {
-				b.Fatal(err)
-			}
-		}
-		n := float64(b.N)
-		host, plugin := cpuSelf(b)-host0, cpuPID(b, pid)-plugin0
-		b.ReportMetric(float64(host.Nanoseconds())/n, "host-cpu-ns/op")
-		b.ReportMetric(float64(plugin.Nanoseconds())/n, "plugin-cpu-ns/op")
-		b.ReportMetric(float64((host+plugin).Nanoseconds())/n, "cpu-ns/op")
+		measure(b, cmd.Process.Pid, parallel, func(ctx context.Context) error {
+			_, err := m.ResolveInstrument(ctx, req)
+			return err
+		})
 	})
 	b.Run("out-of-process", func(b *testing.B) {
 		h, _ := mustStartSample(b, pluginhost.Options{})
 		st := h.Status(context.Background())
-		ns, cpu := run(b, h, st[0].PID)
+		ns, cpu := measure(b, st[0].PID, parallel, resolveCall(b, h))
 		if inNs > 0 {
 			b.ReportMetric(ns/inNs, "x-inproc-ns")
 			b.ReportMetric(cpu/inCPU, "x-inproc-cpu")

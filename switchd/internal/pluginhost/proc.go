@@ -24,6 +24,10 @@ import (
 // startTimeout bounds the go-plugin handshake of one launch.
 const startTimeout = 15 * time.Second
 
+// grpcDialOptions are added to go-plugin's own dial options (its Unix
+// socket dialer and AutoMTLS credentials) for every plugin connection.
+var grpcDialOptions []grpc.DialOption
+
 // proc is one running plugin process (or, for InProcess, one in-memory
 // connection with no process).
 type proc struct {
@@ -131,6 +135,7 @@ func launch(spec Spec, opts Options, logger *slogAdapter) (*proc, error) {
 		SkipHostEnv:      true,
 		StartTimeout:     startTimeout,
 		Logger:           logger,
+		GRPCDialOptions:  grpcDialOptions,
 	})
 	p := &proc{client: client, exited: make(chan struct{})}
 	started := make(chan error, 1)

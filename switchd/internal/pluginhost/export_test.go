@@ -1,0 +1,7 @@
+package pluginhost
+
+import "google.golang.org/grpc"
+
+// GRPCDialOptions exposes the host's gRPC dial options to the benchmark's
+// go-plugin-only floor, so that it compares like with like.
+func GRPCDialOptions() []grpc.DialOption { return grpcDialOptions }
