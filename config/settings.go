@@ -34,6 +34,10 @@ type Settings struct {
 	WebhookInitialBackoff time.Duration // "webhook-initial-backoff": wait before the first retry
 	WebhookMaxBackoff     time.Duration // "webhook-max-backoff": cap of the doubling wait
 	PluginCallTimeout     time.Duration // "plugin-call-timeout": cap of a plugin call without a deadline
+	MerchantRate          int           // "merchant-rate": API requests per second allowed to one merchant
+	MerchantBurst         int           // "merchant-burst": requests one merchant may make at once above its rate
+	ReadHeaderTimeout     time.Duration // "read-header-timeout": time a client has to send a request's headers
+	ReadTimeout           time.Duration // "read-timeout": time a client has to send a whole request
 }
 
 // SettingsFlag is the flag (and SWITCHD_SETTINGS variable) naming the
@@ -62,6 +66,10 @@ var settings = []setting{
 	{"webhook-initial-backoff", "wait before the first webhook retry; doubles each time", time.Second},
 	{"webhook-max-backoff", "longest wait between webhook retries", 10 * time.Minute},
 	{"plugin-call-timeout", "time limit of a plugin call that has no deadline of its own", 10 * time.Second},
+	{"merchant-rate", "API requests per second one merchant may make (a payment takes one, plus its reads)", 100},
+	{"merchant-burst", "API requests one merchant may make at once above merchant-rate", 200},
+	{"read-header-timeout", "time a client has to send a request's headers before its connection is closed", 10 * time.Second},
+	{"read-timeout", "time a client has to send a whole request, body included", 30 * time.Second},
 }
 
 // BindSettings registers every setting as a flag on fs, with its default
@@ -149,13 +157,26 @@ func LoadSettings(fs *pflag.FlagSet) (*Settings, error) {
 		WebhookInitialBackoff: dur("webhook-initial-backoff", 10*time.Millisecond),
 		WebhookMaxBackoff:     dur("webhook-max-backoff", 10*time.Millisecond),
 		PluginCallTimeout:     dur("plugin-call-timeout", 100*time.Millisecond),
+		ReadHeaderTimeout:     dur("read-header-timeout", 100*time.Millisecond),
+		ReadTimeout:           dur("read-timeout", 100*time.Millisecond),
 	}
-	if n, err := toInt(v.Get("webhook-max-attempts")); err != nil {
-		bad("webhook-max-attempts", "%v", err)
-	} else if n < 1 || n > 1000 {
-		bad("webhook-max-attempts", "%d is out of range; give 1 to 1000", n)
-	} else {
-		s.WebhookMaxAttempts = n
+	intIn := func(name string, lo, hi int) int {
+		n, err := toInt(v.Get(name))
+		if err != nil {
+			bad(name, "%v", err)
+			return 0
+		}
+		if n < lo || n > hi {
+			bad(name, "%d is out of range; give %d to %d", n, lo, hi)
+			return 0
+		}
+		return n
+	}
+	s.WebhookMaxAttempts = intIn("webhook-max-attempts", 1, 1000)
+	s.MerchantRate = intIn("merchant-rate", 1, 1_000_000)
+	s.MerchantBurst = intIn("merchant-burst", 1, 1_000_000)
+	if s.ReadTimeout > 0 && s.ReadTimeout < s.ReadHeaderTimeout {
+		bad("read-timeout", "%s is shorter than read-header-timeout (%s)", s.ReadTimeout, s.ReadHeaderTimeout)
 	}
 	if s.DefaultExpiry > 24*time.Hour {
 		bad("default-expiry", "%s is too long; give at most 24h", s.DefaultExpiry)

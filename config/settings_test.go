@@ -42,6 +42,7 @@ func TestSettingsDefaults(t *testing.T) {
 		LockFile: filepath.Join("data", "plugins.lock.hcl"), LogLevel: "info", LogFormat: "text",
 		DefaultExpiry: 15 * time.Minute, WebhookMaxAttempts: 12, WebhookInitialBackoff: time.Second,
 		WebhookMaxBackoff: 10 * time.Minute, PluginCallTimeout: 10 * time.Second,
+		MerchantRate: 100, MerchantBurst: 200, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 	}
 	if *s != want {
 		t.Fatalf("defaults\n got %+v\nwant %+v", *s, want)
@@ -151,6 +152,10 @@ func TestSettingsInvalid(t *testing.T) {
 		{name: "expiry too long", args: []string{"--default-expiry", "48h"}, wantErr: ErrInvalidSetting, want: []string{"at most 24h"}},
 		{name: "backoffs inverted", args: []string{"--webhook-initial-backoff", "5m", "--webhook-max-backoff", "1m"}, wantErr: ErrInvalidSetting, want: []string{"shorter than webhook-initial-backoff"}},
 		{name: "attempts", env: map[string]string{"SWITCHD_WEBHOOK_MAX_ATTEMPTS": "0"}, wantErr: ErrInvalidSetting, want: []string{"webhook-max-attempts", "out of range"}},
+		{name: "merchant rate", env: map[string]string{"SWITCHD_MERCHANT_RATE": "0"}, wantErr: ErrInvalidSetting, want: []string{"merchant-rate", "0 is out of range; give 1 to 1000000"}},
+		{name: "merchant burst", env: map[string]string{"SWITCHD_MERCHANT_BURST": "lots"}, wantErr: ErrInvalidSetting, want: []string{"merchant-burst"}},
+		{name: "read timeout below header timeout", env: map[string]string{"SWITCHD_READ_HEADER_TIMEOUT": "20s", "SWITCHD_READ_TIMEOUT": "5s"}, wantErr: ErrInvalidSetting, want: []string{"read-timeout", "5s is shorter than read-header-timeout (20s)"}},
+		{name: "read header timeout unitless", env: map[string]string{"SWITCHD_READ_HEADER_TIMEOUT": "10"}, wantErr: ErrInvalidSetting, want: []string{"read-header-timeout", "no unit"}},
 		{name: "attempts not a number", env: map[string]string{"SWITCHD_WEBHOOK_MAX_ATTEMPTS": "many"}, wantErr: ErrInvalidSetting, want: []string{"whole number"}},
 		{name: "empty data dir", args: []string{"--data-dir", ""}, wantErr: ErrInvalidSetting, want: []string{"data-dir", "empty"}},
 		{name: "several at once", args: []string{"--log-level", "x", "--log-format", "y"}, wantErr: ErrInvalidSetting, want: []string{"log-level", "log-format"}},

@@ -39,8 +39,9 @@ with a card, an account and an OCRA key), then:
 It prints throughput, latency per step, CPU per payment of the daemon and of
 each plugin, peak RSS, and the out-of-process / in-process ratios.
 
-The API limits each shop to 100 requests/s, so payers pay at --merchants shops
-(payer i at shop i mod merchants).`,
+Payers pay at --merchants shops (payer i at shop i mod merchants). The bench
+servers run with merchant-rate and merchant-burst raised to 1000000, so one
+shop can take the whole load.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if bench.IsChild() { // re-executed by Run as a bench server
@@ -79,7 +80,7 @@ The API limits each shop to 100 requests/s, so payers pay at --merchants shops
 	f := cmd.Flags()
 	f.StringVar(&pluginDir, "plugin-dir", "bin/plugins", "directory holding the card, banktransfer, merchantsig and ocra binaries")
 	f.IntVar(&o.Payers, "payers", 64, "concurrent payers")
-	f.IntVar(&o.Merchants, "merchants", 16, "shops the payers pay at (each is rate-limited to 100 requests/s by the API)")
+	f.IntVar(&o.Merchants, "merchants", 16, "shops the payers pay at")
 	f.DurationVar(&o.Duration, "duration", 20*time.Second, "length of each load phase (0: bounded by --count only)")
 	f.IntVar(&o.Count, "count", 0, "payments per load phase (0: bounded by --duration only)")
 	f.IntVar(&o.Unloaded, "unloaded", 100, "payments made one at a time after each load phase, when the server is idle")

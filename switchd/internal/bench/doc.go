@@ -21,9 +21,9 @@
 //     over the order digest and answers, finish; it counts only when the
 //     payer sees approved. A webhook receiver verifies and counts the
 //     shops' webhooks;
-//  3. does the same against a child running the same wiring (store, flow
-//     engine, outbox, API) with the plugins linked in through
-//     pluginhost.InProcess: the ceiling;
+//  3. does the same against a child running the same daemon with the
+//     plugins linked in (daemon.LinkPlugins, over an in-memory gRPC
+//     connection): the ceiling;
 //  4. reports throughput, client-side latency per step (A create, A+B
 //     choose, C begin, C finish until approved) and server-side B, D, E
 //     from the payment timelines of a sample, CPU per payment of the daemon

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/subtle"
@@ -42,6 +43,7 @@ type Daemon struct {
 	store   *store.BoltStore
 	engine  *flow.Engine
 	worker  *outbox.Worker
+	linked  map[string]sdk.Plugin // see LinkPlugins
 
 	reloadMu sync.Mutex
 	specs    map[string]pluginhost.Spec      // running plugins
@@ -74,6 +76,15 @@ func New(set *config.Settings, logger *slog.Logger) *Daemon {
 		applied: map[useKey]*pb.ConfigureRequest{}, answers: map[useKey]*pb.ConfigureResponse{}}
 }
 
+// LinkPlugins makes Start serve the named plugins from impls, linked into
+// this process behind an in-memory gRPC connection, instead of launching
+// their binaries; the paths and digests of their plugin blocks are then
+// not checked. It exists so that `switchd bench` can measure the daemon
+// with out-of-process plugins against exactly the same daemon with the
+// plugins in process; `switchd serve` never calls it. Call it before
+// Start.
+func (d *Daemon) LinkPlugins(impls map[string]sdk.Plugin) { d.linked = impls }
+
 // Start brings the daemon up (see the package doc for the order) and
 // returns once it listens. On error everything started is stopped again.
 func (d *Daemon) Start(ctx context.Context) (err error) {
@@ -83,7 +94,11 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		}
 	}()
 	d.metrics = metrics.New()
-	d.host = pluginhost.New(pluginhost.Options{Logger: d.log, LogLevel: d.set.LogLevel, CallTimeout: d.set.PluginCallTimeout})
+	if d.linked != nil {
+		d.host = pluginhost.InProcess(d.linked)
+	} else {
+		d.host = pluginhost.New(pluginhost.Options{Logger: d.log, LogLevel: d.set.LogLevel, CallTimeout: d.set.PluginCallTimeout})
+	}
 	if err := os.MkdirAll(d.set.DataDir, 0o700); err != nil {
 		return fmt.Errorf("daemon: data dir: %w", err)
 	}
@@ -139,7 +154,8 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	srv := api.New(api.Options{
 		Engine: d.engine, MerchantByKeyHash: d.merchantByKeyHash, PublicURL: d.set.PublicURL,
 		Metrics: d.metrics, Logger: d.log.With("component", "api"),
-		Admin: api.AdminDeps{Reload: d.Reload, Status: d.status, Ready: d.readyErr, Backup: d.store.Snapshot},
+		Limits: api.Limits{MerchantRate: float64(d.set.MerchantRate), MerchantBurst: d.set.MerchantBurst},
+		Admin:  api.AdminDeps{Reload: d.Reload, Status: d.status, Ready: d.readyErr, Backup: d.store.Snapshot},
 	})
 	pg, err := page.New(d.log.With("component", "page"))
 	if err != nil {
@@ -167,7 +183,10 @@ func (d *Daemon) goRun(f func()) {
 }
 
 func (d *Daemon) serve(ln net.Listener, h http.Handler) {
-	s := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+	// Zero timeouts (Settings built in code rather than loaded) take the
+	// settings' defaults.
+	rht, rt := cmp.Or(d.set.ReadHeaderTimeout, 10*time.Second), cmp.Or(d.set.ReadTimeout, 30*time.Second)
+	s := &http.Server{Handler: h, ReadHeaderTimeout: rht, ReadTimeout: rt,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	d.servers = append(d.servers, s)
 	d.goRun(func() {
@@ -374,6 +393,9 @@ func (d *Daemon) pluginSpecs(files *config.Files) ([]pluginhost.Spec, error) {
 	var out []pluginhost.Spec
 	var problems []string
 	for _, p := range files.Plugins() {
+		if _, ok := d.linked[p.Name]; ok {
+			continue // served in process (LinkPlugins)
+		}
 		path := p.Path
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(d.set.PluginDir, path)
