@@ -10,6 +10,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/switchd/switchd/internal/boltgroup"
 )
 
 // Options tune a BoltStore.
@@ -33,38 +35,24 @@ type Options struct {
 // BoltStore is the bbolt implementation of Store. It is safe for
 // concurrent use.
 //
-// Updates are group-committed: one committer goroutine runs the fns of all
-// waiting Updates in a single read-write transaction and fsyncs it once.
-// If one fn returns an error (or panics) the transaction is rolled back,
-// that caller alone gets its error, and the others' fns are run again in a
-// fresh transaction. So a fn may be called more than once and must have no
-// effect outside the Tx; an error from a fn never aborts another caller's
-// work. A fn must not call Update or View on the same store (the
-// committer would wait for itself).
+// Updates are group-committed by a boltgroup.Committer: one committer
+// goroutine runs the fns of all waiting Updates in a single read-write
+// transaction and fsyncs it once. If one fn returns an error (or panics)
+// the transaction is rolled back, that caller alone gets its error, and the
+// others' fns are run again in a fresh transaction. So a fn may be called
+// more than once and must have no effect outside the Tx; an error from a fn
+// never aborts another caller's work. A fn must not call Update or View on
+// the same store (the committer would wait for itself).
 type BoltStore struct {
-	db       *bolt.DB
-	path     string
-	maxBatch int
-	delay    time.Duration
+	db        *bolt.DB
+	path      string
+	committer *boltgroup.Committer[Tx]
 
-	mu     sync.RWMutex // guards closed and sends on calls
+	mu     sync.RWMutex // guards closed
 	closed bool
-	calls  chan *call
-	done   chan struct{} // closed when the committer has exited
 }
 
 var _ Store = (*BoltStore)(nil)
-
-type call struct {
-	fn   func(Tx) error
-	ctx  context.Context
-	errc chan error
-}
-
-// panicError carries a panic out of the committer to the caller's goroutine.
-type panicError struct{ v any }
-
-func (p panicError) Error() string { return fmt.Sprintf("store: update panicked: %v", p.v) }
 
 // Open opens (creating if needed) the bbolt database at path and starts
 // its committer.
@@ -96,19 +84,13 @@ func Open(path string, opts Options) (*BoltStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	maxBatch := opts.MaxBatchSize
-	if maxBatch <= 0 {
-		maxBatch = 256
-	}
-	s := &BoltStore{
-		db:       db,
-		path:     path,
-		maxBatch: maxBatch,
-		delay:    opts.MaxBatchDelay,
-		calls:    make(chan *call, maxBatch),
-		done:     make(chan struct{}),
-	}
-	go s.commitLoop()
+	s := &BoltStore{db: db, path: path}
+	s.committer = boltgroup.NewWrapped(db, boltgroup.Options{
+		MaxBatchDelay: opts.MaxBatchDelay,
+		MaxBatchSize:  opts.MaxBatchSize,
+		BeforeCommit:  func() { failpointHit("store.commit", "before") },
+		AfterCommit:   func() { failpointHit("store.commit", "after") },
+	}, func(tx *bolt.Tx) Tx { return &boltTx{tx: tx} })
 	return s, nil
 }
 
@@ -121,20 +103,9 @@ func (s *BoltStore) Path() string { return s.path }
 // run; once fn has started, Update waits for the commit so that its answer
 // is never ambiguous.
 func (s *BoltStore) Update(ctx context.Context, fn func(Tx) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c := &call{fn: fn, ctx: ctx, errc: make(chan error, 1)}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
+	err := s.committer.Update(ctx, fn)
+	if errors.Is(err, boltgroup.ErrClosed) {
 		return ErrClosed
-	}
-	s.calls <- c
-	s.mu.RUnlock()
-	err := <-c.errc
-	if p, ok := err.(panicError); ok {
-		panic(p.v)
 	}
 	return err
 }
@@ -161,9 +132,8 @@ func (s *BoltStore) Close() error {
 		return nil
 	}
 	s.closed = true
-	close(s.calls)
 	s.mu.Unlock()
-	<-s.done
+	s.committer.Close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
@@ -217,103 +187,4 @@ func (s *BoltStore) Snapshot(w io.Writer) error {
 		return fmt.Errorf("store: snapshot: %w", err)
 	}
 	return nil
-}
-
-// commitLoop is the single committer: it takes the waiting calls as one
-// batch and commits them together.
-func (s *BoltStore) commitLoop() {
-	defer close(s.done)
-	for c := range s.calls {
-		batch := []*call{c}
-		batch = s.gather(batch)
-		s.commit(batch)
-	}
-}
-
-// gather adds the calls already waiting (and, with MaxBatchDelay, those
-// arriving within it) to batch.
-func (s *BoltStore) gather(batch []*call) []*call {
-	var timeout <-chan time.Time
-	if s.delay > 0 {
-		t := time.NewTimer(s.delay)
-		defer t.Stop()
-		timeout = t.C
-	}
-	for len(batch) < s.maxBatch {
-		if timeout == nil {
-			select {
-			case c, ok := <-s.calls:
-				if !ok {
-					return batch
-				}
-				batch = append(batch, c)
-			default:
-				return batch
-			}
-			continue
-		}
-		select {
-		case c, ok := <-s.calls:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, c)
-		case <-timeout:
-			timeout = nil
-		}
-	}
-	return batch
-}
-
-// commit runs the batch's fns in one transaction. A failing fn is answered
-// with its error and removed, and the rest are retried in a new
-// transaction. Callers whose context ended before their fn ran are
-// answered with the context's error.
-func (s *BoltStore) commit(batch []*call) {
-	live := batch[:0]
-	for _, c := range batch {
-		if err := c.ctx.Err(); err != nil {
-			c.errc <- err
-			continue
-		}
-		live = append(live, c)
-	}
-	batch = live
-	for len(batch) > 0 {
-		failed := -1
-		var failErr error
-		failpointHit("store.commit", "before")
-		err := s.db.Update(func(tx *bolt.Tx) error {
-			btx := &boltTx{tx: tx}
-			for i, c := range batch {
-				if err := safeCall(c.fn, btx); err != nil {
-					failed, failErr = i, err
-					return err
-				}
-			}
-			return nil
-		})
-		failpointHit("store.commit", "after")
-		if failed >= 0 {
-			batch[failed].errc <- failErr
-			batch = append(batch[:failed], batch[failed+1:]...)
-			continue
-		}
-		if err != nil {
-			err = fmt.Errorf("store: commit: %w", err)
-		}
-		for _, c := range batch {
-			c.errc <- err
-		}
-		return
-	}
-}
-
-func safeCall(fn func(Tx) error, tx Tx) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = panicError{v}
-		}
-	}()
-	return fn(tx)
 }
