@@ -11,6 +11,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchd/switchd/internal/boltgroup"
 )
 
 // State is the state of one operation.
@@ -133,15 +135,20 @@ var (
 )
 
 // Ledger is the bbolt implementation of Core. It is safe for concurrent use.
+// Its writes are group-committed (see package boltgroup): concurrent
+// operations share a transaction and its fsync, so each write fn below may
+// run more than once and sets its result afresh on every run.
 type Ledger struct {
 	db  *bolt.DB
+	w   *boltgroup.Committer[*bolt.Tx]
 	now func() time.Time
 }
 
 var _ Core = (*Ledger)(nil)
 
-// Open opens (creating if needed) the ledger file at path. Commits are
-// fsynced. Open waits at most 5 seconds for another process's lock.
+// Open opens (creating if needed) the ledger file at path and starts its
+// committer. Commits are fsynced. Open waits at most 5 seconds for another
+// process's lock.
 func Open(path string) (*Ledger, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
@@ -159,14 +166,15 @@ func Open(path string) (*Ledger, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("ledger: init %s: %w", path, err)
 	}
-	return &Ledger{db: db, now: time.Now}, nil
+	return &Ledger{db: db, w: boltgroup.New(db, boltgroup.Options{}), now: time.Now}, nil
 }
 
 // Path returns the ledger's file.
 func (l *Ledger) Path() string { return l.db.Path() }
 
-// Close closes the file.
+// Close waits for the writes under way to commit, then closes the file.
 func (l *Ledger) Close() error {
+	l.w.Close()
 	if err := l.db.Close(); err != nil {
 		return fmt.Errorf("ledger: close: %w", err)
 	}
@@ -189,7 +197,7 @@ func (l *Ledger) Seed(ctx context.Context, accounts []Opening) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := l.db.Update(func(tx *bolt.Tx) error {
+	err := l.w.Update(ctx, func(tx *bolt.Tx) error {
 		s := store{tx}
 		for _, o := range accounts {
 			if o.ID == "" || o.Currency == "" || strings.HasPrefix(o.ID, ClearingPrefix) || strings.HasPrefix(o.ID, SeedPrefix) {
@@ -280,7 +288,7 @@ func (l *Ledger) Transfer(ctx context.Context, t Transfer) (Result, error) {
 		}
 		return res, nil
 	}
-	err = l.db.Update(func(tx *bolt.Tx) error {
+	err = l.w.Update(ctx, func(tx *bolt.Tx) error {
 		s := store{tx}
 		key := opKey(t.PaymentID, t.Operation)
 		prev, ok, err := s.operation(key)
@@ -348,9 +356,10 @@ func (l *Ledger) Reverse(ctx context.Context, paymentID, operation string) (Resu
 		return Result{}, err
 	}
 	var res Result
-	err := l.db.Update(func(tx *bolt.Tx) error {
+	err := l.w.Update(ctx, func(tx *bolt.Tx) error {
 		s := store{tx}
 		key := opKey(paymentID, operation)
+		res = Result{}
 		prev, ok, err := s.operation(key)
 		if err != nil {
 			return err

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand"
 	"path/filepath"
+	"runtime"
+	"sync/atomic"
 	"testing"
 )
 
@@ -472,6 +474,57 @@ func TestConcurrentRetries(t *testing.T) {
 	}
 }
 
+// TestConcurrentDebitsKeepTheFloor sends many distinct debits at once, some
+// naming an unknown account (an error that rolls back the shared group
+// commit and re-runs the others): exactly as many are approved as the
+// balance allows, the rest are declined, the bad ones fail alone.
+func TestConcurrentDebitsKeepTheFloor(t *testing.T) {
+	ctx := context.Background()
+	l := MustOpen(t, t.TempDir(), Opening{ID: "alice", Currency: "EUR", Balance: 1000})
+	const n = 50
+	type outcome struct {
+		r   Result
+		err error
+	}
+	out := make(chan outcome, n)
+	for i := range n {
+		go func() {
+			tr := Transfer{PaymentID: fmt.Sprint("p", i), Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 100, Currency: "EUR"}
+			if i%5 == 0 {
+				tr.From = "mallory"
+			}
+			r, err := l.Transfer(ctx, tr)
+			out <- outcome{r, err}
+		}()
+	}
+	approved, declined := 0, 0
+	for range n {
+		o := <-out
+		switch {
+		case errors.Is(o.err, ErrUnknownAccount):
+		case o.err != nil:
+			t.Fatal(o.err)
+		case o.r.State == StateApproved:
+			approved++
+		case o.r.State == StateDeclined && o.r.DeclineCode == DeclineInsufficientFunds:
+			declined++
+		default:
+			t.Fatalf("unexpected result %+v", o.r)
+		}
+	}
+	if approved != 10 || declined != 30 {
+		t.Errorf("%d approved, %d declined; want 10 and 30", approved, declined)
+	}
+	if got := balance(t, l, "alice"); got != 0 {
+		t.Errorf("alice = %d, want 0", got)
+	}
+	for i := 0; i < n; i += 5 {
+		if st, _ := l.Status(ctx, fmt.Sprint("p", i), "debit"); st.State != StateNotFound {
+			t.Errorf("failed transfer p%d was recorded: %+v", i, st)
+		}
+	}
+}
+
 func TestCancelledContext(t *testing.T) {
 	l := MustOpen(t, t.TempDir(), Opening{ID: "alice", Currency: "EUR", Balance: 1000})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -495,6 +548,24 @@ func BenchmarkTransfer(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkTransferParallel measures durable transfers from 64 goroutines,
+// which share commits and fsyncs (group commit).
+func BenchmarkTransferParallel(b *testing.B) {
+	ctx := context.Background()
+	l := MustOpen(b, b.TempDir(), Opening{ID: "alice", Currency: "EUR", Limit: 1 << 60})
+	var n atomic.Int64
+	b.SetParallelism((64 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := l.Transfer(ctx, Transfer{PaymentID: fmt.Sprint("p", n.Add(1)), Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 1, Currency: "EUR"}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
 
 // BenchmarkRetry measures a repeated call answered from the stored result.
