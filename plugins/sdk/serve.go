@@ -53,11 +53,14 @@ func Serve(impl Plugin) {
 	})
 }
 
-// newGRPCServer is go-plugin's default server plus a recovery interceptor:
-// a panic in one call becomes an Internal error for that call (logged with
-// its stack) instead of killing the plugin process and every call in flight.
+// newGRPCServer is go-plugin's default server plus a recovery interceptor
+// (a panic in one call becomes an Internal error for that call, logged
+// with its stack, instead of killing the plugin process and every call in
+// flight) and fixed flow-control windows: with them gRPC's BDP estimator
+// is off and sends no PING per call (the host fixes its windows too).
 func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
-	opts = append(opts, grpc.ChainUnaryInterceptor(recoverUnary))
+	opts = append(opts, grpc.ChainUnaryInterceptor(recoverUnary),
+		grpc.InitialWindowSize(1<<20), grpc.InitialConnWindowSize(1<<20))
 	return plugin.DefaultGRPCServer(opts)
 }
 
