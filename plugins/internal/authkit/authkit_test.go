@@ -55,7 +55,7 @@ func TestInstances(t *testing.T) {
 	if d != nil || db2 != db {
 		t.Fatalf("a second instance in the same dir does not share the file: %v", d)
 	}
-	if err := db.View(func(tx *bolt.Tx) error {
+	if err := db.DB().View(func(tx *bolt.Tx) error {
 		if b := tx.Bucket([]byte("a")); b == nil || b.Bucket([]byte("x")) == nil || b.Bucket([]byte("y")) == nil {
 			t.Error("buckets of a missing")
 		}

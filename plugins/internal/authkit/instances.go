@@ -10,24 +10,25 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/switchd/switchd/internal/boltgroup"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
 )
 
 // Instances holds a plugin's configured instances, by instance id, and the
 // bbolt state files they use, by path. Instances that share a data dir share
-// one open file. It is safe for concurrent use.
+// one open file and its committer. It is safe for concurrent use.
 type Instances[I any] struct {
 	name      string // the plugin's name, prefix of errors
 	mu        sync.RWMutex
 	instances map[string]I
-	dbs       map[string]*bolt.DB // by file path, shared by instances
+	files     map[string]*boltgroup.Committer[*bolt.Tx] // by file path, shared by instances
 }
 
 // NewInstances returns an empty set for the plugin called name, which
 // prefixes its errors. It has no side effects.
 func NewInstances[I any](name string) *Instances[I] {
-	return &Instances[I]{name: name, instances: map[string]I{}, dbs: map[string]*bolt.DB{}}
+	return &Instances[I]{name: name, instances: map[string]I{}, files: map[string]*boltgroup.Committer[*bolt.Tx]{}}
 }
 
 // Get returns the instance configured under id, or a FailedPrecondition
@@ -51,19 +52,24 @@ func (s *Instances[I]) Put(id string, inst I) {
 	s.mu.Unlock()
 }
 
-// OpenDB returns the bbolt file at path, opening it on first use.
-func (s *Instances[I]) OpenDB(path string) (*bolt.DB, error) {
+// OpenFile returns the committer of the bbolt file at path, opening the
+// file on first use. Writes to the file go through the committer's Update
+// (group commit: concurrent calls share a transaction and its fsync, and a
+// write fn may run more than once, see package boltgroup); reads through
+// its DB().View.
+func (s *Instances[I]) OpenFile(path string) (*boltgroup.Committer[*bolt.Tx], error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if db, ok := s.dbs[path]; ok {
-		return db, nil
+	if c, ok := s.files[path]; ok {
+		return c, nil
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("%s: open %s: %w", s.name, path, err)
 	}
-	s.dbs[path] = db
-	return db, nil
+	c := boltgroup.New(db, boltgroup.Options{})
+	s.files[path] = c
+	return c, nil
 }
 
 // OpenState opens the state file called file in dataDir and creates in it,
@@ -71,12 +77,12 @@ func (s *Instances[I]) OpenDB(path string) (*bolt.DB, error) {
 // given buckets inside. Its failure is returned as an error diagnostic
 // ("Cannot open state file" or "Cannot initialise state file") for
 // Configure to report.
-func (s *Instances[I]) OpenState(dataDir, file, instanceID string, buckets ...[]byte) (*bolt.DB, *pb.Diagnostic) {
-	db, err := s.OpenDB(filepath.Join(dataDir, file))
+func (s *Instances[I]) OpenState(dataDir, file, instanceID string, buckets ...[]byte) (*boltgroup.Committer[*bolt.Tx], *pb.Diagnostic) {
+	c, err := s.OpenFile(filepath.Join(dataDir, file))
 	if err != nil {
 		return nil, sdk.ErrorDiag(nil, "Cannot open state file", "%v", err)
 	}
-	if err := db.Update(func(tx *bolt.Tx) error {
+	if err := c.Update(context.Background(), func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists([]byte(instanceID))
 		if err != nil {
 			return err
@@ -90,18 +96,19 @@ func (s *Instances[I]) OpenState(dataDir, file, instanceID string, buckets ...[]
 	}); err != nil {
 		return nil, sdk.ErrorDiag(nil, "Cannot initialise state file", "%v", err)
 	}
-	return db, nil
+	return c, nil
 }
 
-// Close closes the state files and forgets every instance. The set must
-// not be used afterwards.
+// Close waits for the writes under way, closes the state files and
+// forgets every instance. The set must not be used afterwards.
 func (s *Instances[I]) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var errs []error
-	for path, db := range s.dbs {
-		errs = append(errs, db.Close())
-		delete(s.dbs, path)
+	for path, c := range s.files {
+		c.Close()
+		errs = append(errs, c.DB().Close())
+		delete(s.files, path)
 	}
 	s.instances = map[string]I{}
 	return errors.Join(errs...)

@@ -6,11 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/switchd/switchd/internal/boltgroup"
 	"github.com/switchd/switchd/plugins/internal/authkit"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
@@ -50,9 +52,9 @@ type settings struct {
 
 type instance struct {
 	*settings
-	id            string // instance id: bucket name
-	institutionID string // signer named in attestations
-	db            *bolt.DB
+	id            string                         // instance id: bucket name
+	institutionID string                         // signer named in attestations
+	db            *boltgroup.Committer[*bolt.Tx] // the state file; writes are group-committed
 }
 
 // New returns an unconfigured plugin. It has no side effects.
@@ -170,7 +172,11 @@ func (p *Plugin) AuthenticateSeller(ctx context.Context, req *pb.AuthenticateSel
 
 	sum := sha256.Sum256(sig)
 	var code string
-	err = inst.db.Update(func(tx *bolt.Tx) error {
+	// The fn may run more than once (group commit): it sets code afresh.
+	// The replay check and the record are in the same transaction, so two
+	// calls with one signature cannot both miss the record, batched or not.
+	err = inst.db.Update(ctx, func(tx *bolt.Tx) error {
+		code = ""
 		b := tx.Bucket([]byte(inst.id))
 		sigs, exp := b.Bucket(bucketSigs), b.Bucket(bucketExpiry)
 		if err := purge(sigs, exp, nowMS); err != nil {
@@ -196,6 +202,9 @@ func (p *Plugin) AuthenticateSeller(ctx context.Context, req *pb.AuthenticateSel
 		return exp.Put(expiryKey(signedAt+windowMS, sum[:]), nil)
 	})
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+			return nil, err // the context ended before the write ran: nothing written
+		}
 		log.Error("merchantsig: state file", "error", err)
 		return nil, sdk.Unavailable(err)
 	}

@@ -208,7 +208,7 @@ func TestReplay(t *testing.T) {
 	}
 	inst, _ := p2.instance("acq")
 	var n int
-	if err := inst.db.View(func(tx *bolt.Tx) error {
+	if err := inst.db.DB().View(func(tx *bolt.Tx) error {
 		n = tx.Bucket([]byte("acq")).Bucket(bucketSigs).Stats().KeyN
 		return nil
 	}); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/switchd/switchd/internal/boltgroup"
 	"github.com/switchd/switchd/plugins/internal/authkit"
 	"github.com/switchd/switchd/plugins/ocra/rfc6287"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
@@ -51,7 +52,7 @@ type instance struct {
 	*settings
 	id            string
 	institutionID string
-	db            *bolt.DB
+	db            *boltgroup.Committer[*bolt.Tx] // the state file; writes are group-committed
 }
 
 // New returns an unconfigured plugin. It has no side effects.
@@ -235,8 +236,10 @@ func (p *Plugin) BeginMutualAuth(ctx context.Context, req *pb.BeginMutualAuthReq
 		return nil, err
 	}
 	log := sdk.Logger().With("instance", inst.id, "payment_id", req.GetOrder().GetPaymentId(), "payer_ref", req.GetPayerRef())
-	locked := false
-	err = inst.db.Update(func(tx *bolt.Tx) error {
+	var locked bool
+	// The fn may run more than once (group commit): it sets locked afresh.
+	err = inst.db.Update(ctx, func(tx *bolt.Tx) error {
+		locked = false
 		b := tx.Bucket([]byte(inst.id))
 		var st payerState
 		if _, err := getJSON(b.Bucket(bucketPayers), []byte(req.GetPayerRef()), &st); err != nil {
@@ -260,8 +263,7 @@ func (p *Plugin) BeginMutualAuth(ctx context.Context, req *pb.BeginMutualAuthReq
 		})
 	})
 	if err != nil {
-		log.Error("ocra: state file", "error", err)
-		return nil, sdk.Unavailable(err)
+		return nil, stateError(ctx, log, err)
 	}
 	if locked {
 		log.Warn("ocra: begin declined", "code", sdk.DeclineLocked)
@@ -273,6 +275,17 @@ func (p *Plugin) BeginMutualAuth(ctx context.Context, req *pb.BeginMutualAuthReq
 	}
 	log.Info("ocra: challenge issued")
 	return &pb.BeginMutualAuthResponse{Mechanism: Mechanism, ChallengeData: data, Verdict: pb.Verdict_VERDICT_APPROVED}, nil
+}
+
+// stateError answers a failed write to the state file: the context's error
+// if the call's context ended before the write ran (nothing was written),
+// else Unavailable.
+func stateError(ctx context.Context, log interface{ Error(string, ...any) }, err error) error {
+	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+		return err
+	}
+	log.Error("ocra: state file", "error", err)
+	return sdk.Unavailable(err)
 }
 
 func finishDecline(code string) *pb.FinishMutualAuthResponse {
@@ -299,7 +312,11 @@ func (p *Plugin) FinishMutualAuth(ctx context.Context, req *pb.FinishMutualAuthR
 	log := sdk.Logger().With("instance", inst.id, "payment_id", req.GetOrder().GetPaymentId(), "payer_ref", req.GetPayerRef())
 	var code string
 	var failures int
-	err = inst.db.Update(func(tx *bolt.Tx) error {
+	// The fn may run more than once (group commit): it sets code and
+	// failures afresh. The challenge is spent inside the transaction, so two
+	// Finishes for one challenge cannot both see it, batched or not.
+	err = inst.db.Update(ctx, func(tx *bolt.Tx) error {
+		code, failures = "", 0
 		b := tx.Bucket([]byte(inst.id))
 		payers, pending := b.Bucket(bucketPayers), b.Bucket(bucketPending)
 		var st payerState
@@ -341,8 +358,7 @@ func (p *Plugin) FinishMutualAuth(ctx context.Context, req *pb.FinishMutualAuthR
 		return nil
 	})
 	if err != nil {
-		log.Error("ocra: state file", "error", err)
-		return nil, sdk.Unavailable(err)
+		return nil, stateError(ctx, log, err)
 	}
 	if code != "" {
 		log.Warn("ocra: finish declined", "code", code, "failures", failures)

@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -240,7 +242,7 @@ func openChallenges(t *testing.T, p *Plugin) int {
 		t.Fatal(err)
 	}
 	var n int
-	if err := inst.db.View(func(tx *bolt.Tx) error {
+	if err := inst.db.DB().View(func(tx *bolt.Tx) error {
 		n = tx.Bucket([]byte("iss")).Bucket(bucketPending).Stats().KeyN
 		return nil
 	}); err != nil {
@@ -482,6 +484,84 @@ func BenchmarkMutualAuth(b *testing.B) {
 		if r := finish(b, p, "alice", o, w.answer(b, bg.GetChallengeData(), digestOf(o))); r.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
 			b.Fatal(r)
 		}
+	}
+}
+
+// BenchmarkMutualAuthParallel runs Begin+Finish of distinct payments from
+// 64 goroutines against one fsynced state file, as bank_a's ocra.db sees
+// under 64 concurrent payers.
+func BenchmarkMutualAuthParallel(b *testing.B) {
+	now := t0
+	p, _ := MustPlugin(b, b.TempDir(), &now)
+	var n atomic.Int64
+	b.SetParallelism((64 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.ResetTimer()
+	b.RunParallel(func(pbt *testing.PB) {
+		w := &payerSide{key: aliceKey, suite: DefaultSuite}
+		for pbt.Next() {
+			o := testOrder(fmt.Sprint("pay-", n.Add(1)))
+			bg, err := p.BeginMutualAuth(context.Background(), &pb.BeginMutualAuthRequest{InstanceId: "iss", Order: o, OrderDigest: digestOf(o), PayerRef: "alice", PayerData: w.begin(b)})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			r, err := p.FinishMutualAuth(context.Background(), &pb.FinishMutualAuthRequest{InstanceId: "iss", Order: o, OrderDigest: digestOf(o), PayerRef: "alice", PayerData: w.answer(b, bg.GetChallengeData(), digestOf(o))})
+			if err != nil || r.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+				b.Error(r, err)
+				return
+			}
+		}
+	})
+}
+
+// TestConcurrentPayments authenticates many payments at once, some with a
+// wrong answer: their writes share commits, yet each payment gets its own
+// verdict, every challenge is spent, and the failures are counted.
+func TestConcurrentPayments(t *testing.T) {
+	now := t0
+	p, _ := MustPlugin(t, t.TempDir(), &now)
+	const n = 40
+	verdicts := make(chan string, n)
+	for i := range n {
+		go func() {
+			w := &payerSide{key: aliceKey, suite: DefaultSuite}
+			ref := "alice"
+			if i%10 == 0 {
+				w, ref = &payerSide{key: bobKey, suite: "OCRA-1:HOTP-SHA1-6:QN10"}, "bob"
+			}
+			o := testOrder(fmt.Sprint("pay-", i))
+			bg, err := p.BeginMutualAuth(context.Background(), &pb.BeginMutualAuthRequest{InstanceId: "iss", Order: o, OrderDigest: digestOf(o), PayerRef: ref, PayerData: w.begin(t)})
+			if err != nil {
+				t.Error(err)
+				verdicts <- "error"
+				return
+			}
+			ans := w.answer(t, bg.GetChallengeData(), digestOf(o))
+			if ref == "bob" {
+				ans = wrongAnswer(ans)
+			}
+			r, err := p.FinishMutualAuth(context.Background(), &pb.FinishMutualAuthRequest{InstanceId: "iss", Order: o, OrderDigest: digestOf(o), PayerRef: ref, PayerData: ans})
+			if err != nil {
+				t.Error(err)
+				verdicts <- "error"
+				return
+			}
+			verdicts <- ref + ":" + r.GetVerdict().String() + ":" + r.GetDeclineCode()
+		}()
+	}
+	counts := map[string]int{}
+	for range n {
+		counts[<-verdicts]++
+	}
+	want := map[string]int{
+		"alice:VERDICT_APPROVED:":                       36,
+		"bob:VERDICT_DECLINED:" + sdk.DeclineAuthFailed: 4, // below max_failures (5)
+	}
+	if fmt.Sprint(counts) != fmt.Sprint(want) {
+		t.Errorf("verdicts %v, want %v", counts, want)
+	}
+	if got := openChallenges(t, p); got != 0 {
+		t.Errorf("%d challenges left open", got)
 	}
 }
 

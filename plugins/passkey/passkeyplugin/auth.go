@@ -87,7 +87,10 @@ func (p *Plugin) BeginMutualAuth(ctx context.Context, req *pb.BeginMutualAuthReq
 	}
 	var code string
 	var data []byte
-	err = inst.db.Update(func(tx *bolt.Tx) error {
+	// The fn may run more than once (group commit): it sets code and data
+	// afresh.
+	err = inst.db.Update(ctx, func(tx *bolt.Tx) error {
+		code, data = "", nil
 		b := inst.buckets(tx)
 		var st payerState
 		if _, err := getJSON(b.payers, []byte(req.GetPayerRef()), &st); err != nil {
@@ -126,7 +129,7 @@ func (p *Plugin) BeginMutualAuth(ctx context.Context, req *pb.BeginMutualAuthReq
 		})
 	})
 	if err != nil {
-		return nil, storeError(log, err)
+		return nil, storeError(ctx, log, err)
 	}
 	if code != "" {
 		log.Warn("passkey: begin declined", "code", code)
@@ -158,7 +161,11 @@ func (p *Plugin) FinishMutualAuth(ctx context.Context, req *pb.FinishMutualAuthR
 	}
 	var code, reason string
 	var failures int
-	err = inst.db.Update(func(tx *bolt.Tx) error {
+	// The fn may run more than once (group commit): it sets code, reason
+	// and failures afresh. The challenge is spent inside the transaction,
+	// so two Finishes for one challenge cannot both see it, batched or not.
+	err = inst.db.Update(ctx, func(tx *bolt.Tx) error {
+		code, reason, failures = "", "", 0
 		b := inst.buckets(tx)
 		ref := []byte(req.GetPayerRef())
 		var st payerState
@@ -210,7 +217,7 @@ func (p *Plugin) FinishMutualAuth(ctx context.Context, req *pb.FinishMutualAuthR
 		return putJSON(b.users, ref, rec)
 	})
 	if err != nil {
-		return nil, storeError(log, err)
+		return nil, storeError(ctx, log, err)
 	}
 	if code != "" {
 		// reason stays in the issuer's log; the payer only sees the code.

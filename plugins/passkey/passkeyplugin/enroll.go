@@ -56,7 +56,10 @@ func (p *Plugin) BeginEnrollment(ctx context.Context, req *pb.BeginEnrollmentReq
 	log := sdk.Logger().With("instance", inst.id, "payer_ref", req.GetPayerRef())
 	var refusal error
 	var data []byte
-	err = inst.db.Update(func(tx *bolt.Tx) error {
+	// The fn may run more than once (group commit): it sets refusal and
+	// data afresh.
+	err = inst.db.Update(ctx, func(tx *bolt.Tx) error {
+		refusal, data = nil, nil
 		b := inst.buckets(tx)
 		var st payerState
 		if _, err := getJSON(b.payers, []byte(req.GetPayerRef()), &st); err != nil {
@@ -94,7 +97,7 @@ func (p *Plugin) BeginEnrollment(ctx context.Context, req *pb.BeginEnrollmentReq
 		return putJSON(b.enrol, []byte(req.GetPayerRef()), enrolRecord{Session: *session, ExpiresUnixMS: p.now().Add(inst.ttl).UnixMilli()})
 	})
 	if err != nil {
-		return nil, storeError(log, err)
+		return nil, storeError(ctx, log, err)
 	}
 	if refusal != nil {
 		log.Warn("passkey: enrolment refused", "reason", refusal)
@@ -121,7 +124,10 @@ func (p *Plugin) FinishEnrollment(ctx context.Context, req *pb.FinishEnrollmentR
 	log := sdk.Logger().With("instance", inst.id, "payer_ref", req.GetPayerRef())
 	var refusal error
 	var credID string
-	err = inst.db.Update(func(tx *bolt.Tx) error {
+	// The fn may run more than once (group commit): it sets refusal and
+	// credID afresh.
+	err = inst.db.Update(ctx, func(tx *bolt.Tx) error {
+		refusal, credID = nil, ""
 		b := inst.buckets(tx)
 		key := []byte(req.GetPayerRef())
 		var open enrolRecord
@@ -158,7 +164,7 @@ func (p *Plugin) FinishEnrollment(ctx context.Context, req *pb.FinishEnrollmentR
 		return putJSON(b.users, key, rec)
 	})
 	if err != nil {
-		return nil, storeError(log, err)
+		return nil, storeError(ctx, log, err)
 	}
 	if refusal != nil {
 		log.Warn("passkey: enrolment refused", "reason", refusal)

@@ -6,12 +6,14 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/go-webauthn/webauthn/webauthn"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/switchd/switchd/internal/boltgroup"
 	"github.com/switchd/switchd/plugins/internal/authkit"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
@@ -69,7 +71,7 @@ type instance struct {
 	*settings
 	id            string
 	institutionID string
-	db            *bolt.DB
+	db            *boltgroup.Committer[*bolt.Tx] // the state file; writes are group-committed
 }
 
 // New returns an unconfigured plugin. It has no side effects.
@@ -231,8 +233,13 @@ func (inst *instance) displayName(payerRef string) string {
 	return payerRef
 }
 
-// storeError logs a state-file failure and turns it into Unavailable.
-func storeError(log interface{ Error(string, ...any) }, err error) error {
+// storeError answers a failed write to the state file: the context's error
+// if the call's context ended before the write ran (nothing was written),
+// else it logs the failure and turns it into Unavailable.
+func storeError(ctx context.Context, log interface{ Error(string, ...any) }, err error) error {
+	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+		return err
+	}
 	log.Error("passkey: state file", "error", err)
 	return sdk.Unavailable(err)
 }
