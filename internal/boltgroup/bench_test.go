@@ -43,3 +43,27 @@ func BenchmarkUpdate64(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkUpdateSerialNoSync is the committer's own cost for a writer
+// that is alone (an unloaded payment): one goroutine, fsync off so that
+// only the CPU and the hand-off to the committer goroutine are measured.
+func BenchmarkUpdateSerialNoSync(b *testing.B) {
+	for _, mode := range []string{"db.Update", "Committer"} {
+		b.Run(mode, func(b *testing.B) {
+			db := mustOpen(b, filepath.Join(b.TempDir(), "bench.db"))
+			db.NoSync = true
+			update := func(fn func(*bolt.Tx) error) error { return db.Update(fn) }
+			if mode == "Committer" {
+				c := New(db, Options{})
+				defer c.Close()
+				update = func(fn func(*bolt.Tx) error) error { return c.Update(context.Background(), fn) }
+			}
+			for i := 0; b.Loop(); i++ {
+				key := fmt.Appendf(nil, "k%09d", i)
+				if err := update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put(key, key) }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
