@@ -57,27 +57,33 @@ func has(t testing.TB, db *bolt.DB, key string) bool {
 // release is called, so that the test can queue Updates behind it and know
 // they will form the next batch.
 type gate struct {
-	entered chan struct{}
-	release chan struct{}
-	once    sync.Once
+	entered, released chan struct{}
+	enter, release    sync.Once
 }
 
-func newGate() *gate { return &gate{entered: make(chan struct{}), release: make(chan struct{})} }
-
 func (g *gate) before() {
-	g.once.Do(func() {
+	g.enter.Do(func() {
 		close(g.entered)
-		<-g.release
+		<-g.released
 	})
 }
 
-// hold starts an Update and returns once the committer is holding it in
-// BeforeCommit; the returned channel yields its result.
-func (g *gate) hold(c *Committer[*bolt.Tx], key string) <-chan error {
+func (g *gate) open() { g.release.Do(func() { close(g.released) }) }
+
+// mustHeld opens a file and a committer with opts whose first transaction,
+// an Update writing "first", is held at BeforeCommit until g.open(); first
+// yields that Update's result.
+func mustHeld(t testing.TB, opts Options) (db *bolt.DB, c *Committer[*bolt.Tx], g *gate, first <-chan error) {
+	t.Helper()
+	db = mustOpen(t, filepath.Join(t.TempDir(), "g.db"))
+	g = &gate{entered: make(chan struct{}), released: make(chan struct{})}
+	opts.BeforeCommit = g.before
+	c = New(db, opts)
+	t.Cleanup(func() { g.open(); c.Close() })
 	res := make(chan error, 1)
-	go func() { res <- c.Update(context.Background(), put(key)) }()
+	go func() { res <- c.Update(context.Background(), put("first")) }()
 	<-g.entered
-	return res
+	return db, c, g, res
 }
 
 // waitQueued returns once n Updates wait in c's queue. It guards against a
@@ -149,15 +155,10 @@ func TestBatchSharesOneCommit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			db := mustOpen(t, filepath.Join(t.TempDir(), "g.db"))
-			g := newGate()
 			var commits atomic.Int64
 			opts := tt.opts
-			opts.BeforeCommit, opts.AfterCommit = g.before, func() { commits.Add(1) }
-			c := New(db, opts)
-			defer c.Close()
-
-			first := g.hold(c, "first")
+			opts.AfterCommit = func() { commits.Add(1) }
+			db, c, g, first := mustHeld(t, opts)
 			var wg sync.WaitGroup
 			for i := range tt.queued {
 				wg.Go(func() {
@@ -167,7 +168,7 @@ func TestBatchSharesOneCommit(t *testing.T) {
 				})
 			}
 			waitQueued(t, c, min(tt.queued, cap(c.calls)))
-			close(g.release)
+			g.open()
 			if err := <-first; err != nil {
 				t.Fatal(err)
 			}
@@ -185,11 +186,7 @@ func TestBatchSharesOneCommit(t *testing.T) {
 }
 
 func TestFailingFnFailsAlone(t *testing.T) {
-	db := mustOpen(t, filepath.Join(t.TempDir(), "g.db"))
-	g := newGate()
-	c := New(db, Options{BeforeCommit: g.before})
-	defer c.Close()
-	first := g.hold(c, "first")
+	db, c, g, first := mustHeld(t, Options{})
 
 	errNo := errors.New("no")
 	const n = 10
@@ -209,7 +206,7 @@ func TestFailingFnFailsAlone(t *testing.T) {
 		})
 	}
 	waitQueued(t, c, n)
-	close(g.release)
+	g.open()
 	wg.Wait()
 	if err := <-first; err != nil {
 		t.Fatal(err)
@@ -226,11 +223,7 @@ func TestFailingFnFailsAlone(t *testing.T) {
 }
 
 func TestPanicReachesItsCallerOnly(t *testing.T) {
-	db := mustOpen(t, filepath.Join(t.TempDir(), "g.db"))
-	g := newGate()
-	c := New(db, Options{BeforeCommit: g.before})
-	defer c.Close()
-	first := g.hold(c, "first")
+	db, c, g, first := mustHeld(t, Options{})
 
 	panicked := make(chan any, 1)
 	go func() {
@@ -248,7 +241,7 @@ func TestPanicReachesItsCallerOnly(t *testing.T) {
 		wg.Go(func() { errs[i] = c.Update(context.Background(), put(fmt.Sprint(i))) })
 	}
 	waitQueued(t, c, n+1)
-	close(g.release)
+	g.open()
 	wg.Wait()
 	if v := <-panicked; v != "boom" {
 		t.Errorf("panicking caller recovered %v, want boom", v)
@@ -282,11 +275,7 @@ func TestContextDoneBeforeRun(t *testing.T) {
 		}
 	})
 	t.Run("while queued", func(t *testing.T) {
-		db := mustOpen(t, filepath.Join(t.TempDir(), "g.db"))
-		g := newGate()
-		c := New(db, Options{BeforeCommit: g.before})
-		defer c.Close()
-		first := g.hold(c, "first")
+		db, c, g, first := mustHeld(t, Options{})
 		ctx, cancel := context.WithCancel(context.Background())
 		var ran atomic.Bool
 		res := make(chan error, 1)
@@ -295,7 +284,7 @@ func TestContextDoneBeforeRun(t *testing.T) {
 		}()
 		waitQueued(t, c, 1)
 		cancel()
-		close(g.release)
+		g.open()
 		if err := <-res; !errors.Is(err, context.Canceled) || ran.Load() || has(t, db, "late") {
 			t.Errorf("Update cancelled in the queue = %v, fn ran: %v", err, ran.Load())
 		}
@@ -306,10 +295,7 @@ func TestContextDoneBeforeRun(t *testing.T) {
 }
 
 func TestCloseWaitsForQueuedWork(t *testing.T) {
-	db := mustOpen(t, filepath.Join(t.TempDir(), "g.db"))
-	g := newGate()
-	c := New(db, Options{BeforeCommit: g.before})
-	first := g.hold(c, "first")
+	db, c, g, first := mustHeld(t, Options{})
 	const n = 20
 	errs := make(chan error, n)
 	for i := range n {
@@ -318,7 +304,7 @@ func TestCloseWaitsForQueuedWork(t *testing.T) {
 	waitQueued(t, c, n)
 	closed := make(chan struct{})
 	go func() { c.Close(); close(closed) }()
-	close(g.release)
+	g.open()
 	<-closed
 	// Close has returned: every queued write is committed.
 	for i := range n {
@@ -345,9 +331,9 @@ func TestNewWrappedSharesWrapPerTransaction(t *testing.T) {
 	db := mustOpen(t, filepath.Join(t.TempDir(), "g.db"))
 	type wrapped struct{ tx *bolt.Tx }
 	var wraps atomic.Int64
-	gt := newGate()
+	gt := &gate{entered: make(chan struct{}), released: make(chan struct{})}
 	c := NewWrapped(db, Options{BeforeCommit: gt.before}, func(tx *bolt.Tx) *wrapped { wraps.Add(1); return &wrapped{tx} })
-	defer c.Close()
+	t.Cleanup(func() { gt.open(); c.Close() })
 	res := make(chan error, 4)
 	go func() { res <- c.Update(context.Background(), func(w *wrapped) error { return put("first")(w.tx) }) }()
 	<-gt.entered
@@ -358,7 +344,7 @@ func TestNewWrappedSharesWrapPerTransaction(t *testing.T) {
 		}()
 	}
 	waitQueued(t, c, 3)
-	close(gt.release)
+	gt.open()
 	for range 4 {
 		if err := <-res; err != nil {
 			t.Fatal(err)
