@@ -22,9 +22,10 @@
 //     ConfigureResponse.attestation_keys) before storing it.
 //   - C (BeginAuth, FinishAuth): the issuer's mutual_auth plugin and the
 //     payer authenticate each other over the digest, payer first. Before C
-//     the engine recomputes the digest from the stored payment and verifies
-//     B's attestation against it; after C it verifies the issuer's
-//     attestation the same way. A wrong answer, a spent challenge or a
+//     the engine recomputes the digest from the stored payment and checks
+//     it is still the digest fixed at A, over which B's attestation was
+//     verified; after C it verifies the issuer's attestation over the
+//     digest before storing it. A wrong answer, a spent challenge or a
 //     payer with no credential yet ("auth_failed", "replay",
 //     "unknown_payer") is answered "declined" but leaves the payment open
 //     (event payer_auth_failed), so the payer can try again or enrol; the
@@ -32,10 +33,12 @@
 //     "locked", ends the payment declined.
 //   - D (FinishAuth, on C approval): in one Update the payment becomes
 //     payer_authenticated with Pending="debit"; then Debit is called on the
-//     issuer's method plugin (idempotent on the payment id) after verifying
-//     C's attestation again. Approved → one Update: paid, and the acquirer
+//     issuer's method plugin (idempotent on the payment id) after checking
+//     the stored order still has the digest C's attestation covers. A
+//     step-D attestation in the answer is verified before it is stored.
+//     Approved → one Update: paid, and the acquirer
 //     notice is queued in the outbox. The notice's handler
-//     (HandleAcquirerNotice) verifies the issuer's D (or C) attestation
+//     (HandleAcquirerNotice) checks the digest the same way
 //     and calls Credit on the acquirer's method plugin with the merchant's
 //     settlement account. No Pending mark is needed for the credit: the
 //     notice stays in the outbox until the handler has recorded the
@@ -51,6 +54,18 @@
 // timeout) (reversals and status queries: the call timeout only) and is
 // retried once when the error is retryable (sdk.IsRetryable: an outage or a
 // plugin the host is restarting).
+//
+// # Attestations: verified once
+//
+// Each attestation (B, C, D) is verified, Ed25519 signature included, once:
+// when its plugin returns it, before it is stored in the same transaction
+// as the state it justifies. A forged or mismatched one is refused there
+// (the payment fails with attestation_invalid, money put back). Later
+// steps trust the stored copy, which comes from the switch's own
+// database: they recompute the order digest from the stored fields and
+// compare it with the digest fixed at step A (a hash compare, not a
+// signature check), so an order changed after its proofs were made is
+// still refused. VerifyStored re-verifies a stored signature for audits.
 //
 // # States and the transition table
 //

@@ -44,6 +44,18 @@ type fakeAuth struct {
 	calls    int
 	enrolls  bool     // the plugin serves enrolment
 	enrolled []string // institution/payer_ref of finished enrolments
+	// forge names a step ("B" or "C") whose attestation is signed with a
+	// key the institution never reported.
+	forge string
+}
+
+// attest signs step over digest as institution inst, or forges the
+// signature when a.forge names the step.
+func (a *fakeAuth) attest(inst, step string, digest []byte) *pb.Attestation {
+	if a.forge == step {
+		return newSigner(inst).attest(step, digest)
+	}
+	return a.signers[inst].attest(step, digest)
 }
 
 func (a *fakeAuth) fail() error {
@@ -64,7 +76,7 @@ func (a *fakeAuth) AuthenticateSeller(_ context.Context, r *pb.AuthenticateSelle
 	if string(r.GetSellerSignature()) != "good" {
 		return &pb.AuthenticateSellerResponse{Verdict: pb.Verdict_VERDICT_DECLINED, DeclineCode: sdk.DeclineBadSignature}, nil
 	}
-	return &pb.AuthenticateSellerResponse{Verdict: pb.Verdict_VERDICT_APPROVED, Attestation: a.signers[r.GetInstanceId()].attest("B", r.GetOrderDigest())}, nil
+	return &pb.AuthenticateSellerResponse{Verdict: pb.Verdict_VERDICT_APPROVED, Attestation: a.attest(r.GetInstanceId(), "B", r.GetOrderDigest())}, nil
 }
 
 func (a *fakeAuth) BeginMutualAuth(_ context.Context, r *pb.BeginMutualAuthRequest) (*pb.BeginMutualAuthResponse, error) {
@@ -81,7 +93,7 @@ func (a *fakeAuth) FinishMutualAuth(_ context.Context, r *pb.FinishMutualAuthReq
 	if string(r.GetPayerData()) != "right" {
 		return &pb.FinishMutualAuthResponse{Verdict: pb.Verdict_VERDICT_DECLINED, DeclineCode: sdk.DeclineAuthFailed}, nil
 	}
-	return &pb.FinishMutualAuthResponse{Verdict: pb.Verdict_VERDICT_APPROVED, Attestation: a.signers[r.GetInstanceId()].attest("C", r.GetOrderDigest())}, nil
+	return &pb.FinishMutualAuthResponse{Verdict: pb.Verdict_VERDICT_APPROVED, Attestation: a.attest(r.GetInstanceId(), "C", r.GetOrderDigest())}, nil
 }
 
 type opKey struct {
@@ -101,8 +113,15 @@ type fakeMethod struct {
 	// calls move the money (once) and then fail as if the answer was lost.
 	refuseCredit bool
 	lostDebits   int
-	debits       int
-	lastBudget   time.Duration // time left before the deadline of the last ResolveInstrument
+	// failCredits makes the next n Credit calls fail as unavailable
+	// (nothing credited); credits counts the credits made.
+	failCredits int
+	credits     int
+	// attestDebit, when set, signs the step-D attestation of an approved
+	// Debit.
+	attestDebit func(digest []byte) *pb.Attestation
+	debits      int
+	lastBudget  time.Duration // time left before the deadline of the last ResolveInstrument
 }
 
 func newFakeMethod() *fakeMethod {
@@ -161,6 +180,9 @@ func (m *fakeMethod) Debit(_ context.Context, r *pb.DebitRequest) (*pb.MoneyResu
 		m.balances[r.GetInstanceId()+"/clearing"] += amt
 		m.owner[r.GetOrder().GetPaymentId()] = acct
 		res = &pb.MoneyResult{State: pb.OperationState_OPERATION_STATE_APPROVED, Reference: "d-" + r.GetOrder().GetPaymentId(), AmountMinor: amt}
+		if m.attestDebit != nil {
+			res.Attestation = m.attestDebit(r.GetOrderDigest())
+		}
 	}
 	res.Currency = r.GetOrder().GetCurrency()
 	m.ops[k] = res
@@ -174,6 +196,10 @@ func (m *fakeMethod) Debit(_ context.Context, r *pb.DebitRequest) (*pb.MoneyResu
 func (m *fakeMethod) Credit(_ context.Context, r *pb.CreditRequest) (*pb.MoneyResult, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.failCredits > 0 {
+		m.failCredits--
+		return nil, sdk.Unavailable(errors.New("acquirer unreachable"))
+	}
 	k := opKey{r.GetInstanceId(), r.GetOrder().GetPaymentId(), pb.Operation_OPERATION_CREDIT}
 	if res, ok := m.ops[k]; ok {
 		return res, nil
@@ -185,6 +211,7 @@ func (m *fakeMethod) Credit(_ context.Context, r *pb.CreditRequest) (*pb.MoneyRe
 	} else {
 		m.balances[r.GetInstanceId()+"/"+r.GetPayeeAccount()] += amt
 		m.balances[r.GetInstanceId()+"/clearing"] -= amt
+		m.credits++
 	}
 	m.ops[k] = res
 	return res, nil

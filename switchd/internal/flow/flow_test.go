@@ -212,7 +212,9 @@ func TestExpiryAtEachStep(t *testing.T) {
 			h := newHarness(t)
 			p, token := h.create(700, "good")
 			if tc.stuckCredit {
-				// Deliver nothing: the notice stays in the outbox.
+				// The inline Credit and its retry fail, and the outbox
+				// delivers nothing: the notice stays in the outbox.
+				h.plugins.method.failCredits = 2
 				h.e.opts.Kick = func() {}
 				h.e.opts.ResultWait = 10 * time.Millisecond
 			}
@@ -502,7 +504,10 @@ func TestDynamicLinkingAfterD(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.e.opts.Kick = func() {} // hold the acquirer notice
+			// The inline Credit and its retry fail and the outbox delivers
+			// nothing: the payment stays paid with the notice queued.
+			h.plugins.method.failCredits = 2
+			h.e.opts.Kick = func() {}
 			h.e.opts.ResultWait = time.Millisecond
 			p, token := h.create(900, "good")
 			must(h.e.ChooseMethod(ctx, token, card))
@@ -626,6 +631,7 @@ func TestRecoveryOfInterruptedReversal(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
+			h.plugins.method.failCredits = 2 // the payment stays paid
 			h.e.opts.Kick = func() {}
 			h.e.opts.ResultWait = time.Millisecond
 			p, token := h.create(600, "good")
@@ -650,6 +656,81 @@ func TestRecoveryOfInterruptedReversal(t *testing.T) {
 			}
 			// The queued acquirer notice now finds the payment final.
 			h.deliver()
+			if b := h.plugins.method.balance("acquirer/shop"); b != 0 {
+				t.Fatalf("merchant credited %d", b)
+			}
+		})
+	}
+}
+
+// TestAttestationCheckedAtReceipt: each attestation is verified once,
+// when its plugin returns it. A forged one (signed with a key the
+// institution never reported, or for another step or order) is refused
+// there: the payment fails with attestation_invalid, a debit already made
+// is reversed, the merchant is never credited and the forged proof is not
+// stored. A valid step-D attestation completes the payment.
+func TestAttestationCheckedAtReceipt(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		setup func(h *harness)
+		// failAt is the payer call that ends the payment failed, or "" for
+		// a payment that must end approved.
+		failAt string
+		// step is the attestation that must not be stored.
+		step string
+	}{
+		{name: "B forged", setup: func(h *harness) { h.plugins.auth.forge = "B" }, failAt: "choose", step: "B"},
+		{name: "C forged", setup: func(h *harness) { h.plugins.auth.forge = "C" }, failAt: "finish", step: "C"},
+		{name: "D forged", setup: func(h *harness) {
+			h.plugins.method.attestDebit = func(d []byte) *pb.Attestation { return newSigner("issuer").attest("D", d) }
+		}, failAt: "finish", step: "D"},
+		{name: "D for another step", setup: func(h *harness) {
+			h.plugins.method.attestDebit = func(d []byte) *pb.Attestation { return h.signers["issuer"].attest("C", d) }
+		}, failAt: "finish", step: "D"},
+		{name: "D over another order", setup: func(h *harness) {
+			h.plugins.method.attestDebit = func(d []byte) *pb.Attestation { return h.signers["issuer"].attest("D", make([]byte, len(d))) }
+		}, failAt: "finish", step: "D"},
+		{name: "D valid", setup: func(h *harness) {
+			h.plugins.method.attestDebit = func(d []byte) *pb.Attestation { return h.signers["issuer"].attest("D", d) }
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			tc.setup(h)
+			p, token := h.create(700, "good")
+			_, err := h.e.ChooseMethod(ctx, token, card)
+			if tc.failAt != "choose" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = h.e.FinishAuth(ctx, token, []byte("right"))
+			}
+			h.wg.Wait()
+			got := h.payment(p.ID)
+			if tc.failAt == "" {
+				if err != nil || got.State != StateApproved || storedAttestation(got, "D") == nil {
+					t.Fatalf("err %v, state %s, D stored %v; want approved with D stored", err, got.State, storedAttestation(got, "D") != nil)
+				}
+				if b := h.plugins.method.balance("acquirer/shop"); b != 700 {
+					t.Fatalf("merchant balance %d", b)
+				}
+				return
+			}
+			// ChooseMethod answers with the failed payment's view, FinishAuth
+			// with a decline.
+			if tc.failAt == "finish" && !errors.Is(err, ErrDeclined) {
+				t.Fatalf("err = %v, want declined", err)
+			}
+			if got.State != StateFailed || got.DeclineCode != "attestation_invalid" || got.Pending != "" {
+				t.Fatalf("state %s code %s pending %q; want failed attestation_invalid", got.State, got.DeclineCode, got.Pending)
+			}
+			if storedAttestation(got, tc.step) != nil {
+				t.Fatalf("the refused %s attestation was stored", tc.step)
+			}
+			if b := h.plugins.method.balance("issuer/alice"); b != 10000 {
+				t.Fatalf("payer balance %d, want 10000 (nothing taken)", b)
+			}
 			if b := h.plugins.method.balance("acquirer/shop"); b != 0 {
 				t.Fatalf("merchant credited %d", b)
 			}

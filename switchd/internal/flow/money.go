@@ -18,15 +18,17 @@ import (
 func (e *Engine) debit(ctx context.Context, p *store.Payment, recovering bool) (*store.Payment, error) {
 	start := time.Now()
 	defer e.observeStep("D", start)
-	if err := e.VerifyStored(p, "C"); err != nil {
-		e.log.Error("stored issuer attestation no longer verifies", "payment", p.ID, "err", err)
+	// C's attestation was verified when the issuer returned it; check it
+	// covers the order as stored now.
+	o, digest, err := checkOrder(p, "C")
+	if err != nil {
+		e.log.Error("the order no longer matches the issuer's attestation", "payment", p.ID, "err", err)
 		return e.final(ctx, p.ID, StatePayerAuthenticated, EvFail, "attestation_invalid")
 	}
 	pm, plugin, err := e.methodPlugin(p, p.IssuerID)
 	if err != nil {
 		return nil, err
 	}
-	o, digest := digestOf(p)
 	req := &pb.DebitRequest{InstanceId: p.IssuerID, Order: o, OrderDigest: digest, Token: p.InstrumentToken,
 		IssuerAttestation: storedAttestation(p, "C")}
 	res, err := call(e, ctx, plugin, "Debit", p.ExpiresAt,
@@ -171,14 +173,12 @@ func (e *Engine) credit(ctx context.Context, p *store.Payment) (*store.Payment, 
 	if p.Pending == "reverse_debit" {
 		return e.reverseAndEnd(ctx, p, reverseEnd(p), p.DeclineCode)
 	}
-	// Before D reaches the acquirer, check the issuer's proof: its debit
-	// attestation when it signed one, else its step-C attestation.
-	step := "C"
-	if storedAttestation(p, "D") != nil {
-		step = "D"
-	}
-	if err := e.VerifyStored(p, step); err != nil {
-		e.log.Error("issuer attestation no longer verifies; reversing", "payment", p.ID, "err", err)
+	// Before D reaches the acquirer, check the issuer's proof (its debit
+	// attestation when it signed one, else its step-C attestation, both
+	// verified when received) covers the order as stored now.
+	o, digest, err := checkOrder(p, "C")
+	if err != nil {
+		e.log.Error("the order no longer matches the issuer's attestation; reversing", "payment", p.ID, "err", err)
 		return e.reverseAndEnd(ctx, p, EvFail, "attestation_invalid")
 	}
 	merchant, err := e.merchant(p)
@@ -197,7 +197,6 @@ func (e *Engine) credit(ctx context.Context, p *store.Payment) (*store.Payment, 
 	if err != nil {
 		return nil, err
 	}
-	o, digest := digestOf(p)
 	att := storedAttestation(p, "D")
 	if att == nil {
 		att = storedAttestation(p, "C")

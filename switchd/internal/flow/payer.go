@@ -360,8 +360,8 @@ func (e *Engine) final(ctx context.Context, id, expect string, ev Event, code st
 }
 
 // payerStep loads the payment for a step-C call and checks it is live and
-// in seller_authenticated, and that the acquirer's attestation still
-// verifies over the digest recomputed from the stored order.
+// in seller_authenticated, and that the acquirer's attestation (verified
+// when it was received) covers the order as stored now (checkOrder).
 func (e *Engine) payerStep(ctx context.Context, p *store.Payment) (*store.Payment, *config.Institution, sdk.Authenticator, error) {
 	p, err := e.get(ctx, p.ID)
 	if err != nil {
@@ -373,8 +373,8 @@ func (e *Engine) payerStep(ctx context.Context, p *store.Payment) (*store.Paymen
 	if p.State != StateSellerAuthenticated {
 		return nil, nil, nil, newErr(CodeInvalidState, "", "payment is %s; authentication needs seller_authenticated", p.State)
 	}
-	if err := e.VerifyStored(p, "B"); err != nil {
-		e.log.Error("stored acquirer attestation no longer verifies", "payment", p.ID, "err", err)
+	if _, _, err := checkOrder(p, "B"); err != nil {
+		e.log.Error("the order no longer matches the acquirer's attestation", "payment", p.ID, "err", err)
 		q, terr := e.final(ctx, p.ID, StateSellerAuthenticated, EvFail, "attestation_invalid")
 		if terr != nil {
 			return nil, nil, nil, terr
