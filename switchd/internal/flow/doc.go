@@ -36,19 +36,28 @@
 //     issuer's method plugin (idempotent on the payment id) after checking
 //     the stored order still has the digest C's attestation covers. A
 //     step-D attestation in the answer is verified before it is stored.
-//     Approved → one Update: paid, and the acquirer
-//     notice is queued in the outbox. The notice's handler
-//     (HandleAcquirerNotice) checks the digest the same way
-//     and calls Credit on the acquirer's method plugin with the merchant's
-//     settlement account. No Pending mark is needed for the credit: the
-//     notice stays in the outbox until the handler has recorded the
-//     answer, and Credit is idempotent on the payment id, so a credit whose
-//     answer was lost is simply asked again.
-//   - E: credit approved → one Update: approved, and the seller's webhook
-//     is queued. Credit refused → Pending="reverse_debit" is recorded, the
-//     debit is reversed at the issuer, and the payment ends declined.
-//     FinishAuth waits (at most Options.ResultWait, 5s by default) for the
-//     payment to leave paid, so the page usually shows the result at once.
+//     Approved → one Update: paid, and the acquirer notice is queued in
+//     the outbox, due NoticeGrace (30s) later. paid must be durable before
+//     the credit: from paid on, expiry asks the acquirer before reversing
+//     the debit.
+//   - E (inline, same request, under the payment's lock): right after paid
+//     commits, the notice is carried to the acquirer (carryNotice): the
+//     digest is checked the same way and Credit is called on the
+//     acquirer's method plugin with the merchant's settlement account.
+//     Credit approved → one Update: approved, the seller's webhook is
+//     queued and the acquirer notice is marked delivered. Credit refused →
+//     Pending="reverse_debit" is recorded, the debit is reversed at the
+//     issuer, and the payment ends declined (notice marked delivered in
+//     that Update). The queued notice is the durable recovery path: if the
+//     request did not finish E (crash, acquirer outage: the notice is then
+//     made due at once), the outbox worker's handler (HandleAcquirerNotice)
+//     finds the payment still paid and does the same; a payment that has
+//     left paid needs nothing. No Pending mark is needed for the credit:
+//     the notice stays pending until the answer is recorded, and Credit is
+//     idempotent on the payment id, so a credit whose answer was lost is
+//     simply asked again, never made twice. If E did not settle the
+//     payment, FinishAuth waits (at most Options.ResultWait, 5s by
+//     default) for the payment to leave paid.
 //
 // Every plugin call has a deadline of min(payment expiry, plugin call
 // timeout) (reversals and status queries: the call timeout only) and is
@@ -96,8 +105,10 @@
 // Every change goes through one function (Engine.transition) which, in ONE
 // store.Update, checks the pair against the table, applies the change,
 // bumps Version, appends an Event and enqueues the outbox messages the new
-// state causes (the acquirer notice on paid, a webhook on every final
-// state, with id "wh_<payment>_<state>", which is the webhook-id header).
+// state causes (the acquirer notice "an_<payment>" on paid, a webhook on
+// every final state, with id "wh_<payment>_<state>", which is the
+// webhook-id header); a change that leaves paid marks the acquirer notice
+// delivered in the same Update.
 // The event's type is "payment.<state reached>" (e.g. payment.approved),
 // or "payment.<event>" for a step that stays in its state
 // (payment.reverse_started); From, To and a
@@ -119,8 +130,8 @@
 //   - paid: the acquirer is asked about the credit; if the merchant was
 //     already credited the payment completes as approved (the money
 //     reached the seller); otherwise the debit is reversed and the payment
-//     ends expired. The acquirer notice, if still queued, then finds the
-//     payment final and does nothing.
+//     ends expired. The acquirer notice is marked delivered by that
+//     change, so the outbox no longer carries it.
 //
 // A reversal that fails is retried by the next sweep (Pending stays
 // "reverse_debit" until it succeeds).
@@ -136,14 +147,17 @@
 //   - method_chosen (crash between A and B): B is run again; the seller
 //     authenticator is idempotent on the payment id.
 //   - payer_authenticated with Pending=debit: GetOperationStatus(debit):
-//     approved → paid (notice queued); declined → declined; reversed →
+//     approved → paid, then E inline as in FinishAuth; declined → declined; reversed →
 //     failed; not found → Debit is called again (idempotent on the payment
 //     id).
 //   - payer_authenticated or paid with Pending=reverse_debit: the reversal
 //     is retried, then the payment ends in the state recorded with it.
-//   - paid: the acquirer notice is in the outbox, which the outbox worker
-//     delivers on start; its handler calls Credit again (idempotent), so a
-//     credit whose answer was lost is answered again.
+//   - paid (crash after paid, before E was recorded): Recover makes the
+//     queued acquirer notice due at once; the outbox worker's handler calls
+//     Credit again (idempotent), so a credit whose answer was lost is
+//     answered again. Without a restart, an inline E that failed
+//     (acquirer outage) made the notice due at once, and the worker
+//     retries it with its backoff.
 //
 // # Reload
 //

@@ -291,13 +291,16 @@ type change struct {
 // transition applies c to payment id in ONE store.Update: it checks the
 // transition table, runs mutate, bumps Version, appends an Event and
 // enqueues the outbox messages the new state causes (acquirer notice on
-// paid, webhook on every final state). It wakes waiters and the outbox
-// after commit.
+// paid, webhook on every final state). A change that leaves paid also
+// marks the acquirer notice delivered, in the same transaction: the notice
+// was carried (inline by FinishAuth, or by the outbox worker) or the
+// payment was settled otherwise (expiry). It wakes waiters, and the outbox
+// when a message it enqueued is due now, after commit.
 func (e *Engine) transition(ctx context.Context, id string, c change) (*store.Payment, error) {
 	var out *store.Payment
-	var enqueued bool
+	var kick bool
 	err := e.st.Update(ctx, func(tx store.Tx) error {
-		enqueued = false
+		kick = false
 		p, err := tx.GetPayment(id)
 		if err != nil {
 			return err
@@ -341,7 +344,12 @@ func (e *Engine) transition(ctx context.Context, id string, c change) (*store.Pa
 				if err := tx.Enqueue(m); err != nil {
 					return err
 				}
-				enqueued = true
+				kick = kick || !m.NextAttempt.After(now)
+			}
+			if from == StatePaid {
+				if err := settleNotice(tx, id, now); err != nil {
+					return err
+				}
 			}
 		}
 		out = p
@@ -350,7 +358,7 @@ func (e *Engine) transition(ctx context.Context, id string, c change) (*store.Pa
 	if err != nil {
 		return nil, err
 	}
-	if enqueued {
+	if kick {
 		e.opts.Kick()
 	}
 	if IsFinal(out.State) && e.opts.Metrics != nil {
@@ -367,12 +375,21 @@ type Webhook struct {
 	Data      any    `json:"data"`
 }
 
+// NoticeGrace is how long the acquirer notice queued with paid waits
+// before the outbox worker may carry it. The request that made the
+// payment paid carries it itself at once (step E inline in FinishAuth);
+// the queued notice is the durable recovery path for when that request
+// did not finish (crash, acquirer outage), so the worker must not race it.
+const NoticeGrace = 30 * time.Second
+
+func noticeID(paymentID string) string { return "an_" + paymentID }
+
 func (e *Engine) outboxFor(p *store.Payment, to string, now time.Time) []*store.OutboxMessage {
 	switch {
 	case to == StatePaid:
 		return []*store.OutboxMessage{{
-			ID: "an_" + p.ID, Kind: store.KindAcquirerNotice, PaymentID: p.ID, MerchantID: p.MerchantID,
-			EventType: "payment.paid", CreatedAt: now, State: store.OutboxPending, NextAttempt: now,
+			ID: noticeID(p.ID), Kind: store.KindAcquirerNotice, PaymentID: p.ID, MerchantID: p.MerchantID,
+			EventType: "payment.paid", CreatedAt: now, State: store.OutboxPending, NextAttempt: now.Add(NoticeGrace),
 		}}
 	case IsFinal(to):
 		typ := webhookType(to)
@@ -386,6 +403,56 @@ func (e *Engine) outboxFor(p *store.Payment, to string, now time.Time) []*store.
 		}}
 	}
 	return nil
+}
+
+// settleNotice marks payment id's acquirer notice delivered, if it is
+// still pending: the payment has left paid, so there is nothing left to
+// carry. It is part of the transaction that records the state reached.
+func settleNotice(tx store.Tx, id string, now time.Time) error {
+	m, err := tx.GetOutbox(noticeID(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if m.State != store.OutboxPending {
+		return nil
+	}
+	m.State = store.OutboxDelivered
+	m.DeliveredAt = now
+	m.Attempts++
+	m.LastError = ""
+	return tx.PutOutbox(m)
+}
+
+// noticeDueNow makes payment id's pending acquirer notice due at once and
+// wakes the outbox worker: the notice was not carried inline (the acquirer
+// call failed, or the process restarted), so the worker takes over without
+// waiting for NoticeGrace.
+func (e *Engine) noticeDueNow(ctx context.Context, id string) error {
+	var moved bool
+	err := e.st.Update(ctx, func(tx store.Tx) error {
+		moved = false
+		m, err := tx.GetOutbox(noticeID(id))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		now := e.now()
+		if m.State != store.OutboxPending || !m.NextAttempt.After(now) {
+			return nil
+		}
+		m.NextAttempt = now
+		moved = true
+		return tx.PutOutbox(m)
+	})
+	if moved {
+		e.opts.Kick()
+	}
+	return err
 }
 
 // ---- waiting for a payment to change -------------------------------------------

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -733,6 +734,102 @@ func TestAttestationCheckedAtReceipt(t *testing.T) {
 			}
 			if b := h.plugins.method.balance("acquirer/shop"); b != 0 {
 				t.Fatalf("merchant credited %d", b)
+			}
+		})
+	}
+}
+
+// TestCrashAfterPaid: the daemon stops right after paid committed, before
+// the inline step E carried the acquirer notice (or after Credit, before
+// approved was recorded). The queued notice is the recovery path: after a
+// restart (Recover makes it due at once) or, without one, after
+// NoticeGrace, the outbox carries it and the merchant is credited exactly
+// once; the notice is then recorded delivered in the same transaction as
+// approved, and carrying it again does nothing.
+func TestCrashAfterPaid(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		restart bool
+		// credited: Credit reached the acquirer before the crash.
+		credited bool
+	}{
+		{"restart", true, false},
+		{"restart, credit made but not recorded", true, true},
+		{"no restart: the worker after the grace period", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			var kicks atomic.Int32
+			h.e.opts.Kick = func() { kicks.Add(1); h.kick() }
+			p, token := h.create(700, "good")
+			must(h.e.ChooseMethod(ctx, token, card))
+			// What FinishAuth commits up to paid, without its step E.
+			q := h.payment(p.ID)
+			o, d := digestOf(q)
+			must(h.e.transition(ctx, p.ID, change{ev: EvPayerOK, mutate: func(q *store.Payment) {
+				putAttestation(q, "C", h.signers["issuer"].attest("C", d))
+				q.Pending = "debit"
+			}}))
+			res := must(h.plugins.method.Debit(ctx, &pb.DebitRequest{InstanceId: "issuer", Order: o, OrderDigest: d, Token: q.InstrumentToken}))
+			must(h.e.transition(ctx, p.ID, change{ev: EvDebited, mutate: func(q *store.Payment) {
+				q.Pending = ""
+				q.DebitReference = res.GetReference()
+			}}))
+			if tc.credited {
+				must(h.plugins.method.Credit(ctx, &pb.CreditRequest{InstanceId: "acquirer", Order: o, OrderDigest: d, PayeeAccount: "shop"}))
+			}
+			if kicks.Load() != 0 {
+				t.Fatal("paid woke the outbox for a notice not yet due")
+			}
+			notice := func() *store.OutboxMessage {
+				var m *store.OutboxMessage
+				if err := h.st.View(ctx, func(tx store.Tx) (err error) { m, err = tx.GetOutbox(noticeID(p.ID)); return err }); err != nil {
+					t.Fatal(err)
+				}
+				return m
+			}
+			if m := notice(); m.State != store.OutboxPending || !m.NextAttempt.Equal(h.clock.Now().Add(NoticeGrace)) {
+				t.Fatalf("notice %s due %s; want pending, due in %s", m.State, m.NextAttempt, NoticeGrace)
+			}
+
+			if tc.restart {
+				e2, err := New(h.e.opts, h.e.Config())
+				if err != nil {
+					t.Fatal(err)
+				}
+				h.e = e2
+				h.e.Recover(ctx)
+			} else {
+				h.e.Sweep(ctx) // the sweeper leaves a paid payment to the outbox
+				h.clock.Add(NoticeGrace)
+				var due []*store.OutboxMessage
+				h.st.View(ctx, func(tx store.Tx) (err error) { due, err = tx.DueOutbox(h.clock.Now(), 10); return err })
+				if len(due) != 1 || due[0].ID != noticeID(p.ID) {
+					t.Fatalf("due after the grace period: %v", due)
+				}
+				h.deliver()
+			}
+			h.wg.Wait()
+			got := h.payment(p.ID)
+			if got.State != StateApproved {
+				t.Fatalf("state %s pending %q, want approved", got.State, got.Pending)
+			}
+			if m := notice(); m.State != store.OutboxDelivered || m.Attempts != 1 {
+				t.Fatalf("notice %s after %d attempts, want delivered after 1", m.State, m.Attempts)
+			}
+			if err := h.e.HandleAcquirerNotice(ctx, notice()); err != nil {
+				t.Fatalf("notice carried again: %v", err)
+			}
+			h.deliver()
+			if c, b := h.plugins.method.credits, h.plugins.method.balance("acquirer/shop"); c != 1 || b != 700 {
+				t.Fatalf("%d credits, merchant balance %d; want 1, 700", c, b)
+			}
+			if b := h.plugins.method.balance("issuer/alice"); b != 10000-700 {
+				t.Fatalf("payer balance %d", b)
+			}
+			if got := h.webhookTypes(); !slices.Equal(got, []string{"payment.approved"}) {
+				t.Fatalf("webhooks %v", got)
 			}
 		})
 	}

@@ -58,11 +58,15 @@ func (e *Engine) debitResult(ctx context.Context, p *store.Payment, res *pb.Mone
 				return e.reverseAndEnd(ctx, p, EvFail, "attestation_invalid")
 			}
 		}
-		return e.transition(ctx, p.ID, change{ev: EvDebited, expect: StatePayerAuthenticated, mutate: func(q *store.Payment) {
+		p, err := e.transition(ctx, p.ID, change{ev: EvDebited, expect: StatePayerAuthenticated, mutate: func(q *store.Payment) {
 			q.Pending = ""
 			q.DebitReference = res.GetReference()
 			putAttestation(q, "D", att)
 		}})
+		if err != nil {
+			return nil, err
+		}
+		return e.carryInline(ctx, p), nil
 	case pb.OperationState_OPERATION_STATE_DECLINED:
 		code := res.GetDeclineCode()
 		if code == "" {
@@ -140,12 +144,35 @@ func (e *Engine) operationStatus(ctx context.Context, p *store.Payment, inst str
 		func(ctx context.Context) (*pb.MoneyResult, error) { return pm.GetOperationStatus(ctx, req) })
 }
 
-// HandleAcquirerNotice is the outbox handler for KindAcquirerNotice: it
-// carries the issuer's notice of payment to the acquirer, whose method
-// plugin credits the merchant's settlement account. On approval the payment
-// becomes approved and the seller's webhook is queued; on refusal the
-// payer's debit is reversed and the payment ends declined. Any other error
-// is returned so the outbox retries.
+// carryInline is step E right after paid commits, in the request (or
+// recovery) that recorded the debit: paid is durable, with the acquirer
+// notice queued for NoticeGrace later, so the notice is carried now, under
+// the payment's lock, instead of waiting for the outbox worker. It does
+// not stop when the payer's request ends. If it fails the payment stays
+// paid and the queued notice is made due at once, so the outbox worker
+// takes over; the payment is returned as it is then.
+func (e *Engine) carryInline(ctx context.Context, p *store.Payment) *store.Payment {
+	ctx = context.WithoutCancel(ctx)
+	q, err := e.carryNotice(ctx, p)
+	if err == nil {
+		return q
+	}
+	e.log.Warn("acquirer notice not carried inline; left to the outbox", "payment", p.ID, "err", err)
+	if err := e.noticeDueNow(ctx, p.ID); err != nil {
+		e.log.Error("acquirer notice stays queued for its grace period", "payment", p.ID, "err", err)
+	}
+	return p
+}
+
+// HandleAcquirerNotice is the outbox handler for KindAcquirerNotice, the
+// recovery path of step E: FinishAuth carries the notice itself right
+// after paid commits, so the worker (which sees the notice only after
+// NoticeGrace, or at once after an inline attempt failed) finds the
+// payment still paid only when that did not finish. It then does what
+// FinishAuth would have (carryNotice). A payment that already left paid
+// needs nothing: the transition that moved it marked the notice delivered,
+// so normally the worker does not even see it. Any other error is returned
+// so the outbox retries.
 func (e *Engine) HandleAcquirerNotice(ctx context.Context, m *store.OutboxMessage) error {
 	unlock := e.lock(m.PaymentID)
 	defer unlock()
@@ -159,12 +186,23 @@ func (e *Engine) HandleAcquirerNotice(ctx context.Context, m *store.OutboxMessag
 	if p.State != StatePaid {
 		return nil // already settled (approved, expired, ...): nothing to carry
 	}
-	if !e.now().Before(p.ExpiresAt) {
-		_, err := e.expireLocked(ctx, p)
-		return err
-	}
-	_, err = e.credit(ctx, p)
+	_, err = e.carryNotice(ctx, p)
 	return err
+}
+
+// carryNotice is step E for a payment in paid: it carries the issuer's
+// notice of payment to the acquirer, whose method plugin credits the
+// merchant's settlement account (Credit is idempotent on the payment id,
+// so a notice carried twice credits once). On approval the payment
+// becomes approved and the seller's webhook is queued; on refusal the
+// payer's debit is reversed and the payment ends declined; past expiry
+// the expiry rule applies. The transition that leaves paid marks the
+// queued notice delivered. The caller holds the payment's lock.
+func (e *Engine) carryNotice(ctx context.Context, p *store.Payment) (*store.Payment, error) {
+	if !e.now().Before(p.ExpiresAt) {
+		return e.expireLocked(ctx, p)
+	}
+	return e.credit(ctx, p)
 }
 
 func (e *Engine) credit(ctx context.Context, p *store.Payment) (*store.Payment, error) {

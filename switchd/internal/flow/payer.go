@@ -465,10 +465,13 @@ func (e *Engine) payerDeclined(ctx context.Context, p *store.Payment, code strin
 	return e.final(ctx, p.ID, StateSellerAuthenticated, EvPayerDeclined, code)
 }
 
-// FinishAuth runs the second half of step C and, on approval, step D:
-// the issuer debits the payer, the payment becomes paid and the notice to
-// the acquirer is queued. It then waits (at most ResultWait) for the
-// acquirer's answer, so the page usually shows the result at once.
+// FinishAuth runs the second half of step C and, on approval, steps D
+// and E: the issuer debits the payer, the payment becomes paid (the notice
+// to the acquirer is queued as the recovery path) and the notice is
+// carried to the acquirer at once, in this request. If that did not
+// settle the payment (acquirer unavailable) it waits (at most ResultWait)
+// for the outbox worker's attempt, so the page usually shows the result
+// at once.
 func (e *Engine) FinishAuth(ctx context.Context, token string, payerData []byte) (*PayerView, error) {
 	p, err := e.byToken(ctx, token)
 	if err != nil {

@@ -96,9 +96,12 @@ func (e *Engine) recoverLocked(ctx context.Context, id string, atStart bool) err
 	case StatePaid:
 		if p.Pending == "reverse_debit" {
 			_, err = e.reverseAndEnd(ctx, p, reverseEnd(p), p.DeclineCode)
+		} else if atStart {
+			// The acquirer notice is in the outbox, due NoticeGrace after
+			// paid: make it due now, so the outbox worker carries it at
+			// once (its handler settles the payment; Credit is idempotent).
+			err = e.noticeDueNow(ctx, p.ID)
 		}
-		// Otherwise the acquirer notice is in the outbox, which the outbox
-		// worker delivers on start; its handler settles the payment.
 	}
 	return err
 }
