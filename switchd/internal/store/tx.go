@@ -40,11 +40,12 @@ const tkeyLen = 12
 
 // tkey encodes t so that byte order is time order: the Unix seconds with
 // the sign bit flipped, then the nanoseconds, both big-endian.
-func tkey(t time.Time) []byte {
-	b := make([]byte, tkeyLen)
-	binary.BigEndian.PutUint64(b, uint64(t.Unix())^(1<<63))
-	binary.BigEndian.PutUint32(b[8:], uint32(t.Nanosecond()))
-	return b
+func tkey(t time.Time) []byte { return appendTkey(make([]byte, 0, tkeyLen), t) }
+
+// appendTkey appends tkey(t) to b.
+func appendTkey(b []byte, t time.Time) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(t.Unix())^(1<<63))
+	return binary.BigEndian.AppendUint32(b, uint32(t.Nanosecond()))
 }
 
 // untkey decodes a tkey.
@@ -53,13 +54,11 @@ func untkey(b []byte) time.Time {
 	return time.Unix(sec, int64(binary.BigEndian.Uint32(b[8:]))).UTC()
 }
 
-// tkeyDesc encodes t so that byte order is reverse time order.
-func tkeyDesc(t time.Time) []byte {
-	b := tkey(t)
-	for i := range b {
-		b[i] = ^b[i]
-	}
-	return b
+// appendTkeyDesc appends t encoded so that byte order is reverse time
+// order.
+func appendTkeyDesc(b []byte, t time.Time) []byte {
+	b = binary.BigEndian.AppendUint64(b, ^(uint64(t.Unix()) ^ (1 << 63)))
+	return binary.BigEndian.AppendUint32(b, ^uint32(t.Nanosecond()))
 }
 
 // lp is s behind its 2-byte length.
@@ -111,20 +110,34 @@ func checkLen(what, s string) error {
 
 // GetPayment returns the payment with that id, or ErrNotFound.
 func (t *boltTx) GetPayment(id string) (*Payment, error) {
-	p := new(Payment)
-	if err := getJSON(t.b(bPayments), []byte(id), p); err != nil {
-		return nil, err
+	data := t.b(bPayments).Get([]byte(id))
+	if data == nil {
+		return nil, ErrNotFound
+	}
+	p, err := decodePayment(data)
+	if err != nil {
+		return nil, fmt.Errorf("store: decode payment %q: %w", id, err)
 	}
 	return p, nil
 }
 
-func merchantKey(p *Payment) []byte {
-	return cat(lp(p.MerchantID), tkeyDesc(p.CreatedAt), []byte(p.ID))
+func merchantKey(merchantID string, created time.Time, id string) []byte {
+	b := make([]byte, 0, 2+len(merchantID)+tkeyLen+len(id))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(merchantID)))
+	b = append(b, merchantID...)
+	b = appendTkeyDesc(b, created)
+	return append(b, id...)
 }
 
-func activeKey(p *Payment) []byte { return cat(tkey(p.ExpiresAt), []byte(p.ID)) }
+func activeKey(expires time.Time, id string) []byte {
+	b := make([]byte, 0, tkeyLen+len(id))
+	b = appendTkey(b, expires)
+	return append(b, id...)
+}
 
-// PutPayment inserts or replaces p and moves its index entries.
+// PutPayment inserts or replaces p and moves its index entries. Of the
+// record it replaces it reads only the head (the index keys' inputs), and
+// an index entry whose key does not change is left alone.
 func (t *boltTx) PutPayment(p *Payment) error {
 	if err := checkLen("payment id", p.ID); err != nil {
 		return err
@@ -132,42 +145,72 @@ func (t *boltTx) PutPayment(p *Payment) error {
 	if err := checkLen("payment merchant_id", p.MerchantID); err != nil {
 		return err
 	}
-	if p.TokenHash != "" {
-		if owner := t.b(bByToken).Get([]byte(p.TokenHash)); owner != nil && string(owner) != p.ID {
+	payments, byToken := t.b(bPayments), t.b(bByToken)
+	id := []byte(p.ID)
+	// Everything read from the old record is used before the first write.
+	var (
+		oldMerchantKey, oldToken, oldActiveKey []byte
+		putMerchant, putToken                  = true, p.TokenHash != ""
+		putActive                              = !finalStates[p.State]
+	)
+	if data := payments.Get(id); data != nil {
+		h, err := decodePaymentHead(data)
+		if err != nil {
+			return fmt.Errorf("store: decode payment %q: %w", p.ID, err)
+		}
+		if string(h.merchant) == p.MerchantID && h.created.Equal(p.CreatedAt) {
+			putMerchant = false
+		} else {
+			oldMerchantKey = merchantKey(string(h.merchant), h.created, p.ID)
+		}
+		if string(h.tokenHash) == p.TokenHash {
+			putToken = false
+		} else if len(h.tokenHash) > 0 {
+			oldToken = bytes.Clone(h.tokenHash)
+		}
+		if !finalStates[string(h.state)] {
+			if putActive && h.expires.Equal(p.ExpiresAt) {
+				putActive = false
+			} else {
+				oldActiveKey = activeKey(h.expires, p.ID)
+			}
+		}
+	}
+	if putToken {
+		if owner := byToken.Get([]byte(p.TokenHash)); owner != nil && string(owner) != p.ID {
 			return fmt.Errorf("%w: token hash of payment %s belongs to another payment", ErrExists, p.ID)
 		}
 	}
-	old, err := t.GetPayment(p.ID)
-	switch {
-	case err == ErrNotFound:
-	case err != nil:
-		return err
-	default:
-		if err := t.b(bByMerchant).Delete(merchantKey(old)); err != nil {
-			return err
-		}
-		if old.TokenHash != "" {
-			if err := t.b(bByToken).Delete([]byte(old.TokenHash)); err != nil {
-				return err
-			}
-		}
-		if err := t.b(bActive).Delete(activeKey(old)); err != nil {
+	if oldMerchantKey != nil {
+		if err := t.b(bByMerchant).Delete(oldMerchantKey); err != nil {
 			return err
 		}
 	}
-	if err := putJSON(t.b(bPayments), []byte(p.ID), p); err != nil {
-		return err
-	}
-	if err := t.b(bByMerchant).Put(merchantKey(p), nil); err != nil {
-		return err
-	}
-	if p.TokenHash != "" {
-		if err := t.b(bByToken).Put([]byte(p.TokenHash), []byte(p.ID)); err != nil {
+	if oldToken != nil {
+		if err := byToken.Delete(oldToken); err != nil {
 			return err
 		}
 	}
-	if !finalStates[p.State] {
-		if err := t.b(bActive).Put(activeKey(p), nil); err != nil {
+	if oldActiveKey != nil {
+		if err := t.b(bActive).Delete(oldActiveKey); err != nil {
+			return err
+		}
+	}
+	if err := payments.Put(id, encodePayment(p)); err != nil {
+		return err
+	}
+	if putMerchant {
+		if err := t.b(bByMerchant).Put(merchantKey(p.MerchantID, p.CreatedAt, p.ID), nil); err != nil {
+			return err
+		}
+	}
+	if putToken {
+		if err := byToken.Put([]byte(p.TokenHash), id); err != nil {
+			return err
+		}
+	}
+	if putActive {
+		if err := t.b(bActive).Put(activeKey(p.ExpiresAt, p.ID), nil); err != nil {
 			return err
 		}
 	}
@@ -206,7 +249,7 @@ func (t *boltTx) ListPayments(merchantID, cursor string, limit int) ([]*Payment,
 		if err != nil {
 			return nil, "", err
 		}
-		start := merchantKey(after)
+		start := merchantKey(after.MerchantID, after.CreatedAt, after.ID)
 		k, _ = c.Seek(start)
 		if bytes.Equal(k, start) {
 			k, _ = c.Next()
@@ -260,9 +303,7 @@ func (t *boltTx) AppendEvent(e *Event) error {
 	}
 	ev := *e
 	ev.Seq = int64(seq)
-	key := make([]byte, 8)
-	binary.BigEndian.PutUint64(key, seq)
-	if err := putJSON(b, key, &ev); err != nil {
+	if err := b.Put(binary.BigEndian.AppendUint64(nil, seq), encodeEvent(&ev)); err != nil {
 		return err
 	}
 	e.Seq = ev.Seq
@@ -280,9 +321,9 @@ func (t *boltTx) Events(paymentID string) ([]*Event, error) {
 	}
 	var out []*Event
 	err := b.ForEach(func(k, v []byte) error {
-		e := new(Event)
-		if err := json.Unmarshal(v, e); err != nil {
-			return fmt.Errorf("store: decode event: %w", err)
+		e, err := decodeEvent(v)
+		if err != nil {
+			return fmt.Errorf("store: decode event of %s: %w", paymentID, err)
 		}
 		out = append(out, e)
 		return nil
@@ -342,10 +383,18 @@ func (t *boltTx) PruneIdempotency(cutoff time.Time) (int, error) {
 	return len(keys), nil
 }
 
-func dueKey(m *OutboxMessage) []byte { return cat(tkey(m.NextAttempt), []byte(m.ID)) }
+func dueKey(next time.Time, id string) []byte {
+	b := make([]byte, 0, tkeyLen+len(id))
+	b = appendTkey(b, next)
+	return append(b, id...)
+}
 
-func outboxPayKey(m *OutboxMessage) []byte {
-	return cat(lp(m.PaymentID), tkey(m.CreatedAt), []byte(m.ID))
+func outboxPayKey(paymentID string, created time.Time, id string) []byte {
+	b := make([]byte, 0, 2+len(paymentID)+tkeyLen+len(id))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(paymentID)))
+	b = append(b, paymentID...)
+	b = appendTkey(b, created)
+	return append(b, id...)
 }
 
 // Enqueue adds m to the outbox. An empty State becomes OutboxPending; a
@@ -367,40 +416,78 @@ func (t *boltTx) Enqueue(m *OutboxMessage) error {
 }
 
 func (t *boltTx) writeOutbox(m *OutboxMessage) error {
-	if err := putJSON(t.b(bOutbox), []byte(m.ID), m); err != nil {
+	if err := t.b(bOutbox).Put([]byte(m.ID), encodeOutbox(m)); err != nil {
 		return err
 	}
 	if m.State == OutboxPending {
-		if err := t.b(bOutboxDue).Put(dueKey(m), []byte(m.Kind)); err != nil {
+		if err := t.b(bOutboxDue).Put(dueKey(m.NextAttempt, m.ID), []byte(m.Kind)); err != nil {
 			return err
 		}
 	}
-	return t.b(bOutboxPay).Put(outboxPayKey(m), nil)
+	return t.b(bOutboxPay).Put(outboxPayKey(m.PaymentID, m.CreatedAt, m.ID), nil)
 }
 
 // GetOutbox returns the message with that id, or ErrNotFound.
 func (t *boltTx) GetOutbox(id string) (*OutboxMessage, error) {
-	m := new(OutboxMessage)
-	if err := getJSON(t.b(bOutbox), []byte(id), m); err != nil {
-		return nil, err
+	data := t.b(bOutbox).Get([]byte(id))
+	if data == nil {
+		return nil, ErrNotFound
+	}
+	m, err := decodeOutbox(data)
+	if err != nil {
+		return nil, fmt.Errorf("store: decode outbox message %q: %w", id, err)
 	}
 	return m, nil
 }
 
 // PutOutbox replaces an existing message (ErrNotFound if there is none)
-// and moves its index entries.
+// and moves its index entries. Of the record it replaces it reads only the
+// head (the index keys' inputs), and an index entry whose key does not
+// change is left alone.
 func (t *boltTx) PutOutbox(m *OutboxMessage) error {
-	old, err := t.GetOutbox(m.ID)
+	outbox := t.b(bOutbox)
+	data := outbox.Get([]byte(m.ID))
+	if data == nil {
+		return ErrNotFound
+	}
+	h, err := decodeOutboxHead(data)
 	if err != nil {
+		return fmt.Errorf("store: decode outbox message %q: %w", m.ID, err)
+	}
+	// Everything read from the old record is used before the first write.
+	oldPending := string(h.state) == OutboxPending
+	newPending := m.State == OutboxPending
+	sameDue := oldPending && newPending && h.nextAttempt.Equal(m.NextAttempt) && string(h.kind) == m.Kind
+	var oldDueKey, oldPayKey []byte
+	if oldPending && !sameDue {
+		oldDueKey = dueKey(h.nextAttempt, m.ID)
+	}
+	samePay := string(h.paymentID) == m.PaymentID && h.created.Equal(m.CreatedAt)
+	if !samePay {
+		oldPayKey = outboxPayKey(string(h.paymentID), h.created, m.ID)
+	}
+	if oldDueKey != nil {
+		if err := t.b(bOutboxDue).Delete(oldDueKey); err != nil {
+			return err
+		}
+	}
+	if oldPayKey != nil {
+		if err := t.b(bOutboxPay).Delete(oldPayKey); err != nil {
+			return err
+		}
+	}
+	if err := outbox.Put([]byte(m.ID), encodeOutbox(m)); err != nil {
 		return err
 	}
-	if err := t.b(bOutboxDue).Delete(dueKey(old)); err != nil {
-		return err
+	if newPending && !sameDue {
+		if err := t.b(bOutboxDue).Put(dueKey(m.NextAttempt, m.ID), []byte(m.Kind)); err != nil {
+			return err
+		}
 	}
-	if err := t.b(bOutboxPay).Delete(outboxPayKey(old)); err != nil {
-		return err
+	if !samePay {
+		return t.b(bOutboxPay).Put(outboxPayKey(m.PaymentID, m.CreatedAt, m.ID), nil)
 	}
-	return t.writeOutbox(m)
+	return nil
 }
 
 // DueOutbox lists pending messages with NextAttempt <= now, earliest
