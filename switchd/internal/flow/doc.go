@@ -19,7 +19,11 @@
 //   - B (right after A): the acquirer's seller_auth plugin checks the
 //     seller's Ed25519 signature over the terms and attests the full digest.
 //     The engine verifies the attestation with the acquirer's key (from its
-//     ConfigureResponse.attestation_keys) before storing it.
+//     ConfigureResponse.attestation_keys) before storing it. A and B's
+//     outcome are committed in one Update (B moves no money and the seller
+//     authenticator is idempotent on the payment id, so A need not be
+//     durable first); if B gives no answer, A is committed alone
+//     (method_chosen) and a retry runs B only.
 //   - C (BeginAuth, FinishAuth): the issuer's mutual_auth plugin and the
 //     payer authenticate each other over the digest, payer first. Before C
 //     the engine recomputes the digest from the stored payment and checks
@@ -103,7 +107,12 @@
 //	every non-final       failed                failed
 //
 // Every change goes through one function (Engine.transition) which, in ONE
-// store.Update, checks the pair against the table, applies the change,
+// store.Update (shared by consecutive changes only where no outside call
+// between them needs the first durable: A with B's outcome; every commit
+// before a plugin call that moves money stays its own, e.g.
+// payer_authenticated with Pending=debit before Debit, paid before Credit,
+// Pending=reverse_debit before Reverse), checks the pair against the
+// table, applies the change,
 // bumps Version, appends an Event and enqueues the outbox messages the new
 // state causes (the acquirer notice "an_<payment>" on paid, a webhook on
 // every final state, with id "wh_<payment>_<state>", which is the
@@ -144,7 +153,8 @@
 //
 //   - past expiry: the expiry rule above.
 //   - created, seller_authenticated: nothing; the payer continues.
-//   - method_chosen (crash between A and B): B is run again; the seller
+//   - method_chosen (B gave no answer; a crash between the B call and
+//     its commit leaves created): B is run again; the seller
 //     authenticator is idempotent on the payment id.
 //   - payer_authenticated with Pending=debit: GetOperationStatus(debit):
 //     approved → paid, then E inline as in FinishAuth; declined → declined; reversed →

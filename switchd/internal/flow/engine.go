@@ -286,17 +286,24 @@ type change struct {
 	mutate func(p *store.Payment)
 	// expect, when set, is the state the payment must be in.
 	expect string
+	// at is when the step happened, for its event; zero means the time of
+	// the commit. A change committed together with a later one (A with B)
+	// keeps its own time, so the timeline still shows how long B took.
+	at time.Time
 }
 
-// transition applies c to payment id in ONE store.Update: it checks the
-// transition table, runs mutate, bumps Version, appends an Event and
-// enqueues the outbox messages the new state causes (acquirer notice on
-// paid, webhook on every final state). A change that leaves paid also
-// marks the acquirer notice delivered, in the same transaction: the notice
-// was carried (inline by FinishAuth, or by the outbox worker) or the
-// payment was settled otherwise (expiry). It wakes waiters, and the outbox
-// when a message it enqueued is due now, after commit.
-func (e *Engine) transition(ctx context.Context, id string, c change) (*store.Payment, error) {
+// transition applies the changes cs, in order, to payment id in ONE
+// store.Update: for each it checks the transition table, runs mutate,
+// bumps Version, appends an Event and enqueues the outbox messages the new
+// state causes (acquirer notice on paid, webhook on every final state). A
+// change that leaves paid also marks the acquirer notice delivered, in
+// the same transaction: the notice was carried (inline by FinishAuth, or
+// by the outbox worker) or the payment was settled otherwise (expiry).
+// Several changes share one commit only when nothing outside the
+// switch's database needs the first one durable before the next (see
+// ChooseMethod). It wakes waiters, and the outbox when a message it
+// enqueued is due now, after commit.
+func (e *Engine) transition(ctx context.Context, id string, cs ...change) (*store.Payment, error) {
 	var out *store.Payment
 	var kick bool
 	err := e.st.Update(ctx, func(tx store.Tx) error {
@@ -305,52 +312,14 @@ func (e *Engine) transition(ctx context.Context, id string, c change) (*store.Pa
 		if err != nil {
 			return err
 		}
-		if c.expect != "" && p.State != c.expect {
-			return fmt.Errorf("%w: payment is %s, expected %s", errIllegalTransition, p.State, c.expect)
-		}
-		from := p.State
-		to, ok := Next(from, c.ev)
-		if !ok {
-			return fmt.Errorf("%w: %s --%s-->", errIllegalTransition, from, c.ev)
-		}
-		if c.mutate != nil {
-			c.mutate(p)
-		}
 		now := e.now()
-		p.State = to
-		p.Version++
-		p.UpdatedAt = now
-		if IsFinal(to) {
-			p.Pending = ""
+		for _, c := range cs {
+			if err := e.apply(tx, p, c, now, &kick); err != nil {
+				return err
+			}
 		}
 		if err := tx.PutPayment(p); err != nil {
 			return err
-		}
-		detail := c.detail
-		if detail == "" && IsFinal(to) {
-			detail = p.DeclineCode
-		}
-		// A state change is named after the state reached (as webhooks
-		// are); a step within a state after the event.
-		typ := "payment." + to
-		if to == from {
-			typ = "payment." + string(c.ev)
-		}
-		if err := tx.AppendEvent(&store.Event{PaymentID: id, At: now, Type: typ, From: from, To: to, Detail: detail}); err != nil {
-			return err
-		}
-		if to != from {
-			for _, m := range e.outboxFor(p, to, now) {
-				if err := tx.Enqueue(m); err != nil {
-					return err
-				}
-				kick = kick || !m.NextAttempt.After(now)
-			}
-			if from == StatePaid {
-				if err := settleNotice(tx, id, now); err != nil {
-					return err
-				}
-			}
 		}
 		out = p
 		return nil
@@ -366,6 +335,58 @@ func (e *Engine) transition(ctx context.Context, id string, c change) (*store.Pa
 	}
 	e.notify(id)
 	return out, nil
+}
+
+// apply is one change of transition, on p within tx. It sets *kick when
+// it enqueued a message that is due now.
+func (e *Engine) apply(tx store.Tx, p *store.Payment, c change, now time.Time, kick *bool) error {
+	if c.expect != "" && p.State != c.expect {
+		return fmt.Errorf("%w: payment is %s, expected %s", errIllegalTransition, p.State, c.expect)
+	}
+	from := p.State
+	to, ok := Next(from, c.ev)
+	if !ok {
+		return fmt.Errorf("%w: %s --%s-->", errIllegalTransition, from, c.ev)
+	}
+	if c.mutate != nil {
+		c.mutate(p)
+	}
+	p.State = to
+	p.Version++
+	p.UpdatedAt = now
+	if IsFinal(to) {
+		p.Pending = ""
+	}
+	detail := c.detail
+	if detail == "" && IsFinal(to) {
+		detail = p.DeclineCode
+	}
+	// A state change is named after the state reached (as webhooks
+	// are); a step within a state after the event.
+	typ := "payment." + to
+	if to == from {
+		typ = "payment." + string(c.ev)
+	}
+	at := now
+	if !c.at.IsZero() {
+		at = c.at
+	}
+	if err := tx.AppendEvent(&store.Event{PaymentID: p.ID, At: at, Type: typ, From: from, To: to, Detail: detail}); err != nil {
+		return err
+	}
+	if to == from {
+		return nil
+	}
+	for _, m := range e.outboxFor(p, to, now) {
+		if err := tx.Enqueue(m); err != nil {
+			return err
+		}
+		*kick = *kick || !m.NextAttempt.After(now)
+	}
+	if from == StatePaid {
+		return settleNotice(tx, p.ID, now)
+	}
+	return nil
 }
 
 // Webhook is the body of a webhook POST.

@@ -834,3 +834,59 @@ func TestCrashAfterPaid(t *testing.T) {
 		})
 	}
 }
+
+// TestChooseMethodOneCommit: steps A and B's outcome are committed in one
+// Update, with both events in the timeline; when B does not answer, A is
+// committed alone and a retry runs B only.
+func TestChooseMethodOneCommit(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name      string
+		sig       string
+		failNext  int
+		wantState string
+		wantTypes []string
+	}{
+		{"B answers", "good", 0, StateSellerAuthenticated, []string{"payment.created", "payment.method_chosen", "payment.seller_authenticated"}},
+		{"B refuses", "forged", 0, StateRefused, []string{"payment.created", "payment.method_chosen", "payment.refused"}},
+		{"B unreachable", "good", 2, StateMethodChosen, []string{"payment.created", "payment.method_chosen"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			cs := &countingStore{Store: h.st}
+			h.e.st = cs
+			p, token := h.create(500, tc.sig)
+			cs.updates.Store(0)
+			h.plugins.auth.failNext = tc.failNext
+			_, err := h.e.ChooseMethod(ctx, token, card)
+			if (tc.failNext > 0) != errors.Is(err, ErrPluginUnavailable) {
+				t.Fatalf("err = %v", err)
+			}
+			if n := cs.updates.Load(); n != 1 {
+				t.Fatalf("%d commits, want 1", n)
+			}
+			got := h.payment(p.ID)
+			if got.State != tc.wantState || got.IssuerID != "issuer" || len(got.Digest) == 0 {
+				t.Fatalf("state %s issuer %q digest %x", got.State, got.IssuerID, got.Digest)
+			}
+			evs := must(h.e.Events(ctx, "shop", p.ID))
+			var types []string
+			for _, ev := range evs {
+				types = append(types, ev.Type)
+			}
+			if !slices.Equal(types, tc.wantTypes) {
+				t.Fatalf("timeline %v, want %v", types, tc.wantTypes)
+			}
+			if tc.failNext == 0 {
+				return
+			}
+			// The retry runs B only: no instrument is needed again.
+			if _, err := h.e.ChooseMethod(ctx, token, ChooseInput{}); err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			if got := h.payment(p.ID); got.State != StateSellerAuthenticated || storedAttestation(got, "B") == nil {
+				t.Fatalf("after the retry: %s", got.State)
+			}
+		})
+	}
+}

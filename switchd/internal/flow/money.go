@@ -58,6 +58,11 @@ func (e *Engine) debitResult(ctx context.Context, p *store.Payment, res *pb.Mone
 				return e.reverseAndEnd(ctx, p, EvFail, "attestation_invalid")
 			}
 		}
+		// paid is its own commit, durable before Credit (not merged with
+		// approved): from paid on, expiry and recovery ask the acquirer
+		// before they reverse the debit; a payment still recorded as
+		// payer_authenticated would be reversed although the merchant may
+		// have been credited.
 		p, err := e.transition(ctx, p.ID, change{ev: EvDebited, expect: StatePayerAuthenticated, mutate: func(q *store.Payment) {
 			q.Pending = ""
 			q.DebitReference = res.GetReference()

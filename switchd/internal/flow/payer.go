@@ -231,6 +231,15 @@ func allDigits(s string) bool {
 // or an unroutable one leaves the payment unchanged, so the payer can try
 // another. Called again on a payment in method_chosen (B did not answer),
 // it retries B only.
+//
+// A and B's outcome are committed together, in one Update (events
+// method_chosen and seller_authenticated, refused or failed, each with its
+// own time): nothing outside the switch needs A durable before B. B moves
+// no money, and the seller authenticator is idempotent on the payment id
+// whatever the digest, so after a crash between the AuthenticateSeller
+// call and the commit the payment is simply still created and the payer
+// chooses again. When B does not answer (plugin error), A is committed
+// alone, as method_chosen, so that a retry (or Recover) runs B only.
 func (e *Engine) ChooseMethod(ctx context.Context, token string, in ChooseInput) (*PayerView, error) {
 	p, err := e.byToken(ctx, token)
 	if err != nil {
@@ -244,16 +253,19 @@ func (e *Engine) ChooseMethod(ctx context.Context, token string, in ChooseInput)
 	if err := e.checkLive(p); err != nil {
 		return nil, err
 	}
+	var chosen []change // step A, when it is committed with B
 	switch p.State {
 	case StateCreated:
-		if p, err = e.stepA(ctx, p, in); err != nil {
+		var a change
+		if p, a, err = e.stepA(ctx, p, in); err != nil {
 			return nil, err
 		}
+		chosen = append(chosen, a)
 	case StateMethodChosen:
 	default:
 		return nil, newErr(CodeInvalidState, "", "the method was already chosen")
 	}
-	p, err = e.stepB(ctx, p)
+	p, err = e.stepB(ctx, p, chosen...)
 	if err != nil {
 		return nil, err
 	}
@@ -263,20 +275,23 @@ func (e *Engine) ChooseMethod(ctx context.Context, token string, in ChooseInput)
 	return e.view(p), nil
 }
 
-func (e *Engine) stepA(ctx context.Context, p *store.Payment, in ChooseInput) (*store.Payment, error) {
+// stepA resolves the payer's instrument and returns the change that
+// records it (event method_chosen), not yet committed, and the payment as
+// it is with that change applied, in memory.
+func (e *Engine) stepA(ctx context.Context, p *store.Payment, in ChooseInput) (*store.Payment, change, error) {
 	start := time.Now()
 	defer e.observeStep("A", start)
 	method, err := validateChoice(in)
 	if err != nil {
-		return nil, err
+		return nil, change{}, err
 	}
 	issuer, err := e.route(method, in)
 	if err != nil {
-		return nil, err
+		return nil, change{}, err
 	}
 	pm, err := e.opts.Plugins.PaymentMethod(issuer.Methods[method].Plugin)
 	if err != nil {
-		return nil, &Error{Code: CodePluginUnavailable, Msg: "payment method plugin unavailable", Err: err}
+		return nil, change{}, &Error{Code: CodePluginUnavailable, Msg: "payment method plugin unavailable", Err: err}
 	}
 	req := &pb.ResolveInstrumentRequest{InstanceId: issuer.ID, PaymentId: p.ID}
 	if method == pb.Method_METHOD_CARD {
@@ -289,16 +304,16 @@ func (e *Engine) stepA(ctx context.Context, p *store.Payment, in ChooseInput) (*
 			return pm.ResolveInstrument(ctx, req)
 		})
 	if err != nil {
-		return nil, err
+		return nil, change{}, err
 	}
 	if res.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
 		code := res.GetDeclineCode()
 		if code == "" {
 			code = sdk.DeclineDoNotHonor
 		}
-		return nil, &Error{Code: CodeDeclined, Field: "instrument", Msg: code}
+		return nil, change{}, &Error{Code: CodeDeclined, Field: "instrument", Msg: code}
 	}
-	return e.transition(ctx, p.ID, change{ev: EvChoose, expect: StateCreated, detail: issuer.ID, mutate: func(q *store.Payment) {
+	a := change{ev: EvChoose, expect: StateCreated, detail: issuer.ID, at: e.now(), mutate: func(q *store.Payment) {
 		q.IssuerID = issuer.ID
 		q.Method = order.MethodName(method)
 		q.InstrumentToken = res.GetToken()
@@ -310,19 +325,41 @@ func (e *Engine) stepA(ctx context.Context, p *store.Payment, in ChooseInput) (*
 			q.BankCode = in.Account.GetBankCode()
 		}
 		_, q.Digest = digestOf(q)
-	}})
+	}}
+	q := *p
+	a.mutate(&q)
+	q.State = StateMethodChosen
+	return &q, a, nil
 }
 
-func (e *Engine) stepB(ctx context.Context, p *store.Payment) (*store.Payment, error) {
+// stepB runs step B on p (in method_chosen) and commits its outcome
+// together with the changes before (step A, when ChooseMethod runs both).
+// If B gets no answer, only the changes before are committed.
+func (e *Engine) stepB(ctx context.Context, p *store.Payment, before ...change) (*store.Payment, error) {
 	start := time.Now()
 	defer e.observeStep("B", start)
+	noAnswer := func(err error) (*store.Payment, error) {
+		if len(before) > 0 {
+			if _, terr := e.transition(ctx, p.ID, before...); terr != nil {
+				e.log.Warn("step A not recorded after B failed; the payer chooses again", "payment", p.ID, "err", terr)
+			}
+		}
+		return nil, err
+	}
+	end := func(c change) (*store.Payment, error) {
+		q, err := e.transition(ctx, p.ID, append(before, c)...)
+		if err != nil {
+			return nil, internal(err)
+		}
+		return q, nil
+	}
 	acq, _, err := e.institution(p, p.AcquirerID)
 	if err != nil {
-		return nil, err
+		return noAnswer(err)
 	}
 	auth, err := e.authPlugin(acq.SellerAuth)
 	if err != nil {
-		return nil, err
+		return noAnswer(err)
 	}
 	o, digest := digestOf(p)
 	req := &pb.AuthenticateSellerRequest{InstanceId: acq.ID, Order: o, OrderDigest: digest,
@@ -332,20 +369,20 @@ func (e *Engine) stepB(ctx context.Context, p *store.Payment) (*store.Payment, e
 			return auth.AuthenticateSeller(ctx, req)
 		})
 	if err != nil {
-		return nil, err
+		return noAnswer(err)
 	}
 	if res.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
 		code := res.GetDeclineCode()
 		if code == "" {
 			code = sdk.DeclineDoNotHonor
 		}
-		return e.final(ctx, p.ID, StateMethodChosen, EvSellerRefused, code)
+		return end(change{ev: EvSellerRefused, expect: StateMethodChosen, mutate: func(q *store.Payment) { q.DeclineCode = code }})
 	}
 	if err := e.verifyAttestation(p, res.GetAttestation(), "B", acq.ID, digest); err != nil {
 		e.log.Error("acquirer attestation rejected", "payment", p.ID, "err", err)
-		return e.final(ctx, p.ID, StateMethodChosen, EvFail, "attestation_invalid")
+		return end(change{ev: EvFail, expect: StateMethodChosen, mutate: func(q *store.Payment) { q.DeclineCode = "attestation_invalid" }})
 	}
-	return e.transition(ctx, p.ID, change{ev: EvSellerOK, expect: StateMethodChosen, mutate: func(q *store.Payment) {
+	return end(change{ev: EvSellerOK, expect: StateMethodChosen, mutate: func(q *store.Payment) {
 		putAttestation(q, "B", res.GetAttestation())
 	}})
 }
