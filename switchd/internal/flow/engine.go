@@ -96,6 +96,9 @@ type Engine struct {
 	cur  atomic.Pointer[Config]
 	gmu  sync.Mutex
 	gens map[int64]*Config
+	// pages caches the payment page's lists per configuration
+	// (*Config → *pageLists).
+	pages sync.Map
 
 	lmu   sync.Mutex
 	locks map[string]*keyLock

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"slices"
 	"sort"
@@ -27,9 +28,10 @@ type PayerView struct {
 	MerchantName string
 	IssuerName   string
 	AcquirerName string
-	// Methods offered ("card", "bank_transfer").
+	// Methods offered ("card", "bank_transfer"). Shared by every view
+	// under one configuration: read only.
 	Methods []string
-	// Banks are the issuers offering bank transfer.
+	// Banks are the issuers offering bank transfer. Read only, as Methods.
 	Banks []Bank
 	// Mechanism is how the payer authenticates, after B: "ocra" |
 	// "webauthn".
@@ -100,8 +102,27 @@ func (e *Engine) view(p *store.Payment) *PayerView {
 		}
 	}
 	if len(p.Digest) > 0 {
-		v.DigestHex = order.String(p.Digest)
+		v.DigestHex = hex.EncodeToString(p.Digest)
 	}
+	l := e.pageLists(cfg)
+	v.Methods, v.Banks = l.methods, l.banks
+	return v
+}
+
+// pageLists are the methods and banks the payment page offers under one
+// configuration.
+type pageLists struct {
+	methods []string
+	banks   []Bank
+}
+
+// pageLists returns cfg's page lists, computed on first use (every
+// payment page view and payer step answer shows them).
+func (e *Engine) pageLists(cfg *Config) *pageLists {
+	if l, ok := e.pages.Load(cfg); ok {
+		return l.(*pageLists)
+	}
+	l := &pageLists{}
 	methods := map[string]bool{}
 	for _, in := range cfg.Network.Institutions {
 		if !in.HasRole(config.RoleIssuer) {
@@ -113,15 +134,16 @@ func (e *Engine) view(p *store.Payment) *PayerView {
 			}
 		}
 		if in.Methods[pb.Method_METHOD_BANK_TRANSFER] != nil {
-			v.Banks = append(v.Banks, Bank{ID: in.ID, Name: in.DisplayName, BankCode: in.BankCode})
+			l.banks = append(l.banks, Bank{ID: in.ID, Name: in.DisplayName, BankCode: in.BankCode})
 		}
 	}
 	for m := range methods {
-		v.Methods = append(v.Methods, m)
+		l.methods = append(l.methods, m)
 	}
-	sort.Strings(v.Methods)
-	sort.Slice(v.Banks, func(i, j int) bool { return v.Banks[i].Name < v.Banks[j].Name })
-	return v
+	sort.Strings(l.methods)
+	sort.Slice(l.banks, func(i, j int) bool { return l.banks[i].Name < l.banks[j].Name })
+	e.pages.Store(cfg, l)
+	return l
 }
 
 // mechanism names how the payer authenticates with the issuer: "webauthn"
@@ -313,7 +335,7 @@ func (e *Engine) stepA(ctx context.Context, p *store.Payment, in ChooseInput) (*
 		}
 		return nil, change{}, &Error{Code: CodeDeclined, Field: "instrument", Msg: code}
 	}
-	a := change{ev: EvChoose, expect: StateCreated, detail: issuer.ID, at: e.now(), mutate: func(q *store.Payment) {
+	fill := func(q *store.Payment) {
 		q.IssuerID = issuer.ID
 		q.Method = order.MethodName(method)
 		q.InstrumentToken = res.GetToken()
@@ -324,11 +346,16 @@ func (e *Engine) stepA(ctx context.Context, p *store.Payment, in ChooseInput) (*
 		if method == pb.Method_METHOD_BANK_TRANSFER {
 			q.BankCode = in.Account.GetBankCode()
 		}
-		_, q.Digest = digestOf(q)
-	}}
+	}
+	// The digest is computed once, here, not in the commit.
 	q := *p
-	a.mutate(&q)
+	fill(&q)
+	_, q.Digest = digestOf(&q)
 	q.State = StateMethodChosen
+	a := change{ev: EvChoose, expect: StateCreated, detail: issuer.ID, at: e.now(), mutate: func(r *store.Payment) {
+		fill(r)
+		r.Digest = q.Digest
+	}}
 	return &q, a, nil
 }
 
@@ -443,7 +470,7 @@ func (e *Engine) BeginAuth(ctx context.Context, token string, payerData []byte) 
 	if err != nil {
 		return nil, err
 	}
-	o, digest := digestOf(p)
+	o, digest := OrderOf(p), p.Digest // payerStep checked they match
 	req := &pb.BeginMutualAuthRequest{InstanceId: issuer.ID, Order: o, OrderDigest: digest, PayerRef: p.PayerRef,
 		PayerData: payerData, AcquirerAttestation: storedAttestation(p, "B")}
 	res, err := call(e, ctx, issuer.PayerAuth.Plugin, "BeginMutualAuth", p.ExpiresAt,
@@ -461,7 +488,7 @@ func (e *Engine) BeginAuth(ctx context.Context, token string, payerData []byte) 
 		}
 		return nil, &Error{Code: CodeDeclined, Msg: code}
 	}
-	return &AuthChallenge{Mechanism: res.GetMechanism(), ChallengeData: res.GetChallengeData(), DigestHex: order.String(digest)}, nil
+	return &AuthChallenge{Mechanism: res.GetMechanism(), ChallengeData: res.GetChallengeData(), DigestHex: hex.EncodeToString(digest)}, nil
 }
 
 // MaxPayerAttempts is how many wrong step-C answers a payer may give in one
@@ -539,7 +566,7 @@ func (e *Engine) finishAuth(ctx context.Context, p *store.Payment, payerData []b
 	if err != nil {
 		return nil, err
 	}
-	o, digest := digestOf(p)
+	o, digest := OrderOf(p), p.Digest // payerStep checked they match
 	req := &pb.FinishMutualAuthRequest{InstanceId: issuer.ID, Order: o, OrderDigest: digest, PayerRef: p.PayerRef, PayerData: payerData}
 	res, err := call(e, ctx, issuer.PayerAuth.Plugin, "FinishMutualAuth", p.ExpiresAt,
 		func(ctx context.Context) (*pb.FinishMutualAuthResponse, error) {
@@ -621,7 +648,7 @@ func (e *Engine) BeginEnrollment(ctx context.Context, token string, payerData []
 	if err != nil {
 		return nil, err
 	}
-	return &AuthChallenge{Mechanism: res.GetMechanism(), ChallengeData: res.GetChallengeData(), DigestHex: order.String(p.Digest)}, nil
+	return &AuthChallenge{Mechanism: res.GetMechanism(), ChallengeData: res.GetChallengeData(), DigestHex: hex.EncodeToString(p.Digest)}, nil
 }
 
 // FinishEnrollment completes the enrolment.
