@@ -175,6 +175,7 @@ func benchmarkRoundTrip(b *testing.B, parallel bool) {
 		path := mustCopyBinary(b, "./switchd/internal/pluginhost/testdata/sample")
 		sum, _ := hex.DecodeString(mustSHA(b, path))
 		cmd := exec.Command(path)
+		cmd.Env = pluginhost.PluginRuntimeEnv
 		c := plugin.NewClient(&plugin.ClientConfig{
 			HandshakeConfig: sdk.Handshake, VersionedPlugins: sdk.VersionedPlugins(nil), Cmd: cmd,
 			SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},

@@ -70,18 +70,40 @@
 //
 //	go test -run '^$' -bench RoundTrip -benchtime 3s ./switchd/internal/pluginhost/
 //
-// on the shared 2-core AMD EPYC build VM (load average 6-10 from other
-// builds, so wall times are noisy; CPU times are steadier), 2026-11-25:
+// one call at a time (BenchmarkRoundTrip) and from 64 goroutines at once
+// (BenchmarkRoundTripParallel, as under the payment load), on the shared
+// 2-core AMD EPYC build VM (load average 2-9 from other builds, so wall
+// times are noisy; CPU times are steadier), 2026-11-26, mean of 3 runs,
+// CPU per call:
 //
-//	                              ns/op   cpu-ns/op  host-cpu  plugin-cpu  allocs
-//	in-process (bufconn gRPC)     ~35µs      32µs       32µs          -       165
-//	go-plugin only, no host layer ~150µs    157µs       78µs        79µs       92
-//	out-of-process through Host   ~150µs    161µs       83µs        79µs      101
+//	                                 host     plugin   total   x in-process
+//	serial   in process (bufconn)    32µs        -      32µs
+//	serial   out of process          80µs      61µs    141µs      4.4
+//	parallel in process              22µs        -      22µs
+//	parallel out of process          17µs      11µs     28µs      1.25
 //
 // CPU comes from getrusage(RUSAGE_SELF) for the host and /proc/<pid>/stat
-// for the plugin. Out of process costs about 5x the CPU of in process
-// (x-inproc-cpu ≈ 4.6-5.0), almost all of it gRPC over mTLS on a Unix
-// socket on both sides: the host's side stays near 80µs CPU per call, and
-// the supervision layer (deadline, current-process lookup, exit check)
-// adds about 4µs and 9 allocations over go-plugin alone.
+// for the plugin. The same runs before the changes below: serial 188µs
+// (x5.6), parallel 38µs (x1.7). What made the difference, each measured on
+// its own:
+//   - fixed 1 MiB flow-control windows on both sides (the host's dial
+//     options here, the plugin's in sdk.Serve), which turn off gRPC's BDP
+//     estimator and its PING per call: serial syscalls per round trip
+//     25 -> 20, CPU -30%;
+//   - GOMAXPROCS=1 for plugins: -15% serial, -28% parallel;
+//   - 64 reused stream workers in sdk.Serve instead of a goroutine (and a
+//     stack growth) per call: plugin CPU -22% parallel, -8% serial;
+//   - GOGC=200 for plugins: plugin CPU -13%.
+//
+// No measurable effect: NumStreamWorkers(4), SharedWriteBuffer, 8 KiB
+// read/write buffers, WithDisableRetry, fixed windows in process. The
+// connection negotiates TLS 1.3 with AES-128-GCM (TestTransportTLS13);
+// crypto/tls is about 1% of the profile. What is left out of process is
+// mostly the kernel (syscalls and wake-ups are half of each side's CPU)
+// and the Go scheduler handing each call between the caller, the
+// connection's reader and its writer goroutine: serial calls pay it in
+// full, concurrent ones share it. The supervision layer (deadline,
+// current-process lookup, exit check) adds about 4µs and 9 allocations
+// over go-plugin alone, most of it the deadline timer of a call whose
+// context has none (the flow engine always sets one).
 package pluginhost
