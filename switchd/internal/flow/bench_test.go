@@ -52,6 +52,8 @@ func randHex(n int) string {
 // bbolt store with fsync.
 func BenchmarkPayment(b *testing.B) {
 	pay, updates := setupBench(b)
+	var verifies atomic.Int64
+	b.Cleanup(flow.CountVerifies(&verifies))
 	b.ReportAllocs()
 	b.ResetTimer()
 	var ru0, ru1 syscall.Rusage
@@ -69,6 +71,7 @@ func BenchmarkPayment(b *testing.B) {
 	// The webhook's delivery record may still be on its way: at most one
 	// Update per payment is missing from this count.
 	b.ReportMetric(float64(updates.Load())/float64(b.N), "updates/payment")
+	b.ReportMetric(float64(verifies.Load())/float64(b.N), "verifies/payment")
 }
 
 // BenchmarkPaymentParallel is BenchmarkPayment with concurrent payers
