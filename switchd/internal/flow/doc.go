@@ -157,7 +157,9 @@
 //     its commit leaves created): B is run again; the seller
 //     authenticator is idempotent on the payment id.
 //   - payer_authenticated with Pending=debit: GetOperationStatus(debit):
-//     approved → paid, then E inline as in FinishAuth; declined → declined; reversed →
+//     approved → paid, and the queued acquirer notice is made due at
+//     once for the outbox worker (recovery does not wait on the
+//     acquirer); declined → declined; reversed →
 //     failed; not found → Debit is called again (idempotent on the payment
 //     id).
 //   - payer_authenticated or paid with Pending=reverse_debit: the reversal

@@ -42,12 +42,15 @@ func (e *Engine) debit(ctx context.Context, p *store.Payment, recovering bool) (
 		}
 		return p, nil
 	}
-	return e.debitResult(ctx, p, res)
+	return e.debitResult(ctx, p, res, !recovering)
 }
 
 // debitResult records the issuer's answer to Debit (or to a status query
-// about it).
-func (e *Engine) debitResult(ctx context.Context, p *store.Payment, res *pb.MoneyResult) (*store.Payment, error) {
+// about it). After paid, inline (the payer's auth/finish) carries the
+// acquirer notice at once; recovery instead makes the queued notice due
+// now for the outbox worker, so that Recover at start does not wait on
+// the acquirer.
+func (e *Engine) debitResult(ctx context.Context, p *store.Payment, res *pb.MoneyResult, inline bool) (*store.Payment, error) {
 	switch res.GetState() {
 	case pb.OperationState_OPERATION_STATE_APPROVED:
 		_, digest := digestOf(p)
@@ -71,7 +74,13 @@ func (e *Engine) debitResult(ctx context.Context, p *store.Payment, res *pb.Mone
 		if err != nil {
 			return nil, err
 		}
-		return e.carryInline(ctx, p), nil
+		if inline {
+			return e.carryInline(ctx, p), nil
+		}
+		if err := e.noticeDueNow(ctx, p.ID); err != nil {
+			e.log.Error("acquirer notice stays queued for its grace period", "payment", p.ID, "err", err)
+		}
+		return p, nil
 	case pb.OperationState_OPERATION_STATE_DECLINED:
 		code := res.GetDeclineCode()
 		if code == "" {

@@ -120,7 +120,7 @@ func (e *Engine) resolveDebit(ctx context.Context, p *store.Payment) (*store.Pay
 		// Never reached the issuer: redo the (idempotent) Debit.
 		return e.debit(ctx, p, true)
 	}
-	return e.debitResult(ctx, p, res)
+	return e.debitResult(ctx, p, res, false)
 }
 
 // expireLocked ends a payment past its expiry as expired, releasing held
