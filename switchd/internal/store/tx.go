@@ -12,16 +12,18 @@ import (
 
 // Bucket layout. Composite keys put variable-length parts behind a 2-byte
 // length prefix (lp) so that one part can never run into the next, and
-// times in a fixed 12-byte form (tkey) that sorts in time order.
+// times in a fixed 12-byte form (tkey) that sorts in time order. Record
+// values are in the binary format of codec.go, or JSON when written by an
+// earlier version (idempotency records are always JSON).
 var (
-	bPayments   = []byte("payments")          // id -> Payment JSON
+	bPayments   = []byte("payments")          // id -> Payment
 	bByMerchant = []byte("payments_merchant") // lp(merchant) tkeyDesc(created) id -> nil
 	bByToken    = []byte("payments_token")    // token hash -> id
 	bActive     = []byte("payments_active")   // tkey(expires) id -> nil, non-final payments only
-	bEvents     = []byte("events")            // payment id -> sub-bucket: seq (8 bytes) -> Event JSON
+	bEvents     = []byte("events")            // payment id -> sub-bucket: seq (8 bytes) -> Event
 	bIdem       = []byte("idempotency")       // lp(merchant) key -> Idempotency JSON
 	bIdemByTime = []byte("idempotency_time")  // tkey(created) lp(merchant) key -> nil
-	bOutbox     = []byte("outbox")            // id -> OutboxMessage JSON
+	bOutbox     = []byte("outbox")            // id -> OutboxMessage
 	bOutboxDue  = []byte("outbox_due")        // tkey(next attempt) id -> kind, pending only
 	bOutboxPay  = []byte("outbox_payment")    // lp(payment) tkey(created) id -> nil
 
