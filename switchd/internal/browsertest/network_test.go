@@ -30,6 +30,7 @@ import (
 	"github.com/switchd/switchd/plugins/sdk/order"
 	"github.com/switchd/switchd/switchd/internal/daemon"
 	"github.com/switchd/switchd/switchd/internal/pluginhost"
+	"github.com/switchd/switchd/switchd/internal/store"
 	"github.com/switchd/switchd/switchd/internal/webhook"
 )
 
@@ -411,36 +412,23 @@ func (n *network) status(t testing.TB, id string) (string, string) {
 }
 
 // tamperAmount rewrites the stored amount of payment id in the daemon's
-// bbolt file. The daemon must be stopped (bbolt locks the file).
+// database, through the store as an intruder with write access to the
+// file would (the record format is the store's business). The daemon must
+// be stopped (bbolt locks the file).
 func (n *network) tamperAmount(t testing.TB, id string, amount int64) {
 	t.Helper()
-	db, err := bolt.Open(filepath.Join(n.dataDir, "switchd.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	st, err := store.Open(filepath.Join(n.dataDir, "switchd.db"), store.Options{LockTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	err = db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("payments"))
-		if b == nil {
-			return fmt.Errorf("no payments bucket")
-		}
-		raw := b.Get([]byte(id))
-		if raw == nil {
-			return fmt.Errorf("payment %s not stored", id)
-		}
-		var p map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return err
-		}
-		if _, ok := p["amount_minor"]; !ok {
-			return fmt.Errorf("stored payment has no amount_minor")
-		}
-		p["amount_minor"] = json.RawMessage(strconv.FormatInt(amount, 10))
-		out, err := json.Marshal(p)
+	defer st.Close()
+	err = st.Update(context.Background(), func(tx store.Tx) error {
+		p, err := tx.GetPayment(id)
 		if err != nil {
 			return err
 		}
-		return b.Put([]byte(id), out)
+		p.AmountMinor = amount
+		return tx.PutPayment(p)
 	})
 	if err != nil {
 		t.Fatalf("tamper with payment: %v", err)
