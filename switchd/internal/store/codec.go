@@ -15,7 +15,8 @@ import (
 // form whose first byte names the format; idempotency records stay JSON.
 // Records written by earlier versions are JSON objects (first byte '{')
 // and are still read; they are rewritten in the binary form by the next
-// Put of the same record.
+// Put of the same record. Versions before the binary form cannot read it:
+// going back to one needs a snapshot taken before the upgrade.
 //
 // Format 1 (formatV1) is a sequence of fields without names or tags, in a
 // fixed order per record type:

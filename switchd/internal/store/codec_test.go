@@ -138,8 +138,19 @@ func TestCodecEmptyRecords(t *testing.T) {
 }
 
 // TestCodecTimes: a time comes back as the same instant in the zone
-// encoding/json would give it (UTC, the local zone, or a fixed offset).
+// encoding/json would give it (UTC, the local zone, or a fixed offset),
+// with the machine's local zone and with a local zone east of UTC.
 func TestCodecTimes(t *testing.T) {
+	t.Run("machine zone", testCodecTimes)
+	t.Run("local zone CET", func(t *testing.T) {
+		saved := time.Local
+		time.Local = time.FixedZone("CET", 3600)
+		t.Cleanup(func() { time.Local = saved })
+		testCodecTimes(t)
+	})
+}
+
+func testCodecTimes(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		t    time.Time
