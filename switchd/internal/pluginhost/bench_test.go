@@ -7,12 +7,14 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
+	"github.com/switchd/switchd/plugins/sdk/order"
 	"github.com/switchd/switchd/switchd/internal/pluginhost"
 
 	"crypto/sha256"
@@ -209,5 +211,53 @@ func benchmarkRoundTrip(b *testing.B, parallel bool) {
 			b.ReportMetric(ns/inNs, "x-inproc-ns")
 			b.ReportMetric(cpu/inCPU, "x-inproc-cpu")
 		}
+	})
+}
+
+// BenchmarkCardDebitParallel is a round trip with real work behind it: a
+// Debit of 1 cent from 64 goroutines at once to the real card plugin
+// binary, which checks the order digest, moves money in its bbolt ledger
+// and group-commits (fsync) it. Every Debit is a new payment.
+func BenchmarkCardDebitParallel(b *testing.B) {
+	path := mustCopyBinary(b, "./plugins/card")
+	h := pluginhost.New(pluginhost.Options{LogLevel: "error"})
+	defer h.Close()
+	ctx := context.Background()
+	if err := h.Start(ctx, []pluginhost.Spec{{Name: "card", Path: path, SHA256: mustSHA(b, path)}}); err != nil {
+		b.Fatal(err)
+	}
+	const pan = "4111111111111111"
+	cfg := []byte(`{"token_key":"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+		"card":[{"label":"bench","pan":"` + pan + `","expiry":"12/39","holder":"payer","credit_limit":1000000000000,"currency":"EUR"}]}`)
+	res, err := h.Configure(ctx, "card", &pb.ConfigureRequest{
+		InstanceId: "bank-a", Kind: pb.Kind_KIND_PAYMENT_METHOD, Method: pb.Method_METHOD_CARD, ConfigJson: cfg, DataDir: b.TempDir(),
+		Institution: &pb.InstitutionInfo{Id: "bank-a", Roles: []string{"issuer"}, BinRanges: []string{"411111-411111"}},
+	})
+	if err != nil || sdk.HasErrors(res.GetDiagnostics()) {
+		b.Fatalf("configure: %v %v", res.GetDiagnostics(), err)
+	}
+	m, err := h.PaymentMethod("card")
+	if err != nil {
+		b.Fatal(err)
+	}
+	inst, err := m.ResolveInstrument(ctx, &pb.ResolveInstrumentRequest{InstanceId: "bank-a", PaymentId: "resolve",
+		Instrument: &pb.ResolveInstrumentRequest_Card{Card: &pb.CardInstrument{Pan: pan, ExpiryMonth: 12, ExpiryYear: 2039}}})
+	if err != nil || inst.GetToken() == "" {
+		b.Fatalf("resolve: %v %v", inst, err)
+	}
+	var seq atomic.Int64
+	expires := time.Now().Add(time.Hour).Unix()
+	measure(b, h.Status(ctx)[0].PID, true, func(ctx context.Context) error {
+		o := &pb.Order{PaymentId: "pay-" + strconv.FormatInt(seq.Add(1), 10), MerchantId: "shop", AcquirerId: "bank-b", IssuerId: "bank-a",
+			AmountMinor: 1, Currency: "EUR", Method: pb.Method_METHOD_CARD, OrderRef: "o", ExpiresAtUnix: expires}
+		d := order.Digest(o)
+		r, err := m.Debit(ctx, &pb.DebitRequest{InstanceId: "bank-a", Order: o, OrderDigest: d[:], Token: inst.GetToken()})
+		if err != nil {
+			return err
+		}
+		if r.GetState() != pb.OperationState_OPERATION_STATE_APPROVED {
+			return fmt.Errorf("debit %v", r)
+		}
+		return nil
 	})
 }

@@ -11,8 +11,8 @@
 // checks it again right before exec. Plugins speak gRPC only, over a Unix
 // socket with automatic mutual TLS, and negotiate the contract version with
 // VersionedPlugins. They do not inherit the daemon's environment: they see
-// only SWITCHD_PLUGIN_LOG_LEVEL, GOMAXPROCS=1 and GOGC=200 (see
-// Performance) and go-plugin's handshake variables.
+// only SWITCHD_PLUGIN_LOG_LEVEL, GOGC=200 (see Performance) and
+// go-plugin's handshake variables.
 //
 // # No orphans
 //

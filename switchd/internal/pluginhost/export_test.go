@@ -8,4 +8,4 @@ func GRPCDialOptions() []grpc.DialOption { return grpcDialOptions }
 
 // PluginRuntimeEnv is the Go runtime part of a plugin's environment, for
 // the same benchmark.
-var PluginRuntimeEnv = []string{"GOMAXPROCS=" + pluginGOMAXPROCS, "GOGC=" + pluginGOGC}
+var PluginRuntimeEnv = []string{"GOGC=" + pluginGOGC}

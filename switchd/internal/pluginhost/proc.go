@@ -37,24 +37,19 @@ var grpcDialOptions = []grpc.DialOption{
 	grpc.WithInitialConnWindowSize(1 << 20),
 }
 
-// Go runtime settings of every plugin process, in its environment; a
-// plugin may change them itself (runtime.GOMAXPROCS, debug.SetGCPercent).
+// pluginGOGC is the GOGC of every plugin process, in its environment; a
+// plugin may change it itself (debug.SetGCPercent). A plugin's live heap
+// is a few MiB, so at the default GOGC=100 it collects every ~4 MiB
+// allocated, every few hundred calls; GC was 17% of its CPU. 200 cut the
+// plugin's CPU per call by 13% (400: 21%) for about 4 MiB more peak RSS
+// per plugin (400: 12.5 MiB).
 //
-// GOMAXPROCS=1: a plugin does little work per call; with one P the runtime
-// hands each call from the connection's reader goroutine to its handler
-// and to the writer without waking a second OS thread, which on the 2-core
-// box cut a round trip's CPU by 15% serially and 28% with 64 concurrent
-// callers (context switches per call 11.7 -> 8.9). One core per plugin is
-// far more than any plugin uses at the target load.
-//
-// GOGC=200: a plugin's live heap is a few MiB, so at the default GOGC=100
-// it collects every ~4 MiB allocated, every few hundred calls; GC was 17%
-// of its CPU. 200 cut the plugin's CPU per call by 13% (400: 21%) for
-// about 4 MiB more peak RSS per plugin (400: 12.5 MiB).
-const (
-	pluginGOMAXPROCS = "1"
-	pluginGOGC       = "200"
-)
+// GOMAXPROCS stays the runtime's default. GOMAXPROCS=1 made a trivial
+// plugin 15-28% cheaper per call, but a real one slower: the card plugin's
+// Debit (bbolt, fsync) lost 30-45% of its throughput with 64 concurrent
+// callers, because a goroutine blocked in fsync holds the only P until
+// sysmon takes it back.
+const pluginGOGC = "200"
 
 // proc is one running plugin process (or, for InProcess, one in-memory
 // connection with no process).
@@ -151,7 +146,7 @@ func launch(spec Spec, opts Options, logger *slogAdapter) (*proc, error) {
 	}
 	sum, _ := hex.DecodeString(spec.SHA256)
 	cmd := exec.Command(spec.Path)
-	cmd.Env = []string{"SWITCHD_PLUGIN_LOG_LEVEL=" + opts.LogLevel, "GOMAXPROCS=" + pluginGOMAXPROCS, "GOGC=" + pluginGOGC}
+	cmd.Env = []string{"SWITCHD_PLUGIN_LOG_LEVEL=" + opts.LogLevel, "GOGC=" + pluginGOGC}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
