@@ -66,44 +66,59 @@
 //
 // # Performance
 //
-// One ResolveInstrument round trip, measured with
+// One ResolveInstrument round trip to the sample plugin, and one Debit to
+// the real card plugin (digest check, bbolt ledger, group-committed fsync),
+// measured with
 //
-//	go test -run '^$' -bench RoundTrip -benchtime 3s ./switchd/internal/pluginhost/
+//	go test -run '^$' -bench 'RoundTrip|CardDebit' -benchtime 3s ./switchd/internal/pluginhost/
 //
 // one call at a time (BenchmarkRoundTrip) and from 64 goroutines at once
-// (BenchmarkRoundTripParallel, as under the payment load), on the shared
-// 2-core AMD EPYC build VM (load average 2-9 from other builds, so wall
-// times are noisy; CPU times are steadier), 2026-11-26, mean of 3 runs,
-// CPU per call:
+// (BenchmarkRoundTripParallel, BenchmarkCardDebitParallel, as under the
+// payment load), on the shared 2-core AMD EPYC build VM (load average 2-3
+// from other builds; wall times are noisy, CPU times steadier but still
+// ±7% between identical runs), 2026-11-26, mean of 3 runs alternating with
+// the same tree without the settings below, CPU per call:
 //
-//	                                 host     plugin   total   x in-process
-//	serial   in process (bufconn)    32µs        -      32µs
-//	serial   out of process          80µs      61µs    141µs      4.4
-//	parallel in process              22µs        -      22µs
-//	parallel out of process          17µs      11µs     28µs      1.25
+//	                               before                 after            x in-process
+//	                         host plugin  total    host plugin  total    before  after
+//	serial   in process        32      -     32      32      -     32
+//	serial   sample           103    105    207      96     93    189      6.4    5.9
+//	parallel in process        27      -     27      20      -     20
+//	parallel sample            16     18     34      15     12     28      1.46   1.19
+//	parallel card Debit        29     62     91      27     46     73
 //
+// The in-process code did not change: its parallel runs (20-30µs) are the
+// noise; the parallel ratios are to their mean, 23.6µs.
+// (card Debit wall time per call with 64 callers: 59µs before, 49µs after.)
 // CPU comes from getrusage(RUSAGE_SELF) for the host and /proc/<pid>/stat
-// for the plugin. The same runs before the changes below: serial 188µs
-// (x5.6), parallel 38µs (x1.7). What made the difference, each measured on
-// its own:
+// for the plugin. The settings, each measured on its own:
 //   - fixed 1 MiB flow-control windows on both sides (the host's dial
-//     options here, the plugin's in sdk.Serve), which turn off gRPC's BDP
+//     options here, the plugin's in sdk.Serve) turn off gRPC's BDP
 //     estimator and its PING per call: serial syscalls per round trip
-//     25 -> 20, CPU -30%;
-//   - GOMAXPROCS=1 for plugins: -15% serial, -28% parallel;
-//   - 64 reused stream workers in sdk.Serve instead of a goroutine (and a
-//     stack growth) per call: plugin CPU -22% parallel, -8% serial;
-//   - GOGC=200 for plugins: plugin CPU -13%.
+//     25.3 -> 19.7 and CPU -30% in a first sitting, 26.2 -> 24.5 and -10%
+//     in a later one (one side alone does nothing: the other still pings);
+//   - 64 reused stream workers in sdk.Serve instead of a goroutine (and its
+//     stack growth, a quarter of the plugin's profile) per call: -10%
+//     parallel, -4% serial, card Debit plugin CPU -9%;
+//   - GOGC=200 in the plugin's environment: plugin CPU -13% (sample),
+//     -12% (card), for about 4 MiB more peak RSS per plugin.
 //
-// No measurable effect: NumStreamWorkers(4), SharedWriteBuffer, 8 KiB
-// read/write buffers, WithDisableRetry, fixed windows in process. The
-// connection negotiates TLS 1.3 with AES-128-GCM (TestTransportTLS13);
-// crypto/tls is about 1% of the profile. What is left out of process is
-// mostly the kernel (syscalls and wake-ups are half of each side's CPU)
-// and the Go scheduler handing each call between the caller, the
-// connection's reader and its writer goroutine: serial calls pay it in
-// full, concurrent ones share it. The supervision layer (deadline,
-// current-process lookup, exit check) adds about 4µs and 9 allocations
-// over go-plugin alone, most of it the deadline timer of a call whose
-// context has none (the flow engine always sets one).
+// Tried and dropped: GOMAXPROCS=1 for plugins (-15% serial, -28% parallel
+// on the sample plugin, but the card plugin lost 30-45% of its Debit
+// throughput: a goroutine in fsync holds the only P); NumStreamWorkers(4)
+// (with one P most calls found every worker busy); SharedWriteBuffer,
+// 8 KiB read/write buffers, WithDisableRetry, fixed windows in process: no
+// measurable effect. No keepalive is configured on either side, so nothing
+// pings. The connection negotiates TLS 1.3 with AES-128-GCM
+// (TestTransportTLS13), one record per direction per call; crypto/tls is
+// about 1% of the profile. The server adapter's digest check costs 0.4µs
+// (order.BenchmarkDigest) and the recovery interceptor a deferred call.
+//
+// What is left out of process is mostly the kernel (syscalls and wake-ups
+// are half of each side's CPU) and the Go scheduler handing each call
+// between the caller, the connection's reader and its writer goroutine:
+// serial calls pay it in full, concurrent ones share it. The supervision
+// layer (deadline, current-process lookup, exit check) adds about 4µs and
+// 9 allocations over go-plugin alone, most of it the deadline timer of a
+// call whose context has none (the flow engine always sets one).
 package pluginhost
