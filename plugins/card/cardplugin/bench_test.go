@@ -3,9 +3,13 @@ package cardplugin
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"sync/atomic"
 	"testing"
 
+	"github.com/switchd/switchd/plugins/internal/cpubench"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
 )
 
 // BenchmarkResolveInstrument measures card checks plus tokenization.
@@ -26,10 +30,91 @@ func BenchmarkDebit(b *testing.B) {
 	firstCard(cfg)["credit_limit"] = int64(1) << 60
 	p, _ := MustConfigure(b, cfg)
 	tok := resolve(b, p, alicePAN, 12, 2029).GetToken()
-	for i := 0; b.Loop(); i++ {
+	done := cpubench.Start(b)
+	for i := 0; i < b.N; i++ {
 		res := debit(b, p, fmt.Sprint("pay-", i), tok, 1)
 		if res.GetState() != pb.OperationState_OPERATION_STATE_APPROVED {
 			b.Fatal(res)
 		}
 	}
+	done()
+}
+
+// BenchmarkPayment is the card plugin's share of one card payment, in
+// process (no gRPC), fsync on: ResolveInstrument and Debit at the issuer
+// (instance bank-a, 64 cards), Credit at the acquirer (instance bank-b, its
+// own ledger file), as bank_a's and bank_b's instances in one plugin
+// process see them. Besides the wall time per payment it reports the
+// process's CPU per payment (cpu-µs/op). "serial" runs one payment at a
+// time, so every write is a commit and fsync of its own (the plugin's lot
+// when each file sees a few hundred writes a second); "64 payers" runs 64
+// at once, so writes share commits (group commit). Run with
+//
+//	go test -run '^$' -bench Payment -benchmem ./plugins/card/cardplugin/
+func BenchmarkPayment(b *testing.B) {
+	for _, payers := range []int{1, 64} {
+		name := "serial"
+		if payers > 1 {
+			name = fmt.Sprint(payers, " payers")
+		}
+		b.Run(name, func(b *testing.B) { benchPayments(b, payers) })
+	}
+}
+
+func benchPayments(b *testing.B, payers int) {
+	const cardsN = 64
+	ctx := context.Background()
+	issuer := issuerConfig()
+	var cards []any
+	pans := make([]string, cardsN)
+	for i := range pans {
+		pans[i] = withCheckDigit(fmt.Sprintf("411111%09d", i))
+		cards = append(cards, map[string]any{"label": fmt.Sprint("c", i), "pan": pans[i], "expiry": "12/29", "holder": fmt.Sprint("payer-", i), "credit_limit": int64(1) << 60, "currency": "EUR"})
+	}
+	issuer["card"] = cards
+	p, _ := MustConfigure(b, issuer)
+	acq, err := p.Configure(ctx, configureReq(b, "bank-b", b.TempDir(), map[string]any{
+		"token_key":        testKey,
+		"merchant_account": []any{map[string]any{"account": "shop-1", "currency": "EUR"}},
+	}))
+	if err != nil || sdk.HasErrors(acq.GetDiagnostics()) {
+		b.Fatal(err, acq.GetDiagnostics())
+	}
+	var n atomic.Int64
+	pay := func(pan string) bool {
+		id := fmt.Sprint("pay-", n.Add(1))
+		r, err := p.ResolveInstrument(ctx, &pb.ResolveInstrumentRequest{InstanceId: "bank-a", PaymentId: id,
+			Instrument: &pb.ResolveInstrumentRequest_Card{Card: &pb.CardInstrument{Pan: pan, ExpiryMonth: 12, ExpiryYear: 2029}}})
+		if err != nil || r.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+			b.Error(r, err)
+			return false
+		}
+		o := testOrder(id, 1299)
+		d, err := p.Debit(ctx, &pb.DebitRequest{InstanceId: "bank-a", Order: o, Token: r.GetToken()})
+		if err != nil || d.GetState() != pb.OperationState_OPERATION_STATE_APPROVED {
+			b.Error(d, err)
+			return false
+		}
+		c, err := p.Credit(ctx, &pb.CreditRequest{InstanceId: "bank-b", Order: o, PayeeAccount: "shop-1"})
+		if err != nil || c.GetState() != pb.OperationState_OPERATION_STATE_APPROVED {
+			b.Error(c, err)
+			return false
+		}
+		return true
+	}
+	done := cpubench.Start(b)
+	if payers == 1 {
+		for i := 0; i < b.N && pay(pans[i%cardsN]); i++ {
+		}
+		done()
+		return
+	}
+	var payer atomic.Int64
+	b.SetParallelism((payers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.RunParallel(func(pbt *testing.PB) {
+		pan := pans[int(payer.Add(1)-1)%cardsN]
+		for pbt.Next() && pay(pan) {
+		}
+	})
+	done()
 }

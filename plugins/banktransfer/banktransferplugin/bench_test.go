@@ -1,0 +1,94 @@
+package banktransferplugin
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"testing"
+
+	"github.com/switchd/switchd/plugins/internal/cpubench"
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
+)
+
+// BenchmarkPayment is the bank-transfer plugin's share of one payment, in
+// process (no gRPC), fsync on: ResolveInstrument and Debit at the issuer
+// (instance bank-a, 64 payer accounts), Credit at the acquirer (instance
+// bank-b, its own ledger file), as bank_a's and bank_b's instances in one
+// plugin process see them. Besides the wall time per payment it reports
+// the process's CPU per payment (cpu-µs/op). "serial" runs one payment at
+// a time, so every write is a commit and fsync of its own (the plugin's
+// lot when each file sees a few hundred writes a second); "64 payers" runs
+// 64 at once, so writes share commits (group commit). Run with
+//
+//	go test -run '^$' -bench Payment -benchmem ./plugins/banktransfer/banktransferplugin/
+func BenchmarkPayment(b *testing.B) {
+	for _, payers := range []int{1, 64} {
+		name := "serial"
+		if payers > 1 {
+			name = fmt.Sprint(payers, " payers")
+		}
+		b.Run(name, func(b *testing.B) { benchPayments(b, payers) })
+	}
+}
+
+func benchPayments(b *testing.B, payers int) {
+	const accountsN = 64
+	ctx := context.Background()
+	numbers := make([]string, accountsN)
+	var accounts []any
+	for i := range numbers {
+		numbers[i] = withCheckDigit(fmt.Sprintf("1%08d", i))
+		accounts = append(accounts, map[string]any{"number": numbers[i], "holder": fmt.Sprint("payer-", i), "balance": int64(1) << 60, "currency": "EUR"})
+	}
+	cfg := bankConfig()
+	cfg["account"] = accounts
+	p, _ := MustConfigure(b, cfg)
+	req := configureReq(b, b.TempDir(), map[string]any{
+		"token_key": testKey,
+		"account":   []any{map[string]any{"number": shopAcct, "holder": "shop-1", "currency": "EUR"}},
+	})
+	req.InstanceId, req.Institution.Id, req.Institution.BankCode = "bank-b", "bank-b", "0022"
+	acq, err := p.Configure(ctx, req)
+	if err != nil || sdk.HasErrors(acq.GetDiagnostics()) {
+		b.Fatal(err, acq.GetDiagnostics())
+	}
+	var n atomic.Int64
+	pay := func(number string) bool {
+		id := fmt.Sprint("pay-", n.Add(1))
+		r, err := p.ResolveInstrument(ctx, &pb.ResolveInstrumentRequest{InstanceId: "bank-a", PaymentId: id,
+			Instrument: &pb.ResolveInstrumentRequest_Account{Account: &pb.AccountInstrument{BankCode: "0011", AccountNumber: number}}})
+		if err != nil || r.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+			b.Error(r, err)
+			return false
+		}
+		o := testOrder(id, 1299)
+		d, err := p.Debit(ctx, &pb.DebitRequest{InstanceId: "bank-a", Order: o, Token: r.GetToken()})
+		if err != nil || d.GetState() != pb.OperationState_OPERATION_STATE_APPROVED {
+			b.Error(d, err)
+			return false
+		}
+		c, err := p.Credit(ctx, &pb.CreditRequest{InstanceId: "bank-b", Order: o, PayeeAccount: shopAcct})
+		if err != nil || c.GetState() != pb.OperationState_OPERATION_STATE_APPROVED {
+			b.Error(c, err)
+			return false
+		}
+		return true
+	}
+	done := cpubench.Start(b)
+	if payers == 1 {
+		for i := 0; i < b.N && pay(numbers[i%accountsN]); i++ {
+		}
+		done()
+		return
+	}
+	var payer atomic.Int64
+	b.SetParallelism((payers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.RunParallel(func(pbt *testing.PB) {
+		number := numbers[int(payer.Add(1)-1)%accountsN]
+		for pbt.Next() && pay(number) {
+		}
+	})
+	done()
+}
