@@ -7,9 +7,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchd/switchd/switchd/internal/daemon"
 )
 
 func freePort(t *testing.T) string {
@@ -56,6 +59,9 @@ func TestServeRejectsBadInput(t *testing.T) {
 // TestServeRunsAndStops serves an empty network (no banks yet): the
 // listeners answer, and cancelling the context stops serve cleanly.
 func TestServeRunsAndStops(t *testing.T) {
+	keepGCPercent(t)
+	t.Setenv("GOGC", "")
+	debug.SetGCPercent(100)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "empty.hcl"), []byte("# no institutions yet\n"), 0o600)
 	api, admin := freePort(t), freePort(t)
@@ -84,6 +90,9 @@ func TestServeRunsAndStops(t *testing.T) {
 	if !ready {
 		t.Fatalf("never ready:\n%s", out.String())
 	}
+	if got := gcPercent(); got != daemon.GCPercent {
+		t.Errorf("serve runs with GOGC %d, want %d", got, daemon.GCPercent)
+	}
 	res, err := http.Get("http://" + api + "/v1/payments")
 	if err != nil || res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("public API: %v %v", res, err)
@@ -101,4 +110,45 @@ func TestServeRunsAndStops(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "data", "switchd.db")); err != nil {
 		t.Fatalf("no database: %v", err)
 	}
+}
+
+// TestServeGCPercent: serve runs the garbage collector at GOGC=200 unless
+// the operator set GOGC, which wins.
+func TestServeGCPercent(t *testing.T) {
+	keepGCPercent(t)
+	for _, tc := range []struct {
+		name    string
+		env     string
+		runtime int // what the runtime made of env at start
+		want    int
+	}{
+		{"unset", "", 100, daemon.GCPercent},
+		{"operator's 100", "100", 100, 100},
+		{"operator's 50", "50", 50, 50},
+		{"operator's off", "off", -1, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("GOGC", tc.env)
+			debug.SetGCPercent(tc.runtime)
+			if got := daemon.TuneGC(); got != tc.want {
+				t.Errorf("TuneGC() = %d, want %d", got, tc.want)
+			}
+			if got := gcPercent(); got != tc.want {
+				t.Errorf("GC percent %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// gcPercent is the garbage collector's current target.
+func gcPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}
+
+// keepGCPercent restores the test process's GC target after t.
+func keepGCPercent(t *testing.T) {
+	p := gcPercent()
+	t.Cleanup(func() { debug.SetGCPercent(p) })
 }
