@@ -2,8 +2,10 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // BenchmarkCreatePayment measures the API's own cost of a create (auth,
@@ -41,6 +43,42 @@ func BenchmarkCheckJSONFlat(b *testing.B) {
 	for b.Loop() {
 		if p := checkJSON(body, 32); p != nil {
 			b.Fatal(p.Detail)
+		}
+	}
+}
+
+// BenchmarkPayerLimiterChurn is the payer limiter at 1000 new payments a
+// second (fake clock), each taking its three step attempts: buckets refill
+// in 15 s, so about 15000 are live at once, more than maxKeys.
+func BenchmarkPayerLimiterChurn(b *testing.B) {
+	l := newKeyedLimiter[[32]byte](0.2, 10)
+	now := fakeNow
+	i := 0
+	for b.Loop() {
+		key := tokenKey(strconv.Itoa(i))
+		i++
+		now = now.Add(time.Millisecond)
+		for range 3 {
+			if ok, _ := l.allow(key, now); !ok {
+				b.Fatal("limited")
+			}
+		}
+	}
+}
+
+// BenchmarkPayerSteps measures the API's own cost of the payer's steps of
+// a payment, auth/begin and auth/finish (token check, rate limit, limits,
+// body, rendering, logging, metrics), over the in-memory fake engine.
+func BenchmarkPayerSteps(b *testing.B) {
+	ts := mustServer(b, func(o *Options) { o.Limits.PayerBurst = 1 << 30 })
+	_, token := ts.mustCreate(b, keyShop)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, step := range []string{"begin", "finish"} {
+			w := ts.do(b, ts.public, req{method: "POST", path: "/v1/pay/" + token + "/auth/" + step, body: `{"response":"123456"}`})
+			if w.Code != http.StatusOK {
+				b.Fatalf("%s: %d %s", step, w.Code, w.Body)
+			}
 		}
 	}
 }

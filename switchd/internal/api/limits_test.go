@@ -132,7 +132,7 @@ func TestRateLimits(t *testing.T) {
 }
 
 func TestKeyedLimiterBoundsMemory(t *testing.T) {
-	l := newKeyedLimiter(100, 1)
+	l := newKeyedLimiter[string](100, 1)
 	now := fakeNow
 	for i := range maxKeys + 10 {
 		l.allow(string(rune(i)), now)
@@ -140,5 +140,36 @@ func TestKeyedLimiterBoundsMemory(t *testing.T) {
 	}
 	if n := len(l.buckets); n > maxKeys {
 		t.Fatalf("%d buckets kept, want at most %d", n, maxKeys)
+	}
+}
+
+// TestKeyedLimiterSweepsAfterGrowth: with more busy keys than maxKeys
+// (a switch taking more payments in one refill time) every bucket is
+// kept; once they are idle, new keys sweep them out before the map has
+// doubled.
+func TestKeyedLimiterSweepsAfterGrowth(t *testing.T) {
+	l := newKeyedLimiter[int](0.2, 10)
+	const busy = 3 * maxKeys
+	for i := range busy {
+		if ok, _ := l.allow(i, fakeNow); !ok {
+			t.Fatalf("key %d limited", i)
+		}
+	}
+	if n := len(l.buckets); n != busy {
+		t.Fatalf("%d buckets, want %d (all still refilling)", n, busy)
+	}
+	later := fakeNow.Add(time.Minute) // every bucket full again
+	for i := 1; ; i++ {
+		before := len(l.buckets)
+		l.allow(-i, later)
+		if len(l.buckets) < before { // swept
+			if n := len(l.buckets); n != i {
+				t.Fatalf("%d buckets after the sweep, want the %d new ones", n, i)
+			}
+			break
+		}
+		if len(l.buckets) > 2*busy {
+			t.Fatalf("%d buckets and no sweep yet", len(l.buckets))
+		}
 	}
 }

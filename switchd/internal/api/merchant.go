@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -49,7 +50,7 @@ func (s *Server) merchantOnly(h merchantHandler) http.HandlerFunc {
 			writeProblem(w, newProblem(CodeUnauthorized, "Send your API key as Authorization: Bearer <key>."))
 			return
 		}
-		setMerchant(r, merchantID)
+		setMerchant(w, merchantID)
 		if ok, retry := s.merchant.allow(merchantID, s.opts.Now()); !ok {
 			p := newProblem(CodeRateLimited, "Too many requests for this merchant; retry after the delay in Retry-After.")
 			p.retryAfter = retry
@@ -257,14 +258,17 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request, merchantI
 	}
 	// The canonical body is the decoded request re-encoded: key order and
 	// whitespace do not change the hash.
-	canonical, _ := json.Marshal(req)
-	sum := sha256.Sum256([]byte(r.Method + "\n" + r.URL.Path + "\n" + string(canonical)))
+	sum, err := requestHash(r, &req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 
 	// The stored (replayable) response never holds the token or the page
 	// URL: tokens are never stored.
 	render := func(p *store.Payment, _, _ string) (int, []byte) {
-		b, _ := json.Marshal(createResponse{Payment: resource.NewPayment(p)})
-		return http.StatusCreated, append(b, '\n')
+		b, _ := marshalLine(createResponse{Payment: resource.NewPayment(p)})
+		return http.StatusCreated, b
 	}
 	res, err := s.opts.Engine.CreatePayment(r.Context(), merchantID, idemKey, hex.EncodeToString(sum[:]), in, render)
 	if err != nil {
@@ -286,6 +290,23 @@ func (s *Server) createPayment(w http.ResponseWriter, r *http.Request, merchantI
 		PaymentPageURL: res.PageURL,
 		PayToken:       res.Token,
 	})
+}
+
+// requestHash is the SHA-256 of "METHOD\npath\n" and json.Marshal(req),
+// the body an idempotency key is bound to.
+func requestHash(r *http.Request, req *createRequest) ([32]byte, error) {
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer putBuf(buf)
+	buf.Reset()
+	buf.WriteString(r.Method)
+	buf.WriteByte('\n')
+	buf.WriteString(r.URL.Path)
+	buf.WriteByte('\n')
+	if err := json.NewEncoder(buf).Encode(req); err != nil {
+		return [32]byte{}, err
+	}
+	buf.Truncate(buf.Len() - 1) // Encode's newline
+	return sha256.Sum256(buf.Bytes()), nil
 }
 
 func (s *Server) getPayment(w http.ResponseWriter, r *http.Request, merchantID string) {

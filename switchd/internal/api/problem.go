@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -108,18 +107,22 @@ func notFound() *Problem { return newProblem(CodeNotFound, "No such resource.") 
 // writeProblem sends p as application/problem+json.
 func writeProblem(w http.ResponseWriter, p *Problem) {
 	h := w.Header()
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	h["Content-Type"] = hdrProblem
+	h["Cache-Control"] = hdrNoStore
+	h["X-Content-Type-Options"] = hdrNosniff
 	if p.retryAfter != "" {
 		h.Set("Retry-After", p.retryAfter)
 	}
 	if p.Status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Bearer realm="switchd"`)
 	}
-	b, _ := json.Marshal(p)
 	w.WriteHeader(p.Status)
-	_, _ = w.Write(append(b, '\n'))
+	buf, err := encodeJSON(p)
+	if err != nil { // a Problem holds only strings and ints
+		return
+	}
+	_, _ = w.Write(buf.Bytes())
+	putBuf(buf)
 }
 
 // engineProblem maps an error from the flow engine to a problem. Only

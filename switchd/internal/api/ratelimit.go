@@ -10,31 +10,37 @@ import (
 )
 
 // keyedLimiter is one token bucket per key (a merchant id, or the hash of a
-// payer token). Idle buckets are dropped once the map grows past maxKeys,
-// so hostile keys cannot grow it without bound.
-type keyedLimiter struct {
+// payer token). Idle buckets (full again) are dropped once the map grows
+// past maxKeys, and the next sweep waits until the map has doubled from
+// what the last one left (at least maxKeys): hostile keys cannot grow it
+// beyond twice the buckets still refilling, and a busy switch, with more
+// than maxKeys payments inside one refill time, does not scan the whole
+// map on every new key.
+type keyedLimiter[K comparable] struct {
 	limit rate.Limit
 	burst int
 
 	mu      sync.Mutex
-	buckets map[string]*rate.Limiter
+	buckets map[K]*rate.Limiter
+	sweepAt int // sweep when the map has this many buckets
 }
 
 const maxKeys = 10000
 
-func newKeyedLimiter(perSecond float64, burst int) *keyedLimiter {
-	return &keyedLimiter{limit: rate.Limit(perSecond), burst: burst, buckets: map[string]*rate.Limiter{}}
+func newKeyedLimiter[K comparable](perSecond float64, burst int) *keyedLimiter[K] {
+	return &keyedLimiter[K]{limit: rate.Limit(perSecond), burst: burst, buckets: map[K]*rate.Limiter{}, sweepAt: maxKeys}
 }
 
 // allow takes one token for key at now. When none is left it returns false
 // and the whole seconds to wait (at least 1), for Retry-After.
-func (k *keyedLimiter) allow(key string, now time.Time) (bool, string) {
+func (k *keyedLimiter[K]) allow(key K, now time.Time) (bool, string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	l, ok := k.buckets[key]
 	if !ok {
-		if len(k.buckets) >= maxKeys {
+		if len(k.buckets) >= k.sweepAt {
 			k.sweep(now)
+			k.sweepAt = max(maxKeys, 2*len(k.buckets))
 		}
 		l = rate.NewLimiter(k.limit, k.burst)
 		k.buckets[key] = l
@@ -53,7 +59,7 @@ func (k *keyedLimiter) allow(key string, now time.Time) (bool, string) {
 
 // sweep drops buckets that are full again (idle long enough that forgetting
 // them changes nothing). Called with mu held.
-func (k *keyedLimiter) sweep(now time.Time) {
+func (k *keyedLimiter[K]) sweep(now time.Time) {
 	for key, l := range k.buckets {
 		if l.TokensAt(now) >= float64(k.burst) {
 			delete(k.buckets, key)

@@ -1,9 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,8 +13,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/switchd/switchd/switchd/internal/flow"
 	"github.com/switchd/switchd/switchd/internal/metrics"
 	"github.com/switchd/switchd/switchd/internal/store"
@@ -120,8 +122,9 @@ type Server struct {
 	opts     Options
 	limits   Limits
 	log      *slog.Logger
-	merchant *keyedLimiter
-	payer    *keyedLimiter
+	merchant *keyedLimiter[string]
+	payer    *keyedLimiter[[32]byte]
+	counters *requestCounters // nil without metrics
 }
 
 // New creates a Server. Options.Engine and Options.MerchantByKeyHash are
@@ -137,13 +140,17 @@ func New(opts Options) *Server {
 		opts.MerchantByKeyHash = func([32]byte) (string, bool) { return "", false }
 	}
 	l := opts.Limits.withDefaults()
-	return &Server{
+	s := &Server{
 		opts:     opts,
 		limits:   l,
 		log:      opts.Logger,
-		merchant: newKeyedLimiter(l.MerchantRate, l.MerchantBurst),
-		payer:    newKeyedLimiter(l.PayerRate, l.PayerBurst),
+		merchant: newKeyedLimiter[string](l.MerchantRate, l.MerchantBurst),
+		payer:    newKeyedLimiter[[32]byte](l.PayerRate, l.PayerBurst),
 	}
+	if opts.Metrics != nil {
+		s.counters = &requestCounters{vec: opts.Metrics.HTTPRequests, m: map[routeStatus]prometheus.Counter{}}
+	}
+	return s
 }
 
 // PublicHandler serves the merchant and payer API (/v1/payments...,
@@ -177,7 +184,7 @@ type methods map[string]http.HandlerFunc
 
 func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h, ok := m[r.Method]; ok {
-		setRoute(r, r.Method+" "+r.Pattern)
+		setRoute(w, r)
 		h(w, r)
 		return
 	}
@@ -190,32 +197,32 @@ func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeProblem(w, newProblem(CodeMethodNotAllowed, "This endpoint does not support "+strconv.Quote(r.Method)+"."))
 }
 
-// reqInfo is filled in while a request is handled, for the access log and
-// metrics.
-type reqInfo struct {
-	route    string
-	merchant string
-}
-
-type ctxKey struct{}
-
-func setRoute(r *http.Request, route string) {
-	if ri, ok := r.Context().Value(ctxKey{}).(*reqInfo); ok {
-		ri.route = route
+// setRoute records the matched route (method and ServeMux pattern) for the
+// access log and metrics.
+func setRoute(w http.ResponseWriter, r *http.Request) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.method, sw.pattern = r.Method, r.Pattern
 	}
 }
 
-func setMerchant(r *http.Request, id string) {
-	if ri, ok := r.Context().Value(ctxKey{}).(*reqInfo); ok {
-		ri.merchant = id
+// setMerchant records the authenticated merchant for the access log.
+func setMerchant(w http.ResponseWriter, id string) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.merchant = id
 	}
 }
 
-// statusWriter records the status code and size written.
+// statusWriter records the status code and size written, and what the
+// handlers learnt about the request (route, merchant) for the access log
+// and metrics. Handlers reach it as their ResponseWriter: no request
+// context copy per request.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int
+
+	method, pattern string // the matched route; empty if none
+	merchant        string
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -237,6 +244,43 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// route is the route label: "METHOD pattern", or "unmatched".
+func (w *statusWriter) route() string {
+	if w.method == "" && w.pattern == "" {
+		return "unmatched"
+	}
+	return w.method + " " + w.pattern
+}
+
+// routeStatus keys the resolved HTTPRequests counters.
+type routeStatus struct {
+	method, pattern string
+	status          int
+}
+
+// requestCounters resolves each (route, status) HTTPRequests counter once:
+// WithLabelValues hashes and checks its labels on every call.
+type requestCounters struct {
+	vec *prometheus.CounterVec
+	mu  sync.RWMutex
+	m   map[routeStatus]prometheus.Counter
+}
+
+// inc counts one request of sw's route and status.
+func (c *requestCounters) inc(sw *statusWriter) {
+	k := routeStatus{sw.method, sw.pattern, sw.status}
+	c.mu.RLock()
+	ctr, ok := c.m[k]
+	c.mu.RUnlock()
+	if !ok {
+		ctr = c.vec.WithLabelValues(sw.route(), strconv.Itoa(sw.status))
+		c.mu.Lock()
+		c.m[k] = ctr
+		c.mu.Unlock()
+	}
+	ctr.Inc()
+}
+
 // observe logs every request (method, route pattern, status, duration:
 // never the path, which may hold a payer token, nor the body or headers),
 // counts it in HTTPRequests by route pattern and status, and turns a panic
@@ -244,8 +288,6 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ri := &reqInfo{}
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
 		sw := &statusWriter{ResponseWriter: w}
 		next := next
 		if p := r.URL.Path; p == "" || p[0] != '/' || cleanPath(p) != p {
@@ -257,7 +299,11 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.Error("api: panic in handler", "route", ri.route, "panic", fmt.Sprint(v))
+				route := ""
+				if sw.method != "" || sw.pattern != "" {
+					route = sw.route()
+				}
+				s.log.Error("api: panic in handler", "route", route, "panic", fmt.Sprint(v))
 				if sw.status == 0 {
 					writeProblem(sw, newProblem(CodeInternal, "An unexpected error occurred."))
 				}
@@ -265,39 +311,88 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			if sw.status == 0 {
 				sw.status = http.StatusOK
 			}
-			route := ri.route
-			if route == "" {
-				route = "unmatched"
+			if s.counters != nil {
+				s.counters.inc(sw)
 			}
-			if s.opts.Metrics != nil {
-				s.opts.Metrics.HTTPRequests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+			ctx := r.Context()
+			if !s.log.Enabled(ctx, slog.LevelInfo) {
+				return
 			}
-			attrs := []any{"route", route, "status", sw.status, "bytes", sw.bytes,
-				"duration_ms", float64(time.Since(start).Microseconds()) / 1000}
-			if ri.merchant != "" {
-				attrs = append(attrs, "merchant", ri.merchant)
+			attrs := make([]slog.Attr, 0, 5)
+			attrs = append(attrs, slog.String("route", sw.route()), slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
+				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
+			if sw.merchant != "" {
+				attrs = append(attrs, slog.String("merchant", sw.merchant))
 			}
-			s.log.LogAttrs(r.Context(), slog.LevelInfo, "http request", slog.Group("http", attrs...))
+			s.log.LogAttrs(ctx, slog.LevelInfo, "http request", slog.GroupAttrs("http", attrs...))
 		}()
 		next.ServeHTTP(sw, r)
 	})
 }
 
+// Response header values, shared by every response: Header.Set would
+// allocate a new one-element slice per header per response. The slices
+// have no spare capacity, so an append by anyone copies.
+var (
+	hdrJSON    = []string{"application/json"}
+	hdrProblem = []string{"application/problem+json"}
+	hdrNoStore = []string{"no-store"}
+	hdrNosniff = []string{"nosniff"}
+)
+
+// bufPool holds the buffers responses are encoded into.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuf is the largest buffer put back in bufPool: a rare large
+// response (a long payment list) does not stay in memory.
+const maxPooledBuf = 64 << 10
+
+// encodeJSON encodes v as json.Marshal does, followed by a newline, into a
+// buffer from bufPool; give it back with putBuf.
+func encodeJSON(v any) (*bytes.Buffer, error) {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
+		putBuf(buf)
+		return nil, err
+	}
+	return buf, nil
+}
+
+func putBuf(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledBuf {
+		bufPool.Put(buf)
+	}
+}
+
+// marshalLine is json.Marshal(v) followed by a newline, in a slice of its
+// own.
+func marshalLine(v any) ([]byte, error) {
+	buf, err := encodeJSON(v)
+	if err != nil {
+		return nil, err
+	}
+	defer putBuf(buf)
+	return bytes.Clone(buf.Bytes()), nil
+}
+
 // writeJSON sends v with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	buf, err := encodeJSON(v)
 	if err != nil {
 		writeProblem(w, newProblem(CodeInternal, "An unexpected error occurred."))
 		return
 	}
-	writeRaw(w, status, append(b, '\n'))
+	writeRaw(w, status, buf.Bytes())
+	putBuf(buf)
 }
 
+// writeRaw sends body, a JSON document, with status.
 func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	h["Content-Type"] = hdrJSON
+	h["Cache-Control"] = hdrNoStore
+	h["X-Content-Type-Options"] = hdrNosniff
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
@@ -313,9 +408,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, secrets
 
 // tokenKey is the rate-limit key for a payer token: its hash, so tokens
 // are not kept in memory longer than a request.
-func tokenKey(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
+func tokenKey(token string) [32]byte {
+	var b [128]byte // validToken: at most 128 bytes; copied to stay off the heap
+	if len(token) > len(b) {
+		return sha256.Sum256([]byte(token))
+	}
+	return sha256.Sum256(b[:copy(b[:], token)])
 }
 
 var _ Engine = (*flow.Engine)(nil)
