@@ -1,6 +1,8 @@
 package api
 
 import (
+	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -68,17 +70,25 @@ func BenchmarkPayerLimiterChurn(b *testing.B) {
 
 // BenchmarkPayerSteps measures the API's own cost of the payer's steps of
 // a payment, auth/begin and auth/finish (token check, rate limit, limits,
-// body, rendering, logging, metrics), over the in-memory fake engine.
+// body, rendering, logging, metrics), over the in-memory fake engine, with
+// the access log written (info) and off (warn, as the bench daemon runs).
 func BenchmarkPayerSteps(b *testing.B) {
-	ts := mustServer(b, func(o *Options) { o.Limits.PayerBurst = 1 << 30 })
-	_, token := ts.mustCreate(b, keyShop)
-	b.ReportAllocs()
-	for b.Loop() {
-		for _, step := range []string{"begin", "finish"} {
-			w := ts.do(b, ts.public, req{method: "POST", path: "/v1/pay/" + token + "/auth/" + step, body: `{"response":"123456"}`})
-			if w.Code != http.StatusOK {
-				b.Fatalf("%s: %d %s", step, w.Code, w.Body)
+	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelWarn} {
+		b.Run("log="+level.String(), func(b *testing.B) {
+			ts := mustServer(b, func(o *Options) {
+				o.Limits.PayerBurst = 1 << 30
+				o.Logger = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: level}))
+			})
+			_, token := ts.mustCreate(b, keyShop)
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, step := range []string{"begin", "finish"} {
+					w := ts.do(b, ts.public, req{method: "POST", path: "/v1/pay/" + token + "/auth/" + step, body: `{"response":"123456"}`})
+					if w.Code != http.StatusOK {
+						b.Fatalf("%s: %d %s", step, w.Code, w.Body)
+					}
+				}
 			}
-		}
+		})
 	}
 }
