@@ -45,7 +45,7 @@ func (s *Server) merchantOnly(h merchantHandler) http.HandlerFunc {
 			writeProblem(w, newProblem(CodeUnauthorized, "Send your API key as Authorization: Bearer <key>."))
 			return
 		}
-		merchantID, ok := s.opts.MerchantByKeyHash(sha256.Sum256([]byte(key)))
+		merchantID, ok := s.opts.MerchantByKeyHash(sum256(key))
 		if !ok {
 			writeProblem(w, newProblem(CodeUnauthorized, "Send your API key as Authorization: Bearer <key>."))
 			return

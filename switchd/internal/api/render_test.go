@@ -99,3 +99,13 @@ func TestReadBody(t *testing.T) {
 		t.Fatalf("read error: %v", err)
 	}
 }
+
+// TestSum256: the hash of keys and tokens of any length is SHA-256's.
+func TestSum256(t *testing.T) {
+	for _, n := range []int{0, 1, 43, 128, 129, 1000} {
+		s := strings.Repeat("k", n)
+		if got, want := sum256(s), sha256.Sum256([]byte(s)); got != want {
+			t.Errorf("len %d: %x, want %x", n, got, want)
+		}
+	}
+}

@@ -408,12 +408,16 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, secrets
 
 // tokenKey is the rate-limit key for a payer token: its hash, so tokens
 // are not kept in memory longer than a request.
-func tokenKey(token string) [32]byte {
-	var b [128]byte // validToken: at most 128 bytes; copied to stay off the heap
-	if len(token) > len(b) {
-		return sha256.Sum256([]byte(token))
+func tokenKey(token string) [32]byte { return sum256(token) }
+
+// sum256 is sha256.Sum256([]byte(s)) without a heap copy of s when s is at
+// most 128 bytes (tokens, API keys).
+func sum256(s string) [32]byte {
+	var b [128]byte
+	if len(s) > len(b) {
+		return sha256.Sum256([]byte(s))
 	}
-	return sha256.Sum256(b[:copy(b[:], token)])
+	return sha256.Sum256(b[:copy(b[:], s)])
 }
 
 var _ Engine = (*flow.Engine)(nil)
