@@ -59,6 +59,7 @@ func IsChild() bool { return os.Getenv(ChildEnv) != "" }
 // call ChildMain first when IsChild (switchd bench does; tests do it in
 // TestMain).
 func ChildMain() int {
+	daemon.TuneGC() // as `switchd serve` runs
 	fail := func(err error) int {
 		_ = json.NewEncoder(os.Stdout).Encode(childAddrs{Err: err.Error()})
 		return 1
