@@ -7,7 +7,10 @@
 // transaction is being fsynced form the next batch. So an idle file adds no
 // latency to a write, unlike bolt.DB.Batch with its timer, and a busy one
 // shares each fsync among many writers instead of queueing them one fsync
-// each behind bbolt's writer lock.
+// each behind bbolt's writer lock. An Update that finds the file idle (no
+// commit under way, none queued, no MaxBatchDelay) commits in its own
+// goroutine, sparing the two goroutine hand-offs to and from the
+// committer; it follows the same rules as a batch of one.
 //
 // If one fn returns an error (or panics) the transaction is rolled back,
 // that caller alone gets its error (or the panic), and the others' fns are
@@ -25,6 +28,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -43,9 +47,10 @@ type Options struct {
 	// MaxBatchSize caps how many Updates share one transaction; 0 means
 	// DefaultMaxBatchSize.
 	MaxBatchSize int
-	// BeforeCommit, if set, is called by the committer goroutine before
-	// each read-write transaction it begins, and AfterCommit after it ends
-	// (committed, or rolled back because a fn failed). The store hangs its
+	// BeforeCommit, if set, is called before each read-write transaction
+	// the Committer begins, and AfterCommit after it ends (committed, or
+	// rolled back because a fn failed), by whichever goroutine runs it:
+	// the committer's, or that of an Update committing alone. The store hangs its
 	// crash-test failpoints on them.
 	BeforeCommit func()
 	AfterCommit  func()
@@ -66,6 +71,12 @@ type Committer[T any] struct {
 	closed bool
 	calls  chan *call[T]
 	done   chan struct{} // closed when the committer has exited
+	// token is held (one value in it) by whoever runs a commit: the
+	// committer goroutine for a batch, or an Update committing alone.
+	token chan struct{}
+	// queued counts the Updates handed to the committer goroutine whose
+	// batch has not been gathered yet.
+	queued atomic.Int64
 }
 
 type call[T any] struct {
@@ -100,6 +111,7 @@ func NewWrapped[T any](db *bolt.DB, opts Options, wrap func(*bolt.Tx) T) *Commit
 		after:    opts.AfterCommit,
 		calls:    make(chan *call[T], maxBatch),
 		done:     make(chan struct{}),
+		token:    make(chan struct{}, 1),
 	}
 	go c.commitLoop()
 	return c
@@ -120,18 +132,48 @@ func (c *Committer[T]) Update(ctx context.Context, fn func(T) error) error {
 		return err
 	}
 	cl := &call[T]{fn: fn, ctx: ctx, errc: make(chan error, 1)}
-	c.mu.RLock()
-	if c.closed {
-		c.mu.RUnlock()
-		return ErrClosed
+	if err := c.submit(cl); err != nil {
+		return err
 	}
-	c.calls <- cl
-	c.mu.RUnlock()
 	err := <-cl.errc
 	if p, ok := err.(panicError); ok {
 		panic(p.v)
 	}
 	return err
+}
+
+// submit commits cl at once (commitAlone) or queues it for the committer.
+func (c *Committer[T]) submit(cl *call[T]) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return ErrClosed
+	}
+	if !c.commitAlone(cl) {
+		c.queued.Add(1)
+		c.calls <- cl
+	}
+	return nil
+}
+
+// commitAlone commits cl in the caller's goroutine if no commit is under
+// way and no Update is queued (and MaxBatchDelay is not set), and reports
+// whether it did. The caller holds c.mu's read lock, so Close waits for it.
+func (c *Committer[T]) commitAlone(cl *call[T]) bool {
+	if c.delay > 0 {
+		return false
+	}
+	select {
+	case c.token <- struct{}{}:
+	default:
+		return false // a commit is under way: join the next batch
+	}
+	defer func() { <-c.token }()
+	if c.queued.Load() > 0 {
+		return false // others are waiting: batch with them
+	}
+	c.commit([]*call[T]{cl})
+	return true
 }
 
 // Close waits for the queued Updates to commit and stops the committer.
@@ -154,7 +196,11 @@ func (c *Committer[T]) Close() {
 func (c *Committer[T]) commitLoop() {
 	defer close(c.done)
 	for cl := range c.calls {
-		c.commit(c.gather([]*call[T]{cl}))
+		c.token <- struct{}{} // wait for an Update committing alone
+		batch := c.gather([]*call[T]{cl})
+		c.queued.Add(-int64(len(batch)))
+		c.commit(batch)
+		<-c.token
 	}
 }
 

@@ -91,9 +91,9 @@ func mustHeld(t testing.TB, opts Options) (db *bolt.DB, c *Committer[*bolt.Tx], 
 func waitQueued[T any](t testing.TB, c *Committer[T], n int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for len(c.calls) < n {
+	for c.queued.Load() < int64(n) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d Updates queued, want %d", len(c.calls), n)
+			t.Fatalf("%d Updates queued, want %d", c.queued.Load(), n)
 		}
 		time.Sleep(50 * time.Microsecond)
 	}
@@ -353,5 +353,57 @@ func TestNewWrappedSharesWrapPerTransaction(t *testing.T) {
 	a, b, d := <-seen, <-seen, <-seen
 	if a != b || b != d || wraps.Load() != 2 {
 		t.Errorf("batch of 3 saw distinct wrappers or %d wraps for 2 transactions", wraps.Load())
+	}
+}
+
+// An Update on an idle file commits in its caller's goroutine (no
+// committer hand-off) with the same outcomes as in a batch: its write is
+// durable, its error or panic is its own and writes nothing, a done
+// context runs nothing, and both paths keep working afterwards.
+func TestLoneUpdate(t *testing.T) {
+	errNo := errors.New("no")
+	tests := []struct {
+		name    string
+		ctx     func() context.Context
+		fn      func(*bolt.Tx) error
+		wantErr error
+		panics  bool
+		written bool
+	}{
+		{"commits", context.Background, put("k"), nil, false, true},
+		{"fn error", context.Background, func(tx *bolt.Tx) error { put("k")(tx); return errNo }, errNo, false, false},
+		{"fn panic", context.Background, func(tx *bolt.Tx) error { put("k")(tx); panic("boom") }, nil, true, false},
+		{"context done", func() context.Context {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx
+		}, put("k"), context.Canceled, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := mustOpen(t, filepath.Join(t.TempDir(), "g.db"))
+			var commits atomic.Int64
+			c := New(db, Options{AfterCommit: func() { commits.Add(1) }})
+			defer c.Close()
+			var err error
+			var recovered any
+			func() {
+				defer func() { recovered = recover() }()
+				err = c.Update(tt.ctx(), tt.fn)
+			}()
+			if (recovered != nil) != tt.panics || !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Fatalf("err %v, panic %v", err, recovered)
+			}
+			if has(t, db, "k") != tt.written {
+				t.Fatalf("written = %v, want %v", !tt.written, tt.written)
+			}
+			if err := c.Update(context.Background(), put("after")); err != nil || !has(t, db, "after") {
+				t.Fatalf("Update afterwards: %v", err)
+			}
+			// A lone Update took no committer goroutine: nothing queued.
+			if q := c.queued.Load(); q != 0 {
+				t.Fatalf("%d Updates left queued", q)
+			}
+		})
 	}
 }
