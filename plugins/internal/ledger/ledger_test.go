@@ -9,6 +9,10 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/switchd/switchd/plugins/internal/cpubench"
 )
 
 // MustOpen opens a ledger in a temporary directory, seeds it, and checks
@@ -538,16 +542,26 @@ func TestCancelledContext(t *testing.T) {
 }
 
 // BenchmarkTransfer measures one durable (fsynced) transfer in the
-// temporary directory's file system.
+// temporary directory's file system, one at a time: each is a commit of its
+// own. It reports CPU and page writes per transfer.
 func BenchmarkTransfer(b *testing.B) {
 	ctx := context.Background()
 	l := MustOpen(b, b.TempDir(), Opening{ID: "alice", Currency: "EUR", Limit: 1 << 60})
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
+	pages := pagesWritten(l)
+	done := cpubench.Start(b)
+	for i := 0; i < b.N; i++ {
 		if _, err := l.Transfer(ctx, Transfer{PaymentID: fmt.Sprint("p", i), Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 1, Currency: "EUR"}); err != nil {
 			b.Fatal(err)
 		}
 	}
+	done()
+	b.ReportMetric(float64(pagesWritten(l)-pages)/float64(b.N), "pages/op")
+}
+
+// pagesWritten is the number of page writes to l's file since it opened.
+func pagesWritten(l *Ledger) int64 {
+	st := l.db.Stats()
+	return st.TxStats.GetWrite()
 }
 
 // BenchmarkTransferParallel measures durable transfers from 64 goroutines,
@@ -557,7 +571,7 @@ func BenchmarkTransferParallel(b *testing.B) {
 	l := MustOpen(b, b.TempDir(), Opening{ID: "alice", Currency: "EUR", Limit: 1 << 60})
 	var n atomic.Int64
 	b.SetParallelism((64 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-	b.ResetTimer()
+	done := cpubench.Start(b)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := l.Transfer(ctx, Transfer{PaymentID: fmt.Sprint("p", n.Add(1)), Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 1, Currency: "EUR"}); err != nil {
@@ -566,6 +580,7 @@ func BenchmarkTransferParallel(b *testing.B) {
 			}
 		}
 	})
+	done()
 }
 
 // BenchmarkRetry measures a repeated call answered from the stored result.
@@ -580,5 +595,67 @@ func BenchmarkRetry(b *testing.B) {
 		if _, err := l.Transfer(ctx, tr); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestFreelistEitherWay opens a file whose commits wrote the free-page list
+// (bbolt's default) as a ledger, which does not write it, and back: the
+// books and bbolt's own consistency check survive both ways.
+func TestFreelistEitherWay(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	transfer := func(l *Ledger, id string) {
+		t.Helper()
+		if r, err := l.Transfer(ctx, Transfer{PaymentID: id, Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 5, Currency: "EUR"}); err != nil || r.State != StateApproved {
+			t.Fatalf("transfer %s: %+v %v", id, r, err)
+		}
+	}
+	check := func() {
+		t.Helper()
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.View(func(tx *bolt.Tx) error {
+			for err := range tx.Check() {
+				return err
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("bbolt check: %v", err)
+		}
+	}
+	l, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Seed(ctx, []Opening{{ID: "alice", Currency: "EUR", Balance: 1000}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		transfer(l, fmt.Sprint("a", i))
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check() // bbolt's default open writes the free list again
+	for round := range 2 {
+		l, err = Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		transfer(l, fmt.Sprint("b", round))
+		if err := l.Check(); err != nil {
+			t.Fatal(err)
+		}
+		bal, err := l.Balances()
+		if err != nil || bal["alice"].Balance != 1000-5*int64(51+round) {
+			t.Fatalf("round %d: alice %+v %v", round, bal["alice"], err)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		check()
 	}
 }
