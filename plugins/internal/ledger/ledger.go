@@ -238,7 +238,11 @@ func (l *Ledger) Seed(ctx context.Context, accounts []Opening) error {
 				return err
 			}
 			if o.Balance != 0 {
-				if err := s.post(entry{Kind: "seed", At: l.now()}, SeedAccount(o.Currency), o.ID, o.Balance); err != nil {
+				seed, _, err := s.account(SeedAccount(o.Currency))
+				if err != nil {
+					return err
+				}
+				if err := s.post(entry{Kind: "seed", At: l.now()}, seed, Account{ID: o.ID, Currency: o.Currency, Limit: o.Limit}, o.Balance); err != nil {
 					return err
 				}
 			}
@@ -335,7 +339,7 @@ func (l *Ledger) Transfer(ctx context.Context, t Transfer) (Result, error) {
 				res.DeclineCode = DeclineInsufficientFunds
 			}
 		default:
-			if err := s.post(entry{Kind: "transfer", PaymentID: t.PaymentID, Operation: t.Operation, At: l.now()}, t.From, t.To, t.Amount); err != nil {
+			if err := s.post(entry{Kind: "transfer", PaymentID: t.PaymentID, Operation: t.Operation, At: l.now()}, from, to, t.Amount); err != nil {
 				return err
 			}
 			seq, err := tx.Bucket(bucketOperations).NextSequence()
@@ -387,7 +391,14 @@ func (l *Ledger) Reverse(ctx context.Context, paymentID, operation string) (Resu
 		if !to.Unlimited && to.Balance-prev.Amount < -to.Limit {
 			return fmt.Errorf("%w: %s", ErrBelowFloor, prev.To)
 		}
-		if err := s.post(entry{Kind: "reversal", PaymentID: paymentID, Operation: operation, At: l.now()}, prev.To, prev.From, prev.Amount); err != nil {
+		from, ok, err := s.account(prev.From)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%w: %s", ErrUnknownAccount, prev.From)
+		}
+		if err := s.post(entry{Kind: "reversal", PaymentID: paymentID, Operation: operation, At: l.now()}, to, from, prev.Amount); err != nil {
 			return err
 		}
 		res.State = StateReversed
@@ -592,21 +603,18 @@ func (s store) putOperation(key []byte, r Result) error {
 }
 
 // post journals e with the postings from → to of amount and updates both
-// balances. The caller has checked floors.
-func (s store) post(e entry, from, to string, amount int64) error {
-	e.Postings = []Posting{{Account: from, Amount: -amount}, {Account: to, Amount: amount}}
-	for _, p := range e.Postings {
-		a, ok, err := s.account(p.Account)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("%w: %s", ErrUnknownAccount, p.Account)
-		}
-		a.Balance += p.Amount
-		if err := s.putAccount(a); err != nil {
-			return err
-		}
+// balances. from and to are the accounts as read in this transaction (the
+// caller has read them to check them, so they are not read again); the
+// caller has checked floors.
+func (s store) post(e entry, from, to Account, amount int64) error {
+	e.Postings = []Posting{{Account: from.ID, Amount: -amount}, {Account: to.ID, Amount: amount}}
+	from.Balance -= amount
+	to.Balance += amount
+	if err := s.putAccount(from); err != nil {
+		return err
+	}
+	if err := s.putAccount(to); err != nil {
+		return err
 	}
 	b := s.tx.Bucket(bucketJournal)
 	seq, err := b.NextSequence()
