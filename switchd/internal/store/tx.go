@@ -16,11 +16,11 @@ import (
 // values are in the binary format of codec.go, or JSON when written by an
 // earlier version (idempotency records are always JSON).
 var (
-	bPayments   = []byte("payments")          // id -> Payment
+	bPayments   = []byte("payments")          // id -> Payment; id 0x00 seq (8 bytes) -> Event, the payment's timeline beside it
 	bByMerchant = []byte("payments_merchant") // lp(merchant) tkeyDesc(created) id -> nil
 	bByToken    = []byte("payments_token")    // token hash -> id
 	bActive     = []byte("payments_active")   // tkey(expires) id -> nil, non-final payments only
-	bEvents     = []byte("events")            // payment id -> sub-bucket: seq (8 bytes) -> Event
+	bEvents     = []byte("events")            // payment id -> sub-bucket: seq (8 bytes) -> Event; read only (files of earlier versions)
 	bIdem       = []byte("idempotency")       // lp(merchant) key -> Idempotency JSON
 	bIdemByTime = []byte("idempotency_time")  // tkey(created) lp(merchant) key -> nil
 	bOutbox     = []byte("outbox")            // id -> OutboxMessage
@@ -146,6 +146,9 @@ func (t *boltTx) PutPayment(p *Payment) error {
 	}
 	if err := checkLen("payment merchant_id", p.MerchantID); err != nil {
 		return err
+	}
+	if bytes.IndexByte([]byte(p.ID), 0) >= 0 {
+		return fmt.Errorf("%w: payment id contains a NUL byte", ErrInvalid) // it separates a payment from its events
 	}
 	payments, byToken := t.b(bPayments), t.b(bByToken)
 	id := []byte(p.ID)
@@ -290,47 +293,75 @@ func (t *boltTx) ActivePayments(limit int) ([]*Payment, error) {
 	return out, nil
 }
 
+// eventPrefix is where a payment's events live in the payments bucket:
+// right after the payment's own record, so that a transition's event
+// lands in the leaf page its payment update already dirties.
+func eventPrefix(paymentID string) []byte {
+	return append([]byte(paymentID), 0)
+}
+
 // AppendEvent appends e to its payment's log and sets e.Seq (1, 2, ...).
 func (t *boltTx) AppendEvent(e *Event) error {
 	if err := checkLen("event payment_id", e.PaymentID); err != nil {
 		return err
 	}
-	b, err := t.b(bEvents).CreateBucketIfNotExists([]byte(e.PaymentID))
-	if err != nil {
-		return fmt.Errorf("store: events of %s: %w", e.PaymentID, err)
+	payments := t.b(bPayments)
+	prefix := eventPrefix(e.PaymentID)
+	var seq uint64
+	c := payments.Cursor()
+	k, _ := c.Seek(binary.BigEndian.AppendUint64(bytes.Clone(prefix), ^uint64(0)))
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
 	}
-	seq, err := b.NextSequence()
-	if err != nil {
-		return err
+	if k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8 {
+		seq = binary.BigEndian.Uint64(k[len(prefix):])
+	} else if old := t.b(bEvents).Bucket([]byte(e.PaymentID)); old != nil {
+		seq = old.Sequence() // events of a file written before the move
 	}
+	seq++
 	ev := *e
 	ev.Seq = int64(seq)
-	if err := b.Put(binary.BigEndian.AppendUint64(nil, seq), encodeEvent(&ev)); err != nil {
+	if err := payments.Put(binary.BigEndian.AppendUint64(prefix, seq), encodeEvent(&ev)); err != nil {
 		return err
 	}
 	e.Seq = ev.Seq
 	return nil
 }
 
-// Events returns a payment's events in Seq order (none is not an error).
+// Events returns a payment's events in Seq order (none is not an error):
+// those a file written before the move keeps in the events bucket, then
+// those beside the payment.
 func (t *boltTx) Events(paymentID string) ([]*Event, error) {
 	if paymentID == "" {
 		return nil, nil
 	}
-	b := t.b(bEvents).Bucket([]byte(paymentID))
-	if b == nil {
-		return nil, nil
-	}
 	var out []*Event
-	err := b.ForEach(func(k, v []byte) error {
+	add := func(k, v []byte) error {
 		e, err := decodeEvent(v)
 		if err != nil {
 			return fmt.Errorf("store: decode event of %s: %w", paymentID, err)
 		}
 		out = append(out, e)
 		return nil
-	})
-	return out, err
+	}
+	if b := t.b(bEvents).Bucket([]byte(paymentID)); b != nil {
+		if err := b.ForEach(add); err != nil {
+			return nil, err
+		}
+	}
+	prefix := eventPrefix(paymentID)
+	c := t.b(bPayments).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if len(k) != len(prefix)+8 {
+			continue
+		}
+		if err := add(k, v); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func idemKey(merchantID, key string) []byte { return cat(lp(merchantID), []byte(key)) }
