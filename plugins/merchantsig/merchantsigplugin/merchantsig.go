@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/switchd/switchd/internal/boltgroup"
@@ -141,29 +142,33 @@ func (p *Plugin) AuthenticateSeller(ctx context.Context, req *pb.AuthenticateSel
 	if o.GetAcquirerId() != inst.institutionID {
 		return nil, sdk.InvalidArgument("order.acquirer_id", "names %q, but this instance is acquirer %q", o.GetAcquirerId(), inst.institutionID)
 	}
-	log := sdk.Logger().With("instance", inst.id, "payment_id", o.GetPaymentId(), "merchant_id", o.GetMerchantId(), "seller_key_id", req.GetSellerKeyId())
+	// The call's logger, with its fields, is made only for a message that
+	// is logged: at the usual level (warn) an approval logs nothing.
+	log := func() hclog.Logger {
+		return sdk.Logger().With("instance", inst.id, "payment_id", o.GetPaymentId(), "merchant_id", o.GetMerchantId(), "seller_key_id", req.GetSellerKeyId())
+	}
 
 	keys, ok := inst.merchants[o.GetMerchantId()]
 	if !ok {
-		log.Info("merchantsig: declined", "code", sdk.DeclineUnknownMerchant)
+		log().Info("merchantsig: declined", "code", sdk.DeclineUnknownMerchant)
 		return decline(sdk.DeclineUnknownMerchant), nil
 	}
 	pub, ok := keys[req.GetSellerKeyId()]
 	if !ok {
-		log.Info("merchantsig: declined", "code", sdk.DeclineUnknownKey)
+		log().Info("merchantsig: declined", "code", sdk.DeclineUnknownKey)
 		return decline(sdk.DeclineUnknownKey), nil
 	}
 	sig := req.GetSellerSignature()
 	signedAt := req.GetSignedAtUnixMs()
 	if len(sig) != ed25519.SignatureSize || !ed25519.Verify(pub, order.SellerMessage(order.TermsDigest(o), signedAt), sig) {
-		log.Info("merchantsig: declined", "code", sdk.DeclineBadSignature)
+		log().Info("merchantsig: declined", "code", sdk.DeclineBadSignature)
 		return decline(sdk.DeclineBadSignature), nil
 	}
 	now := p.now()
 	nowMS := now.UnixMilli()
 	windowMS := inst.window.Milliseconds()
 	if signedAt < nowMS-windowMS || signedAt > nowMS+windowMS {
-		log.Info("merchantsig: declined", "code", sdk.DeclineStaleSignature, "signed_at_ms", signedAt)
+		log().Info("merchantsig: declined", "code", sdk.DeclineStaleSignature, "signed_at_ms", signedAt)
 		return decline(sdk.DeclineStaleSignature), nil
 	}
 	if err := ctx.Err(); err != nil {
@@ -205,14 +210,16 @@ func (p *Plugin) AuthenticateSeller(ctx context.Context, req *pb.AuthenticateSel
 		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
 			return nil, err // the context ended before the write ran: nothing written
 		}
-		log.Error("merchantsig: state file", "error", err)
+		log().Error("merchantsig: state file", "error", err)
 		return nil, sdk.Unavailable(err)
 	}
 	if code != "" {
-		log.Warn("merchantsig: declined", "code", code)
+		log().Warn("merchantsig: declined", "code", code)
 		return decline(code), nil
 	}
-	log.Info("merchantsig: approved")
+	if sdk.Logger().IsInfo() {
+		log().Info("merchantsig: approved")
+	}
 	return &pb.AuthenticateSellerResponse{
 		Verdict:     pb.Verdict_VERDICT_APPROVED,
 		Attestation: inst.key.Attest(Step, inst.institutionID, req.GetOrderDigest()),

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/switchd/switchd/internal/boltgroup"
@@ -235,7 +236,7 @@ func (p *Plugin) BeginMutualAuth(ctx context.Context, req *pb.BeginMutualAuthReq
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	log := sdk.Logger().With("instance", inst.id, "payment_id", req.GetOrder().GetPaymentId(), "payer_ref", req.GetPayerRef())
+	log := callLog(inst, req.GetOrder(), req.GetPayerRef())
 	var locked bool
 	// The fn may run more than once (group commit): it sets locked afresh.
 	err = inst.db.Update(ctx, func(tx *bolt.Tx) error {
@@ -263,18 +264,29 @@ func (p *Plugin) BeginMutualAuth(ctx context.Context, req *pb.BeginMutualAuthReq
 		})
 	})
 	if err != nil {
-		return nil, stateError(ctx, log, err)
+		return nil, stateError(ctx, log(), err)
 	}
 	if locked {
-		log.Warn("ocra: begin declined", "code", sdk.DeclineLocked)
+		log().Warn("ocra: begin declined", "code", sdk.DeclineLocked)
 		return &pb.BeginMutualAuthResponse{Mechanism: Mechanism, Verdict: pb.Verdict_VERDICT_DECLINED, DeclineCode: sdk.DeclineLocked}, nil
 	}
 	data, err := json.Marshal(rfc6287.ChallengeData{Suite: pay.suite.Raw, ServerResponse: rs, ServerChallenge: qs, Nonce: hex.EncodeToString(nonce)})
 	if err != nil {
 		return nil, sdk.Internal(err)
 	}
-	log.Info("ocra: challenge issued")
+	if sdk.Logger().IsInfo() {
+		log().Info("ocra: challenge issued")
+	}
 	return &pb.BeginMutualAuthResponse{Mechanism: Mechanism, ChallengeData: data, Verdict: pb.Verdict_VERDICT_APPROVED}, nil
+}
+
+// callLog returns the logger of one call, made only when a message is
+// logged: at the usual level (warn) an approved call logs nothing and
+// should not pay for its fields.
+func callLog(inst *instance, o *pb.Order, payerRef string) func() hclog.Logger {
+	return func() hclog.Logger {
+		return sdk.Logger().With("instance", inst.id, "payment_id", o.GetPaymentId(), "payer_ref", payerRef)
+	}
 }
 
 // stateError answers a failed write to the state file: the context's error
@@ -309,7 +321,7 @@ func (p *Plugin) FinishMutualAuth(ctx context.Context, req *pb.FinishMutualAuthR
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	log := sdk.Logger().With("instance", inst.id, "payment_id", req.GetOrder().GetPaymentId(), "payer_ref", req.GetPayerRef())
+	log := callLog(inst, req.GetOrder(), req.GetPayerRef())
 	var code string
 	var failures int
 	// The fn may run more than once (group commit): it sets code and
@@ -358,13 +370,15 @@ func (p *Plugin) FinishMutualAuth(ctx context.Context, req *pb.FinishMutualAuthR
 		return nil
 	})
 	if err != nil {
-		return nil, stateError(ctx, log, err)
+		return nil, stateError(ctx, log(), err)
 	}
 	if code != "" {
-		log.Warn("ocra: finish declined", "code", code, "failures", failures)
+		log().Warn("ocra: finish declined", "code", code, "failures", failures)
 		return finishDecline(code), nil
 	}
-	log.Info("ocra: payer authenticated")
+	if sdk.Logger().IsInfo() {
+		log().Info("ocra: payer authenticated")
+	}
 	return &pb.FinishMutualAuthResponse{
 		Verdict:     pb.Verdict_VERDICT_APPROVED,
 		Attestation: inst.key.Attest(Step, inst.institutionID, req.GetOrderDigest()),
