@@ -83,7 +83,10 @@ func TestReliabilityFailpoints(t *testing.T) {
 			fired++
 			t.Logf("%s: fired; %d payments acknowledged so far", pt.spec, len(l.payments()))
 		} else if pt.mustFire {
-			t.Errorf("%s: did not fire within 30s of load", pt.spec)
+			// The daemon's log of this round says what the load waited on.
+			lines := strings.Split(strings.TrimSpace(string(logAfter[len(logBefore):])), "\n")
+			t.Errorf("%s: did not fire within 30s of load (%d payments acknowledged so far); the round's last daemon log lines:\n%s",
+				pt.spec, len(l.payments()), strings.Join(lines[max(0, len(lines)-40):], "\n"))
 		}
 	}
 	if t.Failed() {
