@@ -76,6 +76,8 @@ func TestReliabilityFailpoints(t *testing.T) {
 			p.kill()
 		} else if !errors.Is(err, errExited) {
 			t.Fatal(err)
+		} else if pt.mustFire {
+			t.Logf("%s: the daemon exited before it was ready", pt.spec)
 		}
 		logAfter, _ := os.ReadFile(dataDir + "/daemon.log")
 		name, _, _ := strings.Cut(pt.spec, "@")
