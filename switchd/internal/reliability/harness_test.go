@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -605,6 +606,29 @@ var errExited = errors.New("daemon exited during start")
 // tryStartDaemon is startDaemon returning errExited (with the log's tail)
 // when the daemon exits before it is ready.
 func tryStartDaemon(t testing.TB, bin string, n *network, dataDir string, env []string, flags ...string) (*proc, error) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		var before int64
+		if fi, err := os.Stat(filepath.Join(dataDir, "daemon.log")); err == nil {
+			before = fi.Size()
+		}
+		p, err := startOnce(t, bin, n, dataDir, env, flags...)
+		if err == nil || !errors.Is(err, errExited) || attempt == 3 {
+			return p, err
+		}
+		// freeAddr's port may be taken by another process before the
+		// daemon binds it; that is the harness's race, not the daemon's
+		// failure, so try again on fresh ports.
+		b, _ := os.ReadFile(filepath.Join(dataDir, "daemon.log"))
+		if int64(len(b)) < before || !strings.Contains(string(b[before:]), "address already in use") {
+			return p, err
+		}
+		t.Logf("daemon start: a listen port was taken meanwhile; again on fresh ports")
+	}
+}
+
+// startOnce starts the daemon once on fresh ports (see tryStartDaemon).
+func startOnce(t testing.TB, bin string, n *network, dataDir string, env []string, flags ...string) (*proc, error) {
 	t.Helper()
 	p := &proc{api: freeAddr(t), admin: freeAddr(t), exited: make(chan struct{}), log: filepath.Join(dataDir, "daemon.log")}
 	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
