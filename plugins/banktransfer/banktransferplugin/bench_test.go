@@ -3,7 +3,6 @@ package banktransferplugin
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -24,12 +23,8 @@ import (
 //
 //	go test -run '^$' -bench Payment -benchmem ./plugins/banktransfer/banktransferplugin/
 func BenchmarkPayment(b *testing.B) {
-	for _, payers := range []int{1, 64} {
-		name := "serial"
-		if payers > 1 {
-			name = fmt.Sprint(payers, " payers")
-		}
-		b.Run(name, func(b *testing.B) { benchPayments(b, payers) })
+	for _, payers := range cpubench.PayerCounts {
+		b.Run(cpubench.Name(payers), func(b *testing.B) { benchPayments(b, payers) })
 	}
 }
 
@@ -55,40 +50,9 @@ func benchPayments(b *testing.B, payers int) {
 		b.Fatal(err, acq.GetDiagnostics())
 	}
 	var n atomic.Int64
-	pay := func(number string) bool {
+	cpubench.Run(b, payers, numbers, func(number string) bool {
 		id := fmt.Sprint("pay-", n.Add(1))
-		r, err := p.ResolveInstrument(ctx, &pb.ResolveInstrumentRequest{InstanceId: "bank-a", PaymentId: id,
-			Instrument: &pb.ResolveInstrumentRequest_Account{Account: &pb.AccountInstrument{BankCode: "0011", AccountNumber: number}}})
-		if err != nil || r.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
-			b.Error(r, err)
-			return false
-		}
-		o := testOrder(id, 1299)
-		d, err := p.Debit(ctx, &pb.DebitRequest{InstanceId: "bank-a", Order: o, Token: r.GetToken()})
-		if err != nil || d.GetState() != pb.OperationState_OPERATION_STATE_APPROVED {
-			b.Error(d, err)
-			return false
-		}
-		c, err := p.Credit(ctx, &pb.CreditRequest{InstanceId: "bank-b", Order: o, PayeeAccount: shopAcct})
-		if err != nil || c.GetState() != pb.OperationState_OPERATION_STATE_APPROVED {
-			b.Error(c, err)
-			return false
-		}
-		return true
-	}
-	done := cpubench.Start(b)
-	if payers == 1 {
-		for i := 0; i < b.N && pay(numbers[i%accountsN]); i++ {
-		}
-		done()
-		return
-	}
-	var payer atomic.Int64
-	b.SetParallelism((payers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-	b.RunParallel(func(pbt *testing.PB) {
-		number := numbers[int(payer.Add(1)-1)%accountsN]
-		for pbt.Next() && pay(number) {
-		}
+		return cpubench.Payment(b, p, &pb.ResolveInstrumentRequest{InstanceId: "bank-a", PaymentId: id,
+			Instrument: &pb.ResolveInstrumentRequest_Account{Account: &pb.AccountInstrument{BankCode: "0011", AccountNumber: number}}}, testOrder(id, 1299), "bank-b", shopAcct)
 	})
-	done()
 }

@@ -3,7 +3,6 @@ package cardplugin
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -52,12 +51,8 @@ func BenchmarkDebit(b *testing.B) {
 //
 //	go test -run '^$' -bench Payment -benchmem ./plugins/card/cardplugin/
 func BenchmarkPayment(b *testing.B) {
-	for _, payers := range []int{1, 64} {
-		name := "serial"
-		if payers > 1 {
-			name = fmt.Sprint(payers, " payers")
-		}
-		b.Run(name, func(b *testing.B) { benchPayments(b, payers) })
+	for _, payers := range cpubench.PayerCounts {
+		b.Run(cpubench.Name(payers), func(b *testing.B) { benchPayments(b, payers) })
 	}
 }
 
@@ -81,40 +76,9 @@ func benchPayments(b *testing.B, payers int) {
 		b.Fatal(err, acq.GetDiagnostics())
 	}
 	var n atomic.Int64
-	pay := func(pan string) bool {
+	cpubench.Run(b, payers, pans, func(pan string) bool {
 		id := fmt.Sprint("pay-", n.Add(1))
-		r, err := p.ResolveInstrument(ctx, &pb.ResolveInstrumentRequest{InstanceId: "bank-a", PaymentId: id,
-			Instrument: &pb.ResolveInstrumentRequest_Card{Card: &pb.CardInstrument{Pan: pan, ExpiryMonth: 12, ExpiryYear: 2029}}})
-		if err != nil || r.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
-			b.Error(r, err)
-			return false
-		}
-		o := testOrder(id, 1299)
-		d, err := p.Debit(ctx, &pb.DebitRequest{InstanceId: "bank-a", Order: o, Token: r.GetToken()})
-		if err != nil || d.GetState() != pb.OperationState_OPERATION_STATE_APPROVED {
-			b.Error(d, err)
-			return false
-		}
-		c, err := p.Credit(ctx, &pb.CreditRequest{InstanceId: "bank-b", Order: o, PayeeAccount: "shop-1"})
-		if err != nil || c.GetState() != pb.OperationState_OPERATION_STATE_APPROVED {
-			b.Error(c, err)
-			return false
-		}
-		return true
-	}
-	done := cpubench.Start(b)
-	if payers == 1 {
-		for i := 0; i < b.N && pay(pans[i%cardsN]); i++ {
-		}
-		done()
-		return
-	}
-	var payer atomic.Int64
-	b.SetParallelism((payers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-	b.RunParallel(func(pbt *testing.PB) {
-		pan := pans[int(payer.Add(1)-1)%cardsN]
-		for pbt.Next() && pay(pan) {
-		}
+		return cpubench.Payment(b, p, &pb.ResolveInstrumentRequest{InstanceId: "bank-a", PaymentId: id,
+			Instrument: &pb.ResolveInstrumentRequest_Card{Card: &pb.CardInstrument{Pan: pan, ExpiryMonth: 12, ExpiryYear: 2029}}}, testOrder(id, 1299), "bank-b", "shop-1")
 	})
-	done()
 }

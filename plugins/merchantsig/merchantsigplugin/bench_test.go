@@ -3,7 +3,6 @@ package merchantsigplugin
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -21,7 +20,7 @@ import (
 //
 //	go test -run '^$' -bench AuthenticateSellerCPU -benchmem ./plugins/merchantsig/merchantsigplugin/
 func BenchmarkAuthenticateSellerCPU(b *testing.B) {
-	for _, callers := range []int{1, 64} {
+	for _, callers := range cpubench.PayerCounts {
 		name := "serial"
 		if callers > 1 {
 			name = fmt.Sprint(callers, " sellers")
@@ -44,20 +43,8 @@ func BenchmarkAuthenticateSellerCPU(b *testing.B) {
 				}
 				return true
 			}
-			done := cpubench.Start(b)
-			if callers == 1 {
-				for i := 0; i < b.N && call(reqs[i]); i++ {
-				}
-				done()
-				return
-			}
 			var n atomic.Int64
-			b.SetParallelism((callers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-			b.RunParallel(func(pbt *testing.PB) {
-				for pbt.Next() && call(reqs[n.Add(1)-1]) {
-				}
-			})
-			done()
+			cpubench.Run(b, callers, []struct{}{{}}, func(struct{}) bool { return call(reqs[n.Add(1)-1]) })
 		})
 	}
 }

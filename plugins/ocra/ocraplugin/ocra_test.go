@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -485,12 +484,8 @@ func TestConfigureReportsEveryProblem(t *testing.T) {
 //
 //	go test -run '^$' -bench MutualAuth -benchmem ./plugins/ocra/ocraplugin/
 func BenchmarkMutualAuth(b *testing.B) {
-	for _, payers := range []int{1, 64} {
-		name := "serial"
-		if payers > 1 {
-			name = fmt.Sprint(payers, " payers")
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, payers := range cpubench.PayerCounts {
+		b.Run(cpubench.Name(payers), func(b *testing.B) {
 			now := t0
 			p, _ := MustPlugin(b, b.TempDir(), &now)
 			suite, err := rfc6287.ParseSuite(DefaultSuite)
@@ -531,19 +526,7 @@ func BenchmarkMutualAuth(b *testing.B) {
 				}
 				return true
 			}
-			done := cpubench.Start(b)
-			if payers == 1 {
-				for i := 0; i < b.N && pay(); i++ {
-				}
-				done()
-				return
-			}
-			b.SetParallelism((payers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-			b.RunParallel(func(pbt *testing.PB) {
-				for pbt.Next() && pay() {
-				}
-			})
-			done()
+			cpubench.Run(b, payers, []struct{}{{}}, func(struct{}) bool { return pay() })
 		})
 	}
 }
