@@ -110,17 +110,23 @@ func checkLen(what, s string) error {
 	return nil
 }
 
-// GetPayment returns the payment with that id, or ErrNotFound.
-func (t *boltTx) GetPayment(id string) (*Payment, error) {
-	data := t.b(bPayments).Get([]byte(id))
+// getRecord reads and decodes the record at key id of bucket b (what
+// names it in errors), or returns ErrNotFound.
+func getRecord[T any](b *bolt.Bucket, id, what string, decode func([]byte) (*T, error)) (*T, error) {
+	data := b.Get([]byte(id))
 	if data == nil {
 		return nil, ErrNotFound
 	}
-	p, err := decodePayment(data)
+	r, err := decode(data)
 	if err != nil {
-		return nil, fmt.Errorf("store: decode payment %q: %w", id, err)
+		return nil, fmt.Errorf("store: decode %s %q: %w", what, id, err)
 	}
-	return p, nil
+	return r, nil
+}
+
+// GetPayment returns the payment with that id, or ErrNotFound.
+func (t *boltTx) GetPayment(id string) (*Payment, error) {
+	return getRecord(t.b(bPayments), id, "payment", decodePayment)
 }
 
 func merchantKey(merchantID string, created time.Time, id string) []byte {
@@ -462,15 +468,7 @@ func (t *boltTx) writeOutbox(m *OutboxMessage) error {
 
 // GetOutbox returns the message with that id, or ErrNotFound.
 func (t *boltTx) GetOutbox(id string) (*OutboxMessage, error) {
-	data := t.b(bOutbox).Get([]byte(id))
-	if data == nil {
-		return nil, ErrNotFound
-	}
-	m, err := decodeOutbox(data)
-	if err != nil {
-		return nil, fmt.Errorf("store: decode outbox message %q: %w", id, err)
-	}
-	return m, nil
+	return getRecord(t.b(bOutbox), id, "outbox message", decodeOutbox)
 }
 
 // PutOutbox replaces an existing message (ErrNotFound if there is none)
