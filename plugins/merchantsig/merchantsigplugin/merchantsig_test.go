@@ -298,24 +298,6 @@ func TestBadRequests(t *testing.T) {
 	}
 }
 
-func BenchmarkAuthenticateSeller(b *testing.B) {
-	now := t0
-	p, _ := MustPlugin(b, b.TempDir(), &now)
-	ctx := context.Background()
-	reqs := make([]*pb.AuthenticateSellerRequest, b.N)
-	for i := range reqs {
-		o := testOrder("pay-" + strconv.Itoa(i))
-		o.OrderRef = "A-" + strconv.Itoa(i) // distinct terms, so distinct signatures
-		reqs[i] = signedRequest(o, sellerKey, "k1", t0)
-	}
-	b.ResetTimer()
-	for i := range b.N {
-		if res, err := p.AuthenticateSeller(ctx, reqs[i]); err != nil || res.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
-			b.Fatal(res, err)
-		}
-	}
-}
-
 // TestConcurrentReplay presents one signature for many payments at once:
 // exactly one is approved.
 func TestConcurrentReplay(t *testing.T) {
