@@ -38,6 +38,7 @@ type Settings struct {
 	MerchantBurst         int           // "merchant-burst": requests one merchant may make at once above its rate
 	ReadHeaderTimeout     time.Duration // "read-header-timeout": time a client has to send a request's headers
 	ReadTimeout           time.Duration // "read-timeout": time a client has to send a whole request
+	PluginGOMAXPROCS      int           // "plugin-gomaxprocs": GOMAXPROCS of each plugin process; 0: a quarter of the CPUs, at least 1
 }
 
 // SettingsFlag is the flag (and SWITCHD_SETTINGS variable) naming the
@@ -70,6 +71,7 @@ var settings = []setting{
 	{"merchant-burst", "API requests one merchant may make at once above merchant-rate", 200},
 	{"read-header-timeout", "time a client has to send a request's headers before its connection is closed", 10 * time.Second},
 	{"read-timeout", "time a client has to send a whole request, body included", 30 * time.Second},
+	{"plugin-gomaxprocs", "CPUs each plugin process may run Go code on at once (GOMAXPROCS); 0: a quarter of the machine's, at least 1", 0},
 }
 
 // BindSettings registers every setting as a flag on fs, with its default
@@ -175,6 +177,7 @@ func LoadSettings(fs *pflag.FlagSet) (*Settings, error) {
 	s.WebhookMaxAttempts = intIn("webhook-max-attempts", 1, 1000)
 	s.MerchantRate = intIn("merchant-rate", 1, 1_000_000)
 	s.MerchantBurst = intIn("merchant-burst", 1, 1_000_000)
+	s.PluginGOMAXPROCS = intIn("plugin-gomaxprocs", 0, 1024)
 	if s.ReadTimeout > 0 && s.ReadTimeout < s.ReadHeaderTimeout {
 		bad("read-timeout", "%s is shorter than read-header-timeout (%s)", s.ReadTimeout, s.ReadHeaderTimeout)
 	}

@@ -153,6 +153,7 @@ func TestSettingsInvalid(t *testing.T) {
 		{name: "backoffs inverted", args: []string{"--webhook-initial-backoff", "5m", "--webhook-max-backoff", "1m"}, wantErr: ErrInvalidSetting, want: []string{"shorter than webhook-initial-backoff"}},
 		{name: "attempts", env: map[string]string{"SWITCHD_WEBHOOK_MAX_ATTEMPTS": "0"}, wantErr: ErrInvalidSetting, want: []string{"webhook-max-attempts", "out of range"}},
 		{name: "merchant rate", env: map[string]string{"SWITCHD_MERCHANT_RATE": "0"}, wantErr: ErrInvalidSetting, want: []string{"merchant-rate", "0 is out of range; give 1 to 1000000"}},
+		{name: "plugin gomaxprocs negative", args: []string{"--plugin-gomaxprocs", "-1"}, wantErr: ErrInvalidSetting, want: []string{"plugin-gomaxprocs", "-1 is out of range; give 0 to 1024"}},
 		{name: "merchant burst", env: map[string]string{"SWITCHD_MERCHANT_BURST": "lots"}, wantErr: ErrInvalidSetting, want: []string{"merchant-burst"}},
 		{name: "read timeout below header timeout", env: map[string]string{"SWITCHD_READ_HEADER_TIMEOUT": "20s", "SWITCHD_READ_TIMEOUT": "5s"}, wantErr: ErrInvalidSetting, want: []string{"read-timeout", "5s is shorter than read-header-timeout (20s)"}},
 		{name: "read header timeout unitless", env: map[string]string{"SWITCHD_READ_HEADER_TIMEOUT": "10"}, wantErr: ErrInvalidSetting, want: []string{"read-header-timeout", "no unit"}},

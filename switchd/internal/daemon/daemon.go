@@ -97,7 +97,8 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	if d.linked != nil {
 		d.host = pluginhost.InProcess(d.linked)
 	} else {
-		d.host = pluginhost.New(pluginhost.Options{Logger: d.log, LogLevel: d.set.LogLevel, CallTimeout: d.set.PluginCallTimeout})
+		d.host = pluginhost.New(pluginhost.Options{Logger: d.log, LogLevel: d.set.LogLevel, CallTimeout: d.set.PluginCallTimeout,
+			GOMAXPROCS: d.set.PluginGOMAXPROCS})
 	}
 	if err := os.MkdirAll(d.set.DataDir, 0o700); err != nil {
 		return fmt.Errorf("daemon: data dir: %w", err)

@@ -258,7 +258,7 @@ func (n *network) settings(dataDir string) *config.Settings {
 	return &config.Settings{APIAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", PublicURL: "http://127.0.0.1",
 		DataDir: dataDir, ConfigPath: n.Dir, PluginDir: n.Dir, LogLevel: "warn", LogFormat: "text",
 		DefaultExpiry: 15 * time.Minute, WebhookMaxAttempts: 12, WebhookInitialBackoff: 50 * time.Millisecond,
-		WebhookMaxBackoff: time.Second, PluginCallTimeout: 10 * time.Second}
+		WebhookMaxBackoff: time.Second, PluginCallTimeout: 10 * time.Second, PluginGOMAXPROCS: 2}
 }
 
 // receiver is the seller's webhook endpoint: it verifies every signature

@@ -11,8 +11,9 @@
 // checks it again right before exec. Plugins speak gRPC only, over a Unix
 // socket with automatic mutual TLS, and negotiate the contract version with
 // VersionedPlugins. They do not inherit the daemon's environment: they see
-// only SWITCHD_PLUGIN_LOG_LEVEL, GOGC=200 (see Performance) and
-// go-plugin's handshake variables.
+// only SWITCHD_PLUGIN_LOG_LEVEL, GOGC=200 and GOMAXPROCS (Options, by
+// default a quarter of the CPUs; see Performance) and go-plugin's
+// handshake variables.
 //
 // # No orphans
 //
@@ -103,9 +104,13 @@
 //   - GOGC=200 in the plugin's environment: plugin CPU -13% (sample),
 //     -12% (card), for about 4 MiB more peak RSS per plugin.
 //
-// Tried and dropped: GOMAXPROCS=1 for plugins (-15% serial, -28% parallel
-// on the sample plugin, but the card plugin lost 30-45% of its Debit
-// throughput: a goroutine in fsync holds the only P); NumStreamWorkers(4)
+// GOMAXPROCS=1 for plugins (-15% serial, -28% parallel on the sample
+// plugin) was first dropped, since the card plugin alone lost 30-45% of
+// its Debit throughput (a goroutine in fsync holds the only P); with the
+// daemon and four plugins sharing two CPUs in `switchd bench` it cut the
+// plugins' CPU per payment by 8-10%, so plugins now get a quarter of the
+// CPUs (DefaultPluginProcs), 1 on small machines. Tried and dropped:
+// NumStreamWorkers(4)
 // (with one P most calls found every worker busy); SharedWriteBuffer,
 // 8 KiB read/write buffers, WithDisableRetry, fixed windows in process: no
 // measurable effect. No keepalive is configured on either side, so nothing

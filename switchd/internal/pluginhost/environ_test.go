@@ -12,10 +12,11 @@ import (
 
 // TestPluginEnvironment checks what a plugin process sees: none of the
 // daemon's environment, the log level, and the Go runtime settings the
-// host chooses for plugins (GOGC=200).
+// host chooses for plugins (GOGC=200, GOMAXPROCS from the Options or
+// DefaultPluginProcs).
 func TestPluginEnvironment(t *testing.T) {
 	t.Setenv("SWITCHD_TEST_SECRET", "do-not-leak")
-	h, _ := mustStartSample(t, pluginhost.Options{LogLevel: "warn"})
+	h, _ := mustStartSample(t, pluginhost.Options{LogLevel: "warn", GOMAXPROCS: 3})
 	st := h.Status(context.Background())
 	if len(st) != 1 || st[0].PID == 0 {
 		t.Fatalf("status %+v", st)
@@ -34,7 +35,7 @@ func TestPluginEnvironment(t *testing.T) {
 		present   bool
 	}{
 		{key: "SWITCHD_PLUGIN_LOG_LEVEL", want: "warn", present: true},
-		{key: "GOMAXPROCS", present: false},
+		{key: "GOMAXPROCS", want: "3", present: true},
 		{key: "GOGC", want: "200", present: true},
 		{key: "SWITCHD_TEST_SECRET", present: false},
 		{key: "PATH", present: false},

@@ -37,6 +37,9 @@ type Options struct {
 	LogLevel      string        // passed to plugins as SWITCHD_PLUGIN_LOG_LEVEL
 	CallTimeout   time.Duration // cap for a call whose ctx has no deadline (default 10s)
 	HealthTimeout time.Duration // default 2s
+	// GOMAXPROCS is the GOMAXPROCS of every plugin process; 0 means
+	// DefaultPluginProcs() (see there).
+	GOMAXPROCS int
 }
 
 // Status describes one plugin, as reported by Host.Status.
@@ -72,6 +75,9 @@ func New(opts Options) *Host {
 	}
 	if opts.HealthTimeout <= 0 {
 		opts.HealthTimeout = DefaultHealthTimeout
+	}
+	if opts.GOMAXPROCS <= 0 {
+		opts.GOMAXPROCS = DefaultPluginProcs()
 	}
 	return &Host{opts: opts, plugins: map[string]*supervised{}}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -43,13 +44,22 @@ var grpcDialOptions = []grpc.DialOption{
 // allocated, every few hundred calls; GC was 17% of its CPU. 200 cut the
 // plugin's CPU per call by 13% (400: 21%) for about 4 MiB more peak RSS
 // per plugin (400: 12.5 MiB).
-//
-// GOMAXPROCS stays the runtime's default. GOMAXPROCS=1 made a trivial
-// plugin 15-28% cheaper per call, but a real one slower: the card plugin's
-// Debit (bbolt, fsync) lost 30-45% of its throughput with 64 concurrent
-// callers, because a goroutine blocked in fsync holds the only P until
-// sysmon takes it back.
 const pluginGOGC = "200"
+
+// DefaultPluginProcs is the GOMAXPROCS given to plugin processes when the
+// Options leave it 0: a quarter of the machine's CPUs, at least 1.
+//
+// A switch runs the daemon and four or more plugins on the same CPUs. With
+// the runtime's default every plugin process gets one P per CPU, and each
+// of them spins looking for work whenever a call wakes it: on the 2-vCPU
+// bench machine, GOMAXPROCS=1 cut the plugins' CPU per payment by 8-10%
+// and raised complete payments/s by 4% (BENCHMARKS.md, 2026-11-26, third
+// sitting). Alone, a plugin pays for it: a goroutine blocked in fsync
+// holds the only P until sysmon takes it back, which cost the card
+// plugin's Debit 30-45% of its throughput with 64 callers and nothing else
+// running (doc.go, Performance), still some 20,000 Debits/s. A machine
+// whose plugins need more sets the plugin-gomaxprocs setting.
+func DefaultPluginProcs() int { return max(1, runtime.NumCPU()/4) }
 
 // proc is one running plugin process (or, for InProcess, one in-memory
 // connection with no process).
@@ -146,7 +156,8 @@ func launch(spec Spec, opts Options, logger *slogAdapter) (*proc, error) {
 	}
 	sum, _ := hex.DecodeString(spec.SHA256)
 	cmd := exec.Command(spec.Path)
-	cmd.Env = []string{"SWITCHD_PLUGIN_LOG_LEVEL=" + opts.LogLevel, "GOGC=" + pluginGOGC}
+	cmd.Env = []string{"SWITCHD_PLUGIN_LOG_LEVEL=" + opts.LogLevel, "GOGC=" + pluginGOGC,
+		"GOMAXPROCS=" + strconv.Itoa(opts.GOMAXPROCS)}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
