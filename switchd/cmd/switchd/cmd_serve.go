@@ -19,7 +19,10 @@ func newServeCmd() *cobra.Command {
 (each binary's sha256 pinned in the configuration or the lock file), configures
 every institution, opens the store in the data dir, delivers pending outbox
 messages, recovers interrupted payments, and serves the public API and payment
-page on --api-addr and the admin API and metrics on --admin-addr.
+page on --api-addr and the admin API and metrics on --admin-addr. Once it
+listens it logs the line "switchd serving" with the bound addresses (api=,
+admin=): give port 0 (--api-addr 127.0.0.1:0) to have the kernel pick a free
+port and read it there.
 
 SIGHUP (or POST /v1/admin/reload) reloads the network configuration: a valid one
 replaces the current one without dropping requests; a broken one is rejected

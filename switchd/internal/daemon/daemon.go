@@ -86,7 +86,11 @@ func New(set *config.Settings, logger *slog.Logger) *Daemon {
 func (d *Daemon) LinkPlugins(impls map[string]sdk.Plugin) { d.linked = impls }
 
 // Start brings the daemon up (see the package doc for the order) and
-// returns once it listens. On error everything started is stopped again.
+// returns once it listens. Its last act is the info line "switchd serving"
+// with the bound addresses as attributes api and admin: with port 0 in
+// an address, the kernel picks the port and that line is how a process
+// running `switchd serve` learns it (the reliability harness does). On
+// error everything started is stopped again.
 func (d *Daemon) Start(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
