@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -557,19 +556,61 @@ func (c *client) pay(token string, choice map[string]any, key []byte) (string, e
 // proc is `switchd serve` running as a subprocess.
 type proc struct {
 	cmd        *exec.Cmd
-	api, admin string
+	api, admin string // the bound addresses, from the daemon's log
 	exited     chan struct{}
 	log        string
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// publicURL is the daemons' --public-url: the base of the payment page
+// links (pay_url) in create answers. The harness never follows those
+// links (the payer drives /v1/pay/<pay_token> on the bound API address),
+// so it does not need the API's port; it is the origin the passkey bank's
+// relying party expects (rp_origins), as in a deployment.
+const publicURL = "https://pay.example"
+
+// servingMsg is the message of the line `switchd serve` logs once it
+// listens, with the bound addresses as attributes api and admin.
+const servingMsg = "switchd serving"
+
+// servingAddrs returns the api and admin addresses of the first complete
+// (newline-terminated) "switchd serving" line in log, which is in the
+// daemon's default text format (log/slog's TextHandler: key=value, a value
+// quoted when it needs to be).
+func servingAddrs(log []byte) (api, admin string, ok bool) {
+	lines := strings.Split(string(log), "\n")
+	for _, line := range lines[:len(lines)-1] { // the last is incomplete, or empty
+		f := logfmt(line)
+		if f["msg"] == servingMsg && f["api"] != "" && f["admin"] != "" {
+			return f["api"], f["admin"], true
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return "", "", false
+}
+
+// logfmt parses one text log line into its attributes. It stops at the
+// first token that is not key=value.
+func logfmt(line string) map[string]string {
+	out := map[string]string{}
+	for {
+		line = strings.TrimLeft(line, " ")
+		key, rest, ok := strings.Cut(line, "=")
+		if !ok || key == "" || strings.Contains(key, " ") {
+			return out
+		}
+		var val string
+		if strings.HasPrefix(rest, `"`) {
+			q, err := strconv.QuotedPrefix(rest)
+			if err != nil {
+				return out
+			}
+			val, _ = strconv.Unquote(q)
+			rest = rest[len(q):]
+		} else {
+			val, rest, _ = strings.Cut(rest, " ")
+		}
+		out[key] = val
+		line = rest
+	}
 }
 
 // skipUnlessSubprocesses skips t under -short and -race (see raceEnabled).
@@ -603,40 +644,32 @@ func startDaemon(t testing.TB, bin string, n *network, dataDir string, env []str
 // is ready.
 var errExited = errors.New("daemon exited during start")
 
-// tryStartDaemon is startDaemon returning errExited (with the log's tail)
-// when the daemon exits before it is ready.
+// tryStartDaemon is startDaemon returning errExited (with the tail of
+// this start's log) when the daemon exits before it is ready.
+//
+// The daemon listens on 127.0.0.1:0 for both the API and the admin API:
+// the kernel picks free ports at bind time, so no other process (go test
+// runs packages, and their daemons, in parallel) can take them between a
+// choice and the bind. The harness learns them from the "switchd serving"
+// line the daemon logs once it listens (see servingAddrs), reading only
+// what this start appended to dataDir's daemon.log. A restarted daemon
+// gets new ports: every caller makes a new client from p.api after each
+// start.
 func tryStartDaemon(t testing.TB, bin string, n *network, dataDir string, env []string, flags ...string) (*proc, error) {
 	t.Helper()
-	for attempt := 1; ; attempt++ {
-		var before int64
-		if fi, err := os.Stat(filepath.Join(dataDir, "daemon.log")); err == nil {
-			before = fi.Size()
-		}
-		p, err := startOnce(t, bin, n, dataDir, env, flags...)
-		if err == nil || !errors.Is(err, errExited) || attempt == 3 {
-			return p, err
-		}
-		// freeAddr's port may be taken by another process before the
-		// daemon binds it; that is the harness's race, not the daemon's
-		// failure, so try again on fresh ports.
-		b, _ := os.ReadFile(filepath.Join(dataDir, "daemon.log"))
-		if int64(len(b)) < before || !strings.Contains(string(b[before:]), "address already in use") {
-			return p, err
-		}
-		t.Logf("daemon start: a listen port was taken meanwhile; again on fresh ports")
-	}
-}
-
-// startOnce starts the daemon once on fresh ports (see tryStartDaemon).
-func startOnce(t testing.TB, bin string, n *network, dataDir string, env []string, flags ...string) (*proc, error) {
-	t.Helper()
-	p := &proc{api: freeAddr(t), admin: freeAddr(t), exited: make(chan struct{}), log: filepath.Join(dataDir, "daemon.log")}
+	p := &proc{exited: make(chan struct{}), log: filepath.Join(dataDir, "daemon.log")}
 	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"serve", "--api-addr", p.api, "--admin-addr", p.admin, "--public-url", "http://" + p.api,
-		"--data-dir", dataDir, "--config", n.Dir, "--plugin-dir", n.Dir, "--log-level", "info",
+	fi, err := logf.Stat()
+	if err != nil {
+		logf.Close()
+		return nil, err
+	}
+	from := fi.Size() // earlier starts' lines end here (those daemons have exited)
+	args := append([]string{"serve", "--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--public-url", publicURL,
+		"--data-dir", dataDir, "--config", n.Dir, "--plugin-dir", n.Dir, "--log-level", "info", "--log-format", "text",
 		"--webhook-initial-backoff", "50ms", "--webhook-max-backoff", "500ms"}, flags...)
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
@@ -647,22 +680,36 @@ func startOnce(t testing.TB, bin string, n *network, dataDir string, env []strin
 	}
 	go func() { p.cmd.Wait(); logf.Close(); close(p.exited) }()
 	t.Cleanup(p.kill)
+	startLog := func() []byte {
+		b, _ := os.ReadFile(p.log)
+		if int64(len(b)) < from {
+			return nil
+		}
+		return b[from:]
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
 		case <-p.exited:
-			b, _ := os.ReadFile(p.log)
-			return p, fmt.Errorf("%w:\n%s", errExited, tail(b))
+			return p, fmt.Errorf("%w:\n%s", errExited, tail(startLog()))
 		default:
 		}
-		res, err := http.Get("http://" + p.admin + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return p, nil
+		if p.admin == "" {
+			p.api, p.admin, _ = servingAddrs(startLog())
+		}
+		if p.admin != "" {
+			res, err := http.Get("http://" + p.admin + "/readyz")
+			if err == nil {
+				res.Body.Close()
+				if res.StatusCode == http.StatusOK {
+					return p, nil
+				}
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	if p.admin == "" {
+		return nil, fmt.Errorf("daemon logged no %q line within 60s:\n%s", servingMsg, tail(startLog()))
 	}
 	return nil, errors.New("daemon did not become ready within 60s")
 }
