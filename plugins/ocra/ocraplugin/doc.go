@@ -14,8 +14,10 @@
 // Each challenge serves one Finish, right or wrong. After max_failures wrong
 // answers in a row the payer's credential is locked; Begin and Finish then
 // decline with "locked". Every wrong answer declines with "auth_failed",
-// whichever part was wrong. Open challenges and failure counts live in a
-// bbolt file (ocra.db) in the instance's data dir; keys live only in memory.
+// whichever part was wrong. Failure counts and locks live in a bbolt file
+// (ocra.db) in the instance's data dir; open challenges live in memory
+// (openSet), so a restart forgets them and an approved payment writes
+// nothing; keys live only in memory.
 //
 // The package is importable so that benchmarks can run the plugin
 // in-process; the binary in plugins/ocra serves it with sdk.Serve.

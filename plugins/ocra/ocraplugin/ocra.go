@@ -46,6 +46,7 @@ var (
 // configured under its own instance id.
 type Plugin struct {
 	insts *authkit.Instances[*instance]
+	open  *openSet // open challenges, in memory, of every instance
 	now   func() time.Time
 }
 
@@ -58,7 +59,7 @@ type instance struct {
 
 // New returns an unconfigured plugin. It has no side effects.
 func New() *Plugin {
-	return &Plugin{insts: authkit.NewInstances[*instance](Name), now: time.Now}
+	return &Plugin{insts: authkit.NewInstances[*instance](Name), open: newOpenSet(), now: time.Now}
 }
 
 // GetInfo describes the plugin.
@@ -74,18 +75,11 @@ func (p *Plugin) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoRespon
 }
 
 var (
-	bucketPending = []byte("pending") // payer_ref NUL payment_id -> pendingRecord JSON
-	bucketPayers  = []byte("payers")  // payer_ref -> payerState JSON
+	bucketPayers = []byte("payers") // payer_ref -> payerState JSON
+	// bucketPending held open challenges in files of versions before
+	// open challenges moved to memory (openSet); Configure drops it.
+	bucketPending = []byte("pending")
 )
-
-// pendingRecord is an open challenge. Nothing in it is secret.
-type pendingRecord struct {
-	Digest          string `json:"digest"`
-	Nonce           string `json:"nonce"`
-	ClientChallenge string `json:"client_challenge"`
-	ServerChallenge string `json:"server_challenge"`
-	ExpiresUnixMS   int64  `json:"expires_unix_ms"`
-}
 
 // payerState is a payer's failure count and lock.
 type payerState struct {
@@ -95,17 +89,20 @@ type payerState struct {
 
 // Configure applies one issuer's settings. On any error diagnostic the
 // instance keeps its previous settings.
-func (p *Plugin) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
-	s, diags, err := authkit.Parse(req, Name, "ocra needs a data dir for open challenges and lockouts.", parse)
+func (p *Plugin) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	s, diags, err := authkit.Parse(req, Name, "ocra needs a data dir for its lockouts.", parse)
 	if err != nil {
 		return nil, err
 	}
 	if sdk.HasErrors(diags) {
 		return &pb.ConfigureResponse{Diagnostics: diags}, nil
 	}
-	db, d := p.insts.OpenState(req.GetDataDir(), StateFile, req.GetInstanceId(), bucketPending, bucketPayers)
+	db, d := p.insts.OpenState(req.GetDataDir(), StateFile, req.GetInstanceId(), bucketPayers)
 	if d != nil {
 		return &pb.ConfigureResponse{Diagnostics: append(diags, d)}, nil
+	}
+	if err := dropPending(ctx, db, req.GetInstanceId()); err != nil {
+		return &pb.ConfigureResponse{Diagnostics: append(diags, sdk.ErrorDiag(nil, "Cannot initialise state file", "%v", err))}, nil
 	}
 	inst := &instance{settings: s, id: req.GetInstanceId(), institutionID: authkit.InstitutionID(req), db: db}
 	p.insts.Put(inst.id, inst)
@@ -164,28 +161,34 @@ func decodeStrict(data []byte, v any) error {
 	return nil
 }
 
-func pendingKey(payerRef, paymentID string) []byte {
-	return []byte(payerRef + "\x00" + paymentID)
+// dropPending deletes the instance's bucket of open challenges left by
+// an earlier version, if there is one: they were all forgotten when the
+// plugin stopped, as they are now.
+func dropPending(ctx context.Context, db *boltgroup.Committer[*bolt.Tx], instanceID string) error {
+	var old bool
+	if err := db.DB().View(func(tx *bolt.Tx) error {
+		old = tx.Bucket([]byte(instanceID)).Bucket(bucketPending) != nil
+		return nil
+	}); err != nil || !old {
+		return err
+	}
+	return db.Update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(instanceID))
+		if b.Bucket(bucketPending) == nil {
+			return nil
+		}
+		return b.DeleteBucket(bucketPending)
+	})
 }
 
-// purgeExpired deletes the payer's open challenges that have expired, so
-// challenges that were never answered do not pile up.
-func purgeExpired(pending *bolt.Bucket, payerRef string, nowMS int64) error {
-	prefix := []byte(payerRef + "\x00")
-	var expired [][]byte
-	c := pending.Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		var rec pendingRecord
-		if err := json.Unmarshal(v, &rec); err != nil || rec.ExpiresUnixMS < nowMS {
-			expired = append(expired, append([]byte(nil), k...))
-		}
-	}
-	for _, k := range expired {
-		if err := pending.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
+// payerState reads the payer's failure count and lock.
+func (inst *instance) payerState(payerRef string) (payerState, error) {
+	var st payerState
+	err := inst.db.DB().View(func(tx *bolt.Tx) error {
+		_, err := getJSON(tx.Bucket([]byte(inst.id)).Bucket(bucketPayers), []byte(payerRef), &st)
+		return err
+	})
+	return st, err
 }
 
 func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
@@ -237,39 +240,23 @@ func (p *Plugin) BeginMutualAuth(ctx context.Context, req *pb.BeginMutualAuthReq
 		return nil, err
 	}
 	log := callLog(inst, req.GetOrder(), req.GetPayerRef())
-	var locked bool
-	// The fn may run more than once (group commit): it sets locked afresh.
-	err = inst.db.Update(ctx, func(tx *bolt.Tx) error {
-		locked = false
-		b := tx.Bucket([]byte(inst.id))
-		var st payerState
-		if _, err := getJSON(b.Bucket(bucketPayers), []byte(req.GetPayerRef()), &st); err != nil {
-			return err
-		}
-		if st.Locked {
-			locked = true
-			return nil
-		}
-		pending := b.Bucket(bucketPending)
-		if err := purgeExpired(pending, req.GetPayerRef(), p.now().UnixMilli()); err != nil {
-			return err
-		}
-		// A new Begin replaces any open challenge for the same payment.
-		return putJSON(pending, pendingKey(req.GetPayerRef(), req.GetOrder().GetPaymentId()), pendingRecord{
-			Digest:          hex.EncodeToString(req.GetOrderDigest()),
-			Nonce:           hex.EncodeToString(nonce),
-			ClientChallenge: in.ClientChallenge,
-			ServerChallenge: qs,
-			ExpiresUnixMS:   p.now().Add(inst.ttl).UnixMilli(),
-		})
-	})
+	st, err := inst.payerState(req.GetPayerRef())
 	if err != nil {
 		return nil, stateError(ctx, log(), err)
 	}
-	if locked {
+	if st.Locked {
 		log().Warn("ocra: begin declined", "code", sdk.DeclineLocked)
 		return &pb.BeginMutualAuthResponse{Mechanism: Mechanism, Verdict: pb.Verdict_VERDICT_DECLINED, DeclineCode: sdk.DeclineLocked}, nil
 	}
+	// A new Begin replaces any open challenge for the same payment.
+	now := p.now()
+	p.open.put(p.open.payer(inst.id, req.GetPayerRef()), req.GetOrder().GetPaymentId(), pendingRecord{
+		digest:          bytes.Clone(req.GetOrderDigest()),
+		nonce:           nonce,
+		clientChallenge: in.ClientChallenge,
+		serverChallenge: qs,
+		expiresMS:       now.Add(inst.ttl).UnixMilli(),
+	}, now.UnixMilli())
 	data, err := json.Marshal(rfc6287.ChallengeData{Suite: pay.suite.Raw, ServerResponse: rs, ServerChallenge: qs, Nonce: hex.EncodeToString(nonce)})
 	if err != nil {
 		return nil, sdk.Internal(err)
@@ -322,53 +309,7 @@ func (p *Plugin) FinishMutualAuth(ctx context.Context, req *pb.FinishMutualAuthR
 		return nil, err
 	}
 	log := callLog(inst, req.GetOrder(), req.GetPayerRef())
-	var code string
-	var failures int
-	// The fn may run more than once (group commit): it sets code and
-	// failures afresh. The challenge is spent inside the transaction, so two
-	// Finishes for one challenge cannot both see it, batched or not.
-	err = inst.db.Update(ctx, func(tx *bolt.Tx) error {
-		code, failures = "", 0
-		b := tx.Bucket([]byte(inst.id))
-		payers, pending := b.Bucket(bucketPayers), b.Bucket(bucketPending)
-		var st payerState
-		if _, err := getJSON(payers, []byte(req.GetPayerRef()), &st); err != nil {
-			return err
-		}
-		if st.Locked {
-			code = sdk.DeclineLocked
-			return nil
-		}
-		key := pendingKey(req.GetPayerRef(), req.GetOrder().GetPaymentId())
-		var rec pendingRecord
-		found, err := getJSON(pending, key, &rec)
-		if err != nil {
-			return err
-		}
-		if !found {
-			// Spent, replaced, or never issued: a new Begin is needed.
-			code = sdk.DeclineReplay
-			return nil
-		}
-		if err := pending.Delete(key); err != nil {
-			return err
-		}
-		if p.now().UnixMilli() > rec.ExpiresUnixMS {
-			code = sdk.DeclineReplay
-			return nil
-		}
-		if !p.verify(pay, &rec, req.GetOrderDigest(), in.ClientResponse) {
-			st.Failures++
-			st.Locked = st.Failures >= inst.maxFailures
-			failures = st.Failures
-			code = sdk.DeclineAuthFailed
-			return putJSON(payers, []byte(req.GetPayerRef()), st)
-		}
-		if st.Failures != 0 {
-			return putJSON(payers, []byte(req.GetPayerRef()), payerState{})
-		}
-		return nil
-	})
+	code, failures, err := p.spend(ctx, inst, pay, req, in.ClientResponse)
 	if err != nil {
 		return nil, stateError(ctx, log(), err)
 	}
@@ -385,23 +326,65 @@ func (p *Plugin) FinishMutualAuth(ctx context.Context, req *pb.FinishMutualAuthR
 	}, nil
 }
 
+// spend takes the payment's open challenge and checks the answer: it
+// returns "" when the payer is authenticated, else the decline code (and
+// the payer's failure count after a wrong answer). The payer's Finishes
+// run one at a time, so the lock read here is current until the failure
+// count is written. A locked payer is refused before the challenge is
+// touched; otherwise the challenge is spent, right or wrong. Only a
+// wrong answer, or a right one after earlier wrong ones, writes to the
+// state file (the count must outlive a restart); a right answer from a
+// payer with no failures writes nothing.
+func (p *Plugin) spend(ctx context.Context, inst *instance, pay *payer, req *pb.FinishMutualAuthRequest, answer string) (code string, failures int, err error) {
+	payerRef := req.GetPayerRef()
+	po := p.open.payer(inst.id, payerRef)
+	po.finish.Lock()
+	defer po.finish.Unlock()
+	st, err := inst.payerState(payerRef)
+	if err != nil {
+		return "", 0, err
+	}
+	if st.Locked {
+		return sdk.DeclineLocked, 0, nil
+	}
+	rec, ok := p.open.take(po, req.GetOrder().GetPaymentId())
+	if !ok || p.now().UnixMilli() > rec.expiresMS {
+		// Spent, replaced, expired, forgotten at a restart, or never
+		// issued: a new Begin is needed.
+		return sdk.DeclineReplay, 0, nil
+	}
+	right := p.verify(pay, &rec, req.GetOrderDigest(), answer)
+	if right && st.Failures == 0 {
+		return "", 0, nil
+	}
+	if right {
+		st = payerState{}
+	} else {
+		st.Failures++
+		st.Locked = st.Failures >= inst.maxFailures
+		code, failures = sdk.DeclineAuthFailed, st.Failures
+	}
+	// The answer has been checked and the challenge spent: the count is
+	// written even if the caller has gone. The fn may run more than once
+	// (group commit); it writes the same state each time.
+	err = inst.db.Update(context.WithoutCancel(ctx), func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket([]byte(inst.id)).Bucket(bucketPayers), []byte(payerRef), st)
+	})
+	return code, failures, err
+}
+
 // verify checks the answer against the challenge recomputed from the
 // request's digest: the digest must be the one the challenge was issued
 // for, and Q_S is derived again from it rather than trusted from the record.
 func (p *Plugin) verify(pay *payer, rec *pendingRecord, digest []byte, answer string) bool {
-	stored, err := hex.DecodeString(rec.Digest)
-	if err != nil || subtle.ConstantTimeCompare(stored, digest) != 1 {
+	if subtle.ConstantTimeCompare(rec.digest, digest) != 1 {
 		return false
 	}
-	nonce, err := rfc6287.ParseNonce(rec.Nonce)
-	if err != nil {
+	qs, err := pay.suite.ServerChallenge(digest, rec.nonce)
+	if err != nil || qs != rec.serverChallenge {
 		return false
 	}
-	qs, err := pay.suite.ServerChallenge(digest, nonce)
-	if err != nil || qs != rec.ServerChallenge {
-		return false
-	}
-	want, err := pay.suite.ClientResponse(pay.key, qs, rec.ClientChallenge)
+	want, err := pay.suite.ClientResponse(pay.key, qs, rec.clientChallenge)
 	if err != nil {
 		return false
 	}

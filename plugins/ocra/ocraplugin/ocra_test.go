@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -237,18 +238,149 @@ func TestChallengeIsOneTime(t *testing.T) {
 
 func openChallenges(t *testing.T, p *Plugin) int {
 	t.Helper()
+	return p.open.count("iss")
+}
+
+// lastTx is the id of the last transaction committed to the instance's
+// state file: it moves with every write.
+func lastTx(t *testing.T, p *Plugin) int {
+	t.Helper()
 	inst, err := p.instance("iss")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var n int
+	var id int
+	if err := inst.db.DB().View(func(tx *bolt.Tx) error { id = tx.ID(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// TestOnlyFailuresAreWritten: an approved Begin and Finish write nothing
+// to ocra.db (open challenges live in memory); a wrong answer is written
+// at once, and so is the reset of the count by the next right answer.
+func TestOnlyFailuresAreWritten(t *testing.T) {
+	now := t0
+	p, _ := MustPlugin(t, t.TempDir(), &now)
+	w := &payerSide{key: aliceKey, suite: DefaultSuite}
+	pay := func(id string, right bool) *pb.FinishMutualAuthResponse {
+		o := testOrder(id)
+		b := begin(t, p, "alice", o, w.begin(t))
+		ans := w.answer(t, b.GetChallengeData(), digestOf(o))
+		if !right {
+			ans = wrongAnswer(ans)
+		}
+		return finish(t, p, "alice", o, ans)
+	}
+	tx0 := lastTx(t, p)
+	if r := pay("ok-1", true); r.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+		t.Fatalf("Finish: %v", r)
+	}
+	if tx := lastTx(t, p); tx != tx0 {
+		t.Fatalf("an approved Begin and Finish committed %d transactions, want none", tx-tx0)
+	}
+	if r := pay("wrong-1", false); r.GetDeclineCode() != sdk.DeclineAuthFailed {
+		t.Fatalf("wrong answer: %v", r)
+	}
+	if tx := lastTx(t, p); tx != tx0+1 {
+		t.Fatalf("a wrong answer committed %d transactions, want 1", tx-tx0)
+	}
+	if r := pay("ok-2", true); r.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+		t.Fatalf("Finish after a failure: %v", r)
+	}
+	if tx := lastTx(t, p); tx != tx0+2 {
+		t.Fatalf("the reset after a failure committed %d transactions in all, want 2", tx-tx0)
+	}
+	if r := pay("ok-3", true); r.GetVerdict() != pb.Verdict_VERDICT_APPROVED || lastTx(t, p) != tx0+2 {
+		t.Fatalf("Finish with no failures to reset: %v, %d transactions", r, lastTx(t, p)-tx0)
+	}
+}
+
+// TestOpenChallengeForgottenAtRestart: open challenges are not kept
+// across a restart; an answer to one is declined "replay" (the switch lets
+// the payer begin again) and a new Begin works.
+func TestOpenChallengeForgottenAtRestart(t *testing.T) {
+	now := t0
+	dir := t.TempDir()
+	p, _ := MustPlugin(t, dir, &now)
+	w := &payerSide{key: aliceKey, suite: DefaultSuite}
+	o := testOrder("pay-1")
+	b := begin(t, p, "alice", o, w.begin(t))
+	ans := w.answer(t, b.GetChallengeData(), digestOf(o))
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p, _ = MustPlugin(t, dir, &now)
+	if r := finish(t, p, "alice", o, ans); r.GetDeclineCode() != sdk.DeclineReplay || r.GetAttestation() != nil {
+		t.Fatalf("answer to a challenge from before the restart: %v", r)
+	}
+	b = begin(t, p, "alice", o, w.begin(t))
+	if r := finish(t, p, "alice", o, w.answer(t, b.GetChallengeData(), digestOf(o))); r.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+		t.Fatalf("new challenge after the restart: %v", r)
+	}
+}
+
+// TestLegacyPendingBucketDropped: a state file written by a version that
+// kept open challenges on disk loses them (they could not be answered
+// after that version stopped either) and keeps its lockouts.
+func TestLegacyPendingBucketDropped(t *testing.T) {
+	dir := t.TempDir()
+	db, err := bolt.Open(filepath.Join(dir, StateFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b, _ := tx.CreateBucket([]byte("iss"))
+		pending, _ := b.CreateBucket(bucketPending)
+		payers, _ := b.CreateBucket(bucketPayers)
+		if err := pending.Put([]byte("alice\x00pay-old"), []byte(`{"digest":"00"}`)); err != nil {
+			return err
+		}
+		return payers.Put([]byte("alice"), []byte(`{"failures":5,"locked":true}`))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	now := t0
+	p, _ := MustPlugin(t, dir, &now)
+	inst, _ := p.instance("iss")
 	if err := inst.db.DB().View(func(tx *bolt.Tx) error {
-		n = tx.Bucket([]byte("iss")).Bucket(bucketPending).Stats().KeyN
+		if tx.Bucket([]byte("iss")).Bucket(bucketPending) != nil {
+			t.Error("the old open challenges are still in the file")
+		}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	return n
+	w := &payerSide{key: aliceKey, suite: DefaultSuite}
+	if b := begin(t, p, "alice", testOrder("pay-1"), w.begin(t)); b.GetDeclineCode() != sdk.DeclineLocked {
+		t.Fatalf("the lock was not kept: %v", b)
+	}
+}
+
+// TestOpenChallengesBounded: one payer keeps at most MaxOpenPerPayer
+// challenges open; beyond it the one that expires first is forgotten.
+func TestOpenChallengesBounded(t *testing.T) {
+	now := t0
+	p, _ := MustPlugin(t, t.TempDir(), &now)
+	w := &payerSide{key: aliceKey, suite: DefaultSuite}
+	answers := map[string][]byte{}
+	for i := range MaxOpenPerPayer + 1 {
+		o := testOrder(fmt.Sprintf("pay-%d", i))
+		b := begin(t, p, "alice", o, w.begin(t))
+		answers[o.GetPaymentId()] = w.answer(t, b.GetChallengeData(), digestOf(o))
+		now = now.Add(time.Millisecond)
+	}
+	if n := openChallenges(t, p); n != MaxOpenPerPayer {
+		t.Fatalf("%d open challenges, want %d", n, MaxOpenPerPayer)
+	}
+	if r := finish(t, p, "alice", testOrder("pay-0"), answers["pay-0"]); r.GetDeclineCode() != sdk.DeclineReplay {
+		t.Fatalf("the oldest challenge was kept: %v", r)
+	}
+	last := fmt.Sprintf("pay-%d", MaxOpenPerPayer)
+	if r := finish(t, p, "alice", testOrder(last), answers[last]); r.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+		t.Fatalf("the newest challenge: %v", r)
+	}
 }
 
 func TestLockout(t *testing.T) {
