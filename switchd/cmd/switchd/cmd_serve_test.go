@@ -3,26 +3,50 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchd/switchd/switchd/internal/daemon"
 )
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// syncBuffer is a bytes.Buffer safe for serve's goroutines to log to
+// while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// servingAddrs returns the api and admin addresses of the first complete
+// "switchd serving" line in log, which is in the JSON log format (one
+// object a line).
+func servingAddrs(log string) (api, admin string, ok bool) {
+	lines := strings.Split(log, "\n")
+	for _, line := range lines[:len(lines)-1] { // the last is incomplete, or empty
+		var v struct{ Msg, API, Admin string }
+		if json.Unmarshal([]byte(line), &v) == nil && v.Msg == "switchd serving" && v.API != "" && v.Admin != "" {
+			return v.API, v.Admin, true
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return "", "", false
 }
 
 func TestServeRejectsBadInput(t *testing.T) {
@@ -44,7 +68,8 @@ func TestServeRejectsBadInput(t *testing.T) {
 			var out bytes.Buffer
 			cmd.SetOut(&out)
 			cmd.SetErr(&out)
-			args := append([]string{"--api-addr", freePort(t), "--admin-addr", freePort(t)}, tc.args...)
+			// Port 0: bad input fails before anything listens.
+			args := append([]string{"--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}, tc.args...)
 			cmd.SetArgs(args)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -64,36 +89,44 @@ func TestServeRunsAndStops(t *testing.T) {
 	debug.SetGCPercent(100)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "empty.hcl"), []byte("# no institutions yet\n"), 0o600)
-	api, admin := freePort(t), freePort(t)
 	cmd := newServeCmd()
-	var out bytes.Buffer
+	var out syncBuffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
-	cmd.SetArgs([]string{"--config", dir, "--data-dir", filepath.Join(dir, "data"), "--api-addr", api, "--admin-addr", admin})
+	// Port 0: the kernel picks free ports at bind time, and serve logs
+	// them in its "switchd serving" line (JSON here, so the test needs no
+	// text-format parser).
+	cmd.SetArgs([]string{"--config", dir, "--data-dir", filepath.Join(dir, "data"),
+		"--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-format", "json"})
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- cmd.ExecuteContext(ctx) }()
-	deadline := time.Now().Add(20 * time.Second)
-	ready := false
-	for !ready && time.Now().Before(deadline) {
+	var api, admin string
+	for deadline := time.Now().Add(20 * time.Second); admin == "" && time.Now().Before(deadline); {
 		select {
 		case err := <-done:
 			t.Fatalf("serve ended early: %v\n%s", err, out.String())
-		default:
+		case <-time.After(20 * time.Millisecond):
 		}
-		if res, err := http.Get("http://" + admin + "/readyz"); err == nil {
-			ready = res.StatusCode == http.StatusOK
-			res.Body.Close()
-		}
-		time.Sleep(20 * time.Millisecond)
+		api, admin, _ = servingAddrs(out.String())
 	}
-	if !ready {
-		t.Fatalf("never ready:\n%s", out.String())
+	if admin == "" {
+		t.Fatalf("no \"switchd serving\" line within 20s:\n%s", out.String())
+	}
+	// The line is logged once serve listens and is ready.
+	res, err := http.Get("http://" + admin + "/readyz")
+	if err != nil {
+		t.Fatalf("admin API: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("/readyz: %d after the serving line", res.StatusCode)
 	}
 	if got := gcPercent(); got != daemon.GCPercent {
 		t.Errorf("serve runs with GOGC %d, want %d", got, daemon.GCPercent)
 	}
-	res, err := http.Get("http://" + api + "/v1/payments")
+	res, err = http.Get("http://" + api + "/v1/payments")
 	if err != nil || res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("public API: %v %v", res, err)
 	}
