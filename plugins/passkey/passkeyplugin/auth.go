@@ -51,10 +51,6 @@ func (p *Plugin) common(instanceID string, o *pb.Order, digest []byte, payerRef 
 	return inst, nil
 }
 
-func pendingKey(payerRef, paymentID string) []byte {
-	return []byte(payerRef + "\x00" + paymentID)
-}
-
 func beginDecline(code string) *pb.BeginMutualAuthResponse {
 	return &pb.BeginMutualAuthResponse{Mechanism: Mechanism, Verdict: pb.Verdict_VERDICT_DECLINED, DeclineCode: code}
 }
@@ -85,56 +81,36 @@ func (p *Plugin) BeginMutualAuth(ctx context.Context, req *pb.BeginMutualAuthReq
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var code string
-	var data []byte
-	// The fn may run more than once (group commit): it sets code and data
-	// afresh.
-	err = inst.db.Update(ctx, func(tx *bolt.Tx) error {
-		code, data = "", nil
-		b := inst.buckets(tx)
-		var st payerState
-		if _, err := getJSON(b.payers, []byte(req.GetPayerRef()), &st); err != nil {
-			return err
-		}
-		if st.Locked {
-			code = sdk.DeclineLocked
-			return nil
-		}
-		var rec userRecord
-		if _, err := getJSON(b.users, []byte(req.GetPayerRef()), &rec); err != nil {
-			return err
-		}
-		if len(rec.Credentials) == 0 {
-			code = DeclineUnknownPayer
-			return nil
-		}
-		assertion, session, err := inst.wa.BeginLogin(&user{rec: &rec, name: inst.displayName(req.GetPayerRef())},
-			webauthn.WithChallenge(Challenge(req.GetOrderDigest(), n)))
-		if err != nil {
-			return err
-		}
-		if data, err = json.Marshal(ChallengeData{
-			PublicKey: assertion.Response,
-			Nonce:     protocol.URLEncodedBase64(n).String(),
-			Digest:    order.String(req.GetOrderDigest()),
-		}); err != nil {
-			return err
-		}
-		// A new Begin replaces any open challenge for the same payment.
-		return putJSON(b.pending, pendingKey(req.GetPayerRef(), req.GetOrder().GetPaymentId()), pendingRecord{
-			Digest:        req.GetOrderDigest(),
-			Nonce:         n,
-			Session:       *session,
-			ExpiresUnixMS: p.now().Add(inst.ttl).UnixMilli(),
-		})
-	})
+	st, rec, err := inst.payer(req.GetPayerRef())
 	if err != nil {
 		return nil, storeError(ctx, log, err)
 	}
-	if code != "" {
+	if code := beginCode(st, &rec); code != "" {
 		log.Warn("passkey: begin declined", "code", code)
 		return beginDecline(code), nil
 	}
+	assertion, session, err := inst.wa.BeginLogin(&user{rec: &rec, name: inst.displayName(req.GetPayerRef())},
+		webauthn.WithChallenge(Challenge(req.GetOrderDigest(), n)))
+	if err != nil {
+		return nil, sdk.Internal(err)
+	}
+	data, err := json.Marshal(ChallengeData{
+		PublicKey: assertion.Response,
+		Nonce:     protocol.URLEncodedBase64(n).String(),
+		Digest:    order.String(req.GetOrderDigest()),
+	})
+	if err != nil {
+		return nil, sdk.Internal(err)
+	}
+	// A new Begin replaces any open challenge for the same payment. It
+	// lives in memory only (openSet): Begin writes nothing to disk.
+	now := p.now()
+	p.open.put(p.open.payer(inst.id, req.GetPayerRef()), req.GetOrder().GetPaymentId(), pendingRecord{
+		digest:    bytes.Clone(req.GetOrderDigest()),
+		nonce:     n,
+		session:   *session,
+		expiresMS: now.Add(inst.ttl).UnixMilli(),
+	}, now.UnixMilli())
 	log.Info("passkey: challenge issued")
 	return &pb.BeginMutualAuthResponse{Mechanism: Mechanism, ChallengeData: data, Verdict: pb.Verdict_VERDICT_APPROVED}, nil
 }
@@ -156,66 +132,7 @@ func (p *Plugin) FinishMutualAuth(ctx context.Context, req *pb.FinishMutualAuthR
 		log.Warn("passkey: finish declined", "code", DeclineUnknownPayer)
 		return finishDecline(DeclineUnknownPayer), nil
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	var code, reason string
-	var failures int
-	// The fn may run more than once (group commit): it sets code, reason
-	// and failures afresh. The challenge is spent inside the transaction,
-	// so two Finishes for one challenge cannot both see it, batched or not.
-	err = inst.db.Update(ctx, func(tx *bolt.Tx) error {
-		code, reason, failures = "", "", 0
-		b := inst.buckets(tx)
-		ref := []byte(req.GetPayerRef())
-		var st payerState
-		if _, err := getJSON(b.payers, ref, &st); err != nil {
-			return err
-		}
-		if st.Locked {
-			code = sdk.DeclineLocked
-			return nil
-		}
-		var rec userRecord
-		if _, err := getJSON(b.users, ref, &rec); err != nil {
-			return err
-		}
-		if len(rec.Credentials) == 0 {
-			code = DeclineUnknownPayer
-			return nil
-		}
-		key := pendingKey(req.GetPayerRef(), req.GetOrder().GetPaymentId())
-		var open pendingRecord
-		found, err := getJSON(b.pending, key, &open)
-		if err != nil {
-			return err
-		}
-		if !found {
-			// Spent, replaced, or never issued: a new Begin is needed.
-			code = sdk.DeclineReplay
-			return nil
-		}
-		if err := b.pending.Delete(key); err != nil {
-			return err
-		}
-		if p.now().UnixMilli() > open.ExpiresUnixMS {
-			code = sdk.DeclineReplay
-			return nil
-		}
-		if reason = inst.verify(&rec, req.GetPayerRef(), &open, req.GetOrderDigest(), parsed); reason != "" {
-			st.Failures++
-			st.Locked = st.Failures >= inst.maxFailures
-			failures = st.Failures
-			code = sdk.DeclineAuthFailed
-			return putJSON(b.payers, ref, st)
-		}
-		if st.Failures != 0 {
-			if err := putJSON(b.payers, ref, payerState{}); err != nil {
-				return err
-			}
-		}
-		return putJSON(b.users, ref, rec)
-	})
+	code, reason, failures, err := p.spend(ctx, inst, req, parsed)
 	if err != nil {
 		return nil, storeError(ctx, log, err)
 	}
@@ -228,18 +145,109 @@ func (p *Plugin) FinishMutualAuth(ctx context.Context, req *pb.FinishMutualAuthR
 	return &pb.FinishMutualAuthResponse{Verdict: pb.Verdict_VERDICT_APPROVED, Attestation: inst.attest(req.GetOrderDigest())}, nil
 }
 
+// beginCode is the decline code for a payer who cannot answer a
+// challenge now, or "".
+func beginCode(st payerState, rec *userRecord) string {
+	switch {
+	case st.Locked:
+		return sdk.DeclineLocked
+	case len(rec.Credentials) == 0:
+		return DeclineUnknownPayer
+	}
+	return ""
+}
+
+// spend takes the payment's open challenge and checks the assertion: it
+// returns "" when the payer is authenticated, else the decline code (and,
+// after a failed assertion, why it failed and the payer's failure count).
+// The payer's Finishes run one at a time, so the lock, the failure count
+// and the credential's sign counter read here are current until they are
+// written. A locked payer, or one without a passkey, is refused before the
+// challenge is touched; otherwise the challenge is spent, right or wrong.
+//
+// What must outlive a restart is written to passkey.db before the verdict
+// is returned, even if the caller has gone: the failure count after a
+// failed assertion, its reset by the next good one, and the credential
+// when the assertion changed it. An approved assertion changes the
+// credential whenever the authenticator keeps a sign counter (security
+// keys; go-webauthn then stores the new count, which must only move
+// forward); synced passkeys report 0 every time, so an approved Finish of
+// a payer with no failures writes nothing.
+func (p *Plugin) spend(ctx context.Context, inst *instance, req *pb.FinishMutualAuthRequest, parsed *protocol.ParsedCredentialAssertionData) (code, reason string, failures int, err error) {
+	payerRef := req.GetPayerRef()
+	po := p.open.payer(inst.id, payerRef)
+	po.finish.Lock()
+	defer po.finish.Unlock()
+	if err := ctx.Err(); err != nil {
+		return "", "", 0, err
+	}
+	st, rec, err := inst.payer(payerRef)
+	if err != nil {
+		return "", "", 0, err
+	}
+	if code := beginCode(st, &rec); code != "" {
+		return code, "", 0, nil
+	}
+	open, ok := p.open.take(po, req.GetOrder().GetPaymentId())
+	if !ok || p.now().UnixMilli() > open.expiresMS {
+		// Spent, replaced, expired, forgotten at a restart, or never
+		// issued: a new Begin is needed.
+		return sdk.DeclineReplay, "", 0, nil
+	}
+	stored, err := json.Marshal(rec)
+	if err != nil {
+		return "", "", 0, err
+	}
+	reason = inst.verify(&rec, payerRef, &open, req.GetOrderDigest(), parsed)
+	var updated []byte // the payer's record, if the assertion changed it
+	if reason == "" {
+		if updated, err = json.Marshal(rec); err != nil {
+			return "", "", 0, err
+		}
+		if bytes.Equal(updated, stored) {
+			updated = nil
+		}
+	}
+	writeState := reason != "" || st.Failures != 0
+	if !writeState && updated == nil {
+		return "", "", 0, nil
+	}
+	if reason == "" {
+		st = payerState{}
+	} else {
+		st.Failures++
+		st.Locked = st.Failures >= inst.maxFailures
+		code, failures = sdk.DeclineAuthFailed, st.Failures
+	}
+	// The fn may run more than once (group commit); it writes the same
+	// records each time.
+	err = inst.db.Update(context.WithoutCancel(ctx), func(tx *bolt.Tx) error {
+		b := inst.buckets(tx)
+		if writeState {
+			if err := putJSON(b.payers, []byte(payerRef), st); err != nil {
+				return err
+			}
+		}
+		if updated != nil {
+			return b.users.Put([]byte(payerRef), updated)
+		}
+		return nil
+	})
+	return code, reason, failures, err
+}
+
 // verify checks the assertion and, when it passes, updates the credential
 // (sign counter, flags) in rec. It returns why it failed, for the log, or
 // "" when it passed. The challenge is derived again from the request's
 // digest and the stored nonce, never trusted from the record or the
 // browser.
 func (inst *instance) verify(rec *userRecord, payerRef string, open *pendingRecord, digest []byte, parsed *protocol.ParsedCredentialAssertionData) string {
-	if subtle.ConstantTimeCompare(open.Digest, digest) != 1 {
+	if subtle.ConstantTimeCompare(open.digest, digest) != 1 {
 		return "the challenge was issued for another order"
 	}
-	session := open.Session
-	session.Challenge = protocol.URLEncodedBase64(Challenge(digest, open.Nonce)).String()
-	if subtle.ConstantTimeCompare([]byte(session.Challenge), []byte(open.Session.Challenge)) != 1 {
+	session := open.session
+	session.Challenge = protocol.URLEncodedBase64(Challenge(digest, open.nonce)).String()
+	if subtle.ConstantTimeCompare([]byte(session.Challenge), []byte(open.session.Challenge)) != 1 {
 		return "the stored challenge is not bound to the order"
 	}
 	cred, err := inst.wa.ValidateLogin(&user{rec: rec, name: inst.displayName(payerRef)}, session, parsed)

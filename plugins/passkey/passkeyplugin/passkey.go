@@ -64,6 +64,7 @@ func Challenge(digest, nonce []byte) []byte {
 // each configured under its own instance id.
 type Plugin struct {
 	insts *authkit.Instances[*instance]
+	open  *openSet // open step-C challenges, in memory, of every instance
 	now   func() time.Time
 }
 
@@ -76,7 +77,7 @@ type instance struct {
 
 // New returns an unconfigured plugin. It has no side effects.
 func New() *Plugin {
-	return &Plugin{insts: authkit.NewInstances[*instance](Name), now: time.Now}
+	return &Plugin{insts: authkit.NewInstances[*instance](Name), open: newOpenSet(), now: time.Now}
 }
 
 // GetInfo describes the plugin.
@@ -92,10 +93,12 @@ func (p *Plugin) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoRespon
 }
 
 var (
-	bucketUsers   = []byte("users")   // payer_ref -> userRecord JSON
-	bucketEnrol   = []byte("enrol")   // payer_ref -> enrolRecord JSON
-	bucketPending = []byte("pending") // payer_ref NUL payment_id -> pendingRecord JSON
-	bucketPayers  = []byte("payers")  // payer_ref -> payerState JSON
+	bucketUsers  = []byte("users")  // payer_ref -> userRecord JSON
+	bucketEnrol  = []byte("enrol")  // payer_ref -> enrolRecord JSON
+	bucketPayers = []byte("payers") // payer_ref -> payerState JSON
+	// bucketPending held open step-C challenges in files of versions
+	// before they moved to memory (openSet); Configure drops it.
+	bucketPending = []byte("pending")
 )
 
 // userRecord is a payer's WebAuthn account: a random user handle and the
@@ -107,14 +110,6 @@ type userRecord struct {
 
 // enrolRecord is an open enrolment.
 type enrolRecord struct {
-	Session       webauthn.SessionData `json:"session"`
-	ExpiresUnixMS int64                `json:"expires_unix_ms"`
-}
-
-// pendingRecord is an open step-C challenge.
-type pendingRecord struct {
-	Digest        []byte               `json:"digest"`
-	Nonce         []byte               `json:"nonce"`
 	Session       webauthn.SessionData `json:"session"`
 	ExpiresUnixMS int64                `json:"expires_unix_ms"`
 }
@@ -138,17 +133,20 @@ func (u *user) WebAuthnCredentials() []webauthn.Credential { return u.rec.Creden
 
 // Configure applies one issuer's settings. On any error diagnostic the
 // instance keeps its previous settings.
-func (p *Plugin) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
-	s, diags, err := authkit.Parse(req, Name, "passkey needs a data dir for credentials, open challenges and lockouts.", parse)
+func (p *Plugin) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	s, diags, err := authkit.Parse(req, Name, "passkey needs a data dir for credentials, enrolments and lockouts.", parse)
 	if err != nil {
 		return nil, err
 	}
 	if sdk.HasErrors(diags) {
 		return &pb.ConfigureResponse{Diagnostics: diags}, nil
 	}
-	db, d := p.insts.OpenState(req.GetDataDir(), StateFile, req.GetInstanceId(), bucketUsers, bucketEnrol, bucketPending, bucketPayers)
+	db, d := p.insts.OpenState(req.GetDataDir(), StateFile, req.GetInstanceId(), bucketUsers, bucketEnrol, bucketPayers)
 	if d != nil {
 		return &pb.ConfigureResponse{Diagnostics: append(diags, d)}, nil
+	}
+	if err := dropPending(ctx, db, req.GetInstanceId()); err != nil {
+		return &pb.ConfigureResponse{Diagnostics: append(diags, sdk.ErrorDiag(nil, "Cannot initialise state file", "%v", err))}, nil
 	}
 	inst := &instance{settings: s, id: req.GetInstanceId(), institutionID: authkit.InstitutionID(req), db: db}
 	p.insts.Put(inst.id, inst)
@@ -219,11 +217,46 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 }
 
 // buckets are one instance's buckets inside a transaction.
-type buckets struct{ users, enrol, pending, payers *bolt.Bucket }
+type buckets struct{ users, enrol, payers *bolt.Bucket }
 
 func (inst *instance) buckets(tx *bolt.Tx) buckets {
 	b := tx.Bucket([]byte(inst.id))
-	return buckets{b.Bucket(bucketUsers), b.Bucket(bucketEnrol), b.Bucket(bucketPending), b.Bucket(bucketPayers)}
+	return buckets{b.Bucket(bucketUsers), b.Bucket(bucketEnrol), b.Bucket(bucketPayers)}
+}
+
+// dropPending deletes the instance's bucket of open step-C challenges
+// left by an earlier version, if there is one: they were all forgotten
+// when the plugin stopped, as they are now.
+func dropPending(ctx context.Context, db *boltgroup.Committer[*bolt.Tx], instanceID string) error {
+	var old bool
+	if err := db.DB().View(func(tx *bolt.Tx) error {
+		old = tx.Bucket([]byte(instanceID)).Bucket(bucketPending) != nil
+		return nil
+	}); err != nil || !old {
+		return err
+	}
+	return db.Update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(instanceID))
+		if b.Bucket(bucketPending) == nil {
+			return nil
+		}
+		return b.DeleteBucket(bucketPending)
+	})
+}
+
+// payer reads the payer's failure count and lock, and WebAuthn account.
+func (inst *instance) payer(payerRef string) (payerState, userRecord, error) {
+	var st payerState
+	var rec userRecord
+	err := inst.db.DB().View(func(tx *bolt.Tx) error {
+		b := inst.buckets(tx)
+		if _, err := getJSON(b.payers, []byte(payerRef), &st); err != nil {
+			return err
+		}
+		_, err := getJSON(b.users, []byte(payerRef), &rec)
+		return err
+	})
+	return st, rec, err
 }
 
 func (inst *instance) displayName(payerRef string) string {

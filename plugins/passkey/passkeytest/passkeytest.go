@@ -74,6 +74,9 @@ type Authenticator struct {
 	UserHandle []byte
 	// SignCount is the signature counter; Get increments it before signing.
 	SignCount uint32
+	// NoCounter makes every assertion report a counter of 0, as synced
+	// passkeys do; SignCount is then left alone.
+	NoCounter bool
 	// NoUserVerification clears the UV flag (a tap without PIN or
 	// biometrics).
 	NoUserVerification bool
@@ -289,8 +292,12 @@ func (a *Authenticator) Sign(challenge string) ([]byte, error) {
 	if a.RPID == "" {
 		return nil, ErrNoCredential
 	}
-	a.SignCount++
-	ad := authData(a.RPID, a.flags(), a.SignCount, nil)
+	var count uint32
+	if !a.NoCounter {
+		a.SignCount++
+		count = a.SignCount
+	}
+	ad := authData(a.RPID, a.flags(), count, nil)
 	cd := a.clientData("webauthn.get", challenge)
 	cdh := sha256.Sum256(cd)
 	digest := sha256.Sum256(append(append([]byte(nil), ad...), cdh[:]...))
