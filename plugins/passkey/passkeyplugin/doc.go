@@ -37,12 +37,16 @@
 // failed assertions in a row the payer is locked; Begin and Finish then
 // decline with "locked". A failed assertion declines with "auth_failed",
 // whatever was wrong; a payer with no passkey declines with
-// "unknown_payer"; an answer to a challenge that is spent, replaced or
-// expired declines with "replay".
+// "unknown_payer"; an answer to a challenge that is spent, replaced,
+// expired or forgotten at a restart declines with "replay".
 //
 // State lives in a bbolt file (passkey.db) in the instance's data dir: the
-// payers' public credentials, open challenges and failure counts. Nothing
-// in it is secret; the attestation key lives only in memory.
+// payers' public credentials (with their sign counters), open enrolments,
+// failure counts and locks. Nothing in it is secret. Open step-C
+// challenges live in memory (openSet), so a restart forgets them and Begin
+// writes nothing; Finish writes only the failure count and the credential
+// when the assertion changed its sign counter. The attestation key lives
+// only in memory.
 //
 // The package is importable so that tests and benchmarks can run the
 // plugin in-process; the binary in plugins/passkey serves it with
