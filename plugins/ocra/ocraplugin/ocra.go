@@ -59,7 +59,7 @@ type instance struct {
 
 // New returns an unconfigured plugin. It has no side effects.
 func New() *Plugin {
-	return &Plugin{insts: authkit.NewInstances[*instance](Name), open: newOpenSet(), now: time.Now}
+	return &Plugin{insts: authkit.NewInstances[*instance](Name), open: authkit.NewChallenges[pendingRecord](), now: time.Now}
 }
 
 // GetInfo describes the plugin.
@@ -250,7 +250,7 @@ func (p *Plugin) BeginMutualAuth(ctx context.Context, req *pb.BeginMutualAuthReq
 	}
 	// A new Begin replaces any open challenge for the same payment.
 	now := p.now()
-	p.open.put(p.open.payer(inst.id, req.GetPayerRef()), req.GetOrder().GetPaymentId(), pendingRecord{
+	p.open.Put(p.open.Payer(inst.id, req.GetPayerRef()), req.GetOrder().GetPaymentId(), pendingRecord{
 		digest:          bytes.Clone(req.GetOrderDigest()),
 		nonce:           nonce,
 		clientChallenge: in.ClientChallenge,
@@ -337,9 +337,9 @@ func (p *Plugin) FinishMutualAuth(ctx context.Context, req *pb.FinishMutualAuthR
 // payer with no failures writes nothing.
 func (p *Plugin) spend(ctx context.Context, inst *instance, pay *payer, req *pb.FinishMutualAuthRequest, answer string) (code string, failures int, err error) {
 	payerRef := req.GetPayerRef()
-	po := p.open.payer(inst.id, payerRef)
-	po.finish.Lock()
-	defer po.finish.Unlock()
+	po := p.open.Payer(inst.id, payerRef)
+	po.Finish.Lock()
+	defer po.Finish.Unlock()
 	st, err := inst.payerState(payerRef)
 	if err != nil {
 		return "", 0, err
@@ -347,7 +347,7 @@ func (p *Plugin) spend(ctx context.Context, inst *instance, pay *payer, req *pb.
 	if st.Locked {
 		return sdk.DeclineLocked, 0, nil
 	}
-	rec, ok := p.open.take(po, req.GetOrder().GetPaymentId())
+	rec, ok := p.open.Take(po, req.GetOrder().GetPaymentId())
 	if !ok || p.now().UnixMilli() > rec.expiresMS {
 		// Spent, replaced, expired, forgotten at a restart, or never
 		// issued: a new Begin is needed.

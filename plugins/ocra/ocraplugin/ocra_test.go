@@ -238,7 +238,7 @@ func TestChallengeIsOneTime(t *testing.T) {
 
 func openChallenges(t *testing.T, p *Plugin) int {
 	t.Helper()
-	return p.open.count("iss")
+	return p.open.Count("iss")
 }
 
 // lastTx is the id of the last transaction committed to the instance's

@@ -105,7 +105,7 @@ func (p *Plugin) BeginMutualAuth(ctx context.Context, req *pb.BeginMutualAuthReq
 	// A new Begin replaces any open challenge for the same payment. It
 	// lives in memory only (openSet): Begin writes nothing to disk.
 	now := p.now()
-	p.open.put(p.open.payer(inst.id, req.GetPayerRef()), req.GetOrder().GetPaymentId(), pendingRecord{
+	p.open.Put(p.open.Payer(inst.id, req.GetPayerRef()), req.GetOrder().GetPaymentId(), pendingRecord{
 		digest:    bytes.Clone(req.GetOrderDigest()),
 		nonce:     n,
 		session:   *session,
@@ -175,9 +175,9 @@ func beginCode(st payerState, rec *userRecord) string {
 // a payer with no failures writes nothing.
 func (p *Plugin) spend(ctx context.Context, inst *instance, req *pb.FinishMutualAuthRequest, parsed *protocol.ParsedCredentialAssertionData) (code, reason string, failures int, err error) {
 	payerRef := req.GetPayerRef()
-	po := p.open.payer(inst.id, payerRef)
-	po.finish.Lock()
-	defer po.finish.Unlock()
+	po := p.open.Payer(inst.id, payerRef)
+	po.Finish.Lock()
+	defer po.Finish.Unlock()
 	if err := ctx.Err(); err != nil {
 		return "", "", 0, err
 	}
@@ -188,7 +188,7 @@ func (p *Plugin) spend(ctx context.Context, inst *instance, req *pb.FinishMutual
 	if code := beginCode(st, &rec); code != "" {
 		return code, "", 0, nil
 	}
-	open, ok := p.open.take(po, req.GetOrder().GetPaymentId())
+	open, ok := p.open.Take(po, req.GetOrder().GetPaymentId())
 	if !ok || p.now().UnixMilli() > open.expiresMS {
 		// Spent, replaced, expired, forgotten at a restart, or never
 		// issued: a new Begin is needed.

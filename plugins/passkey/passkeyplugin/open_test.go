@@ -211,7 +211,7 @@ func TestOpenChallengesBounded(t *testing.T) {
 		opened = append(opened, open{o, d, ans})
 		f.now = f.now.Add(time.Millisecond)
 	}
-	if n := f.p.open.count("iss"); n != MaxOpenPerPayer {
+	if n := f.p.open.Count("iss"); n != MaxOpenPerPayer {
 		t.Fatalf("%d open challenges, want %d", n, MaxOpenPerPayer)
 	}
 	last := opened[MaxOpenPerPayer]

@@ -77,7 +77,7 @@ type instance struct {
 
 // New returns an unconfigured plugin. It has no side effects.
 func New() *Plugin {
-	return &Plugin{insts: authkit.NewInstances[*instance](Name), open: newOpenSet(), now: time.Now}
+	return &Plugin{insts: authkit.NewInstances[*instance](Name), open: authkit.NewChallenges[pendingRecord](), now: time.Now}
 }
 
 // GetInfo describes the plugin.
