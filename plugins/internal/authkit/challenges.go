@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"slices"
 	"sync"
+
+	"github.com/switchd/switchd/plugins/sdk"
 )
 
 // MaxOpenPerPayer is how many challenges one payer may have open at one
@@ -105,4 +107,25 @@ func (s *Challenges[R]) Count(instance string) int {
 		}
 	}
 	return n
+}
+
+// Lockout is a payer's run of wrong answers at one issuer, as the
+// authenticators keep it in their state files (JSON {"failures": n,
+// "locked": b}).
+type Lockout struct {
+	Failures int  `json:"failures"`
+	Locked   bool `json:"locked"`
+}
+
+// Answer applies one checked answer: a right one clears the run; a wrong
+// one extends it and locks the payer at maxFailures. It returns the
+// decline code ("" for a right answer) and, after a wrong one, the count.
+func (l *Lockout) Answer(right bool, maxFailures int) (code string, failures int) {
+	if right {
+		*l = Lockout{}
+		return "", 0
+	}
+	l.Failures++
+	l.Locked = l.Failures >= maxFailures
+	return sdk.DeclineAuthFailed, l.Failures
 }

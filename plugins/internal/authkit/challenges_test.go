@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+
+	"github.com/switchd/switchd/plugins/sdk"
 )
 
 type rec struct {
@@ -80,5 +82,23 @@ func TestChallengesConcurrentTake(t *testing.T) {
 	wg.Wait()
 	if won != 1 {
 		t.Fatalf("%d Takes got the challenge, want 1", won)
+	}
+}
+
+func TestLockoutAnswer(t *testing.T) {
+	var l Lockout
+	for i := 1; i <= 2; i++ {
+		if code, n := l.Answer(false, 3); code != sdk.DeclineAuthFailed || n != i || l.Locked {
+			t.Fatalf("wrong answer %d: %q %d %+v", i, code, n, l)
+		}
+	}
+	if code, n := l.Answer(true, 3); code != "" || n != 0 || l != (Lockout{}) {
+		t.Fatalf("a right answer must clear the run: %q %d %+v", code, n, l)
+	}
+	for range 3 {
+		l.Answer(false, 3)
+	}
+	if !l.Locked || l.Failures != 3 {
+		t.Fatalf("three wrong answers in a row with max 3 must lock: %+v", l)
 	}
 }

@@ -101,6 +101,27 @@ func (s *Instances[I]) OpenState(dataDir, file, instanceID string, buckets ...[]
 	return c, nil
 }
 
+// DropBucket deletes the bucket called name inside the instance's
+// top-level bucket, if it is there: state an earlier version kept and this
+// one no longer reads (ocra's and passkey's open challenges, which now live
+// in memory). It writes nothing when the bucket is absent.
+func DropBucket(ctx context.Context, db *boltgroup.Committer[*bolt.Tx], instanceID string, name []byte) error {
+	var old bool
+	if err := db.DB().View(func(tx *bolt.Tx) error {
+		old = tx.Bucket([]byte(instanceID)).Bucket(name) != nil
+		return nil
+	}); err != nil || !old {
+		return err
+	}
+	return db.Update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(instanceID))
+		if b.Bucket(name) == nil {
+			return nil
+		}
+		return b.DeleteBucket(name)
+	})
+}
+
 // Close waits for the writes under way, closes the state files and
 // forgets every instance. The set must not be used afterwards.
 func (s *Instances[I]) Close() error {

@@ -82,10 +82,7 @@ var (
 )
 
 // payerState is a payer's failure count and lock.
-type payerState struct {
-	Failures int  `json:"failures"`
-	Locked   bool `json:"locked"`
-}
+type payerState = authkit.Lockout
 
 // Configure applies one issuer's settings. On any error diagnostic the
 // instance keeps its previous settings.
@@ -101,7 +98,7 @@ func (p *Plugin) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.C
 	if d != nil {
 		return &pb.ConfigureResponse{Diagnostics: append(diags, d)}, nil
 	}
-	if err := dropPending(ctx, db, req.GetInstanceId()); err != nil {
+	if err := authkit.DropBucket(ctx, db, req.GetInstanceId(), bucketPending); err != nil {
 		return &pb.ConfigureResponse{Diagnostics: append(diags, sdk.ErrorDiag(nil, "Cannot initialise state file", "%v", err))}, nil
 	}
 	inst := &instance{settings: s, id: req.GetInstanceId(), institutionID: authkit.InstitutionID(req), db: db}
@@ -159,26 +156,6 @@ func decodeStrict(data []byte, v any) error {
 		return errors.New("trailing data after the JSON object")
 	}
 	return nil
-}
-
-// dropPending deletes the instance's bucket of open challenges left by
-// an earlier version, if there is one: they were all forgotten when the
-// plugin stopped, as they are now.
-func dropPending(ctx context.Context, db *boltgroup.Committer[*bolt.Tx], instanceID string) error {
-	var old bool
-	if err := db.DB().View(func(tx *bolt.Tx) error {
-		old = tx.Bucket([]byte(instanceID)).Bucket(bucketPending) != nil
-		return nil
-	}); err != nil || !old {
-		return err
-	}
-	return db.Update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte(instanceID))
-		if b.Bucket(bucketPending) == nil {
-			return nil
-		}
-		return b.DeleteBucket(bucketPending)
-	})
 }
 
 // payerState reads the payer's failure count and lock.
@@ -357,13 +334,7 @@ func (p *Plugin) spend(ctx context.Context, inst *instance, pay *payer, req *pb.
 	if right && st.Failures == 0 {
 		return "", 0, nil
 	}
-	if right {
-		st = payerState{}
-	} else {
-		st.Failures++
-		st.Locked = st.Failures >= inst.maxFailures
-		code, failures = sdk.DeclineAuthFailed, st.Failures
-	}
+	code, failures = st.Answer(right, inst.maxFailures)
 	// The answer has been checked and the challenge spent: the count is
 	// written even if the caller has gone. The fn may run more than once
 	// (group commit); it writes the same state each time.

@@ -212,13 +212,7 @@ func (p *Plugin) spend(ctx context.Context, inst *instance, req *pb.FinishMutual
 	if !writeState && updated == nil {
 		return "", "", 0, nil
 	}
-	if reason == "" {
-		st = payerState{}
-	} else {
-		st.Failures++
-		st.Locked = st.Failures >= inst.maxFailures
-		code, failures = sdk.DeclineAuthFailed, st.Failures
-	}
+	code, failures = st.Answer(reason == "", inst.maxFailures)
 	// The fn may run more than once (group commit); it writes the same
 	// records each time.
 	err = inst.db.Update(context.WithoutCancel(ctx), func(tx *bolt.Tx) error {

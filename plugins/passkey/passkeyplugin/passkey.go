@@ -115,10 +115,7 @@ type enrolRecord struct {
 }
 
 // payerState is a payer's failure count and lock.
-type payerState struct {
-	Failures int  `json:"failures"`
-	Locked   bool `json:"locked"`
-}
+type payerState = authkit.Lockout
 
 // user adapts a payer to webauthn.User.
 type user struct {
@@ -145,7 +142,7 @@ func (p *Plugin) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.C
 	if d != nil {
 		return &pb.ConfigureResponse{Diagnostics: append(diags, d)}, nil
 	}
-	if err := dropPending(ctx, db, req.GetInstanceId()); err != nil {
+	if err := authkit.DropBucket(ctx, db, req.GetInstanceId(), bucketPending); err != nil {
 		return &pb.ConfigureResponse{Diagnostics: append(diags, sdk.ErrorDiag(nil, "Cannot initialise state file", "%v", err))}, nil
 	}
 	inst := &instance{settings: s, id: req.GetInstanceId(), institutionID: authkit.InstitutionID(req), db: db}
@@ -222,26 +219,6 @@ type buckets struct{ users, enrol, payers *bolt.Bucket }
 func (inst *instance) buckets(tx *bolt.Tx) buckets {
 	b := tx.Bucket([]byte(inst.id))
 	return buckets{b.Bucket(bucketUsers), b.Bucket(bucketEnrol), b.Bucket(bucketPayers)}
-}
-
-// dropPending deletes the instance's bucket of open step-C challenges
-// left by an earlier version, if there is one: they were all forgotten
-// when the plugin stopped, as they are now.
-func dropPending(ctx context.Context, db *boltgroup.Committer[*bolt.Tx], instanceID string) error {
-	var old bool
-	if err := db.DB().View(func(tx *bolt.Tx) error {
-		old = tx.Bucket([]byte(instanceID)).Bucket(bucketPending) != nil
-		return nil
-	}); err != nil || !old {
-		return err
-	}
-	return db.Update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte(instanceID))
-		if b.Bucket(bucketPending) == nil {
-			return nil
-		}
-		return b.DeleteBucket(bucketPending)
-	})
 }
 
 // payer reads the payer's failure count and lock, and WebAuthn account.
