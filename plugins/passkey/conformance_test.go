@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -19,6 +21,7 @@ const (
 	confInstance = "plugintest-bank" // the kit's default institution
 	confPayer    = "plugintest-payer"
 	confOrigin   = "https://pay.example.com"
+	confCode     = "conformance-activation-code"
 )
 
 func confConfig(t *testing.T, m map[string]any) []byte {
@@ -32,7 +35,7 @@ func confConfig(t *testing.T, m map[string]any) []byte {
 		// The kit answers seven changed orders, each a failed attempt; the
 		// default of 5 would lock the payer.
 		"max_failures": 100,
-		"payer":        []any{map[string]any{"id": confPayer}},
+		"payer":        []any{map[string]any{"id": confPayer, "enrollment_code_sha256": fmt.Sprintf("%x", sha256.Sum256([]byte(confCode)))}},
 	}
 	for k, v := range m {
 		base[k] = v
@@ -62,7 +65,8 @@ func (c *confPayerPhone) hello(*pb.Order) []byte {
 			c.t.Fatal(err)
 		}
 		ctx := context.Background()
-		b, err := c.plugin.BeginEnrollment(ctx, &pb.BeginEnrollmentRequest{InstanceId: confInstance, PayerRef: confPayer})
+		b, err := c.plugin.BeginEnrollment(ctx, &pb.BeginEnrollmentRequest{InstanceId: confInstance, PayerRef: confPayer,
+			PayerData: []byte(`{"enrollment_code": "` + confCode + `"}`)})
 		if err != nil {
 			c.t.Fatalf("BeginEnrollment: %v", err)
 		}

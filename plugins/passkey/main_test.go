@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,13 +33,22 @@ func TestSubprocess(t *testing.T) {
 	defer cancel()
 
 	seed := bytes.Repeat([]byte{0xC3}, 32)
+	// The activation codes the issuer gave its payers; the config holds
+	// only their SHA-256.
+	codes := map[string]string{"alice": "K7QM-2XDA-99PL", "bob": "bob-activation-5150"}
+	const wrongCode = "K7QM-2XDA-99PK"
+	codeHash := func(code string) string { h := sha256.Sum256([]byte(code)); return hex.EncodeToString(h[:]) }
+	codeData := func(code string) []byte { b, _ := json.Marshal(map[string]string{"enrollment_code": code}); return b }
 	cfg, _ := json.Marshal(map[string]any{
 		"rp_id":              "pay.example.com",
 		"rp_display_name":    "Issuer Bank",
 		"rp_origins":         []string{"https://pay.example.com"},
 		"attestation_key":    base64.StdEncoding.EncodeToString(seed),
 		"attestation_key_id": "iss-k",
-		"payer":              []any{map[string]any{"id": "alice", "display_name": "Alice"}, map[string]any{"id": "bob"}},
+		"payer": []any{
+			map[string]any{"id": "alice", "display_name": "Alice", "enrollment_code_sha256": codeHash(codes["alice"])},
+			map[string]any{"id": "bob", "enrollment_code_sha256": codeHash(codes["bob"])},
+		},
 	})
 	dataDir := t.TempDir()
 	var responses [][]byte
@@ -69,7 +80,7 @@ func TestSubprocess(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := c.BeginEnrollment(ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: ref, PayerData: []byte("{}")})
+		b, err := c.BeginEnrollment(ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: ref, PayerData: codeData(codes[ref])})
 		if err != nil {
 			t.Fatalf("BeginEnrollment: %v", err)
 		}
@@ -117,6 +128,12 @@ func TestSubprocess(t *testing.T) {
 	o, d := newOrder(1000)
 	if b := begin(c, "alice", o, d); b.GetDeclineCode() != passkeyplugin.DeclineUnknownPayer {
 		t.Fatalf("Begin before enrolment: %v", b)
+	}
+	// A wrong activation code is refused (and counted; the right one
+	// below clears the count).
+	if _, err := c.BeginEnrollment(ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: "alice", PayerData: codeData(wrongCode)}); !errors.Is(err, sdk.ErrFailedPrecondition) ||
+		!strings.Contains(err.Error(), sdk.DeclineAuthFailed) {
+		t.Fatalf("BeginEnrollment with a wrong code: %v", err)
 	}
 	// Enrol, then pay.
 	alice := enrol(c, "alice")
@@ -180,13 +197,20 @@ func TestSubprocess(t *testing.T) {
 		t.Fatalf("bob: %v", r)
 	}
 
-	t.Run("no key material in logs, database or responses", func(t *testing.T) {
+	t.Run("no key material or activation code in logs, database or responses", func(t *testing.T) {
 		db, err := os.ReadFile(filepath.Join(dataDir, passkeyplugin.StateFile))
 		if err != nil {
 			t.Fatal(err)
 		}
 		secrets := map[string][]byte{}
-		for name, k := range map[string][]byte{"attestation seed": seed, "attestation private key": ed25519.NewKeyFromSeed(seed)} {
+		keys := map[string][]byte{"attestation seed": seed, "attestation private key": ed25519.NewKeyFromSeed(seed)}
+		for ref, code := range codes {
+			secrets[ref+"'s activation code"] = []byte(code)
+			h := sha256.Sum256([]byte(code))
+			keys[ref+"'s activation code hash"] = h[:]
+		}
+		secrets["a wrong activation code"] = []byte(wrongCode)
+		for name, k := range keys {
 			secrets["raw "+name] = k
 			secrets["hex "+name] = []byte(hex.EncodeToString(k))
 			secrets["base64 "+name] = []byte(base64.StdEncoding.EncodeToString(k))

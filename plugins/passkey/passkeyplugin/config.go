@@ -1,6 +1,8 @@
 package passkeyplugin
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -35,8 +37,11 @@ type config struct {
 }
 
 type payerBlock struct {
-	ID          string `json:"id"`
-	DisplayName string `json:"display_name"`
+	ID                   string `json:"id"`
+	DisplayName          string `json:"display_name"`
+	EnrollmentCodeSHA256 string `json:"enrollment_code_sha256"`
+
+	codeHash []byte // decoded EnrollmentCodeSHA256; nil: the payer cannot enrol
 }
 
 func schema() *pb.Schema {
@@ -66,6 +71,8 @@ func schema() *pb.Schema {
 			Body: &pb.Schema{Attributes: []*pb.Attribute{
 				sdk.Attr("display_name", pb.AttributeType_ATTRIBUTE_TYPE_STRING, false,
 					"the name the payer's authenticator shows for the passkey (default: the payer_ref)"),
+				sdk.SensitiveAttr("enrollment_code_sha256", pb.AttributeType_ATTRIBUTE_TYPE_STRING, false,
+					"SHA-256 (64 hex digits) of the activation code the issuer gave the payer out of band; without it the payer cannot enrol; use env() or file()"),
 			}},
 		}},
 	}
@@ -156,6 +163,15 @@ func parse(cfg *config) (*settings, []*pb.Diagnostic) {
 		if _, dup := s.payers[pbk.ID]; dup {
 			diags = append(diags, sdk.ErrorDiag([]string{"payer", pbk.ID}, "Duplicate payer", "Payer %q is configured twice.", pbk.ID))
 			continue
+		}
+		if pbk.EnrollmentCodeSHA256 != "" {
+			h, err := hex.DecodeString(strings.TrimSpace(pbk.EnrollmentCodeSHA256))
+			if err != nil || len(h) != sha256.Size {
+				// The value is not echoed: it is sensitive.
+				diags = append(diags, sdk.ErrorDiag([]string{"payer", pbk.ID, "enrollment_code_sha256"}, "Invalid enrollment_code_sha256",
+					"enrollment_code_sha256 %v: it must be the SHA-256 of the activation code as 64 hex digits (printf %%s \"$CODE\" | sha256sum).", ErrCodeHash))
+			}
+			pbk.codeHash = h
 		}
 		s.payers[pbk.ID] = pbk
 	}

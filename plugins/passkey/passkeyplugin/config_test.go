@@ -36,6 +36,8 @@ func TestConfigure(t *testing.T) {
 		{"zero max_failures", map[string]any{"max_failures": 0}, []string{"max_failures"}, "1 to 100"},
 		{"fractional ttl", map[string]any{"challenge_ttl_seconds": 30.5}, []string{"challenge_ttl_seconds"}, "whole number"},
 		{"duplicate payer", map[string]any{"payer": []any{map[string]any{"id": "a"}, map[string]any{"id": "a"}}}, []string{"payer", "a"}, "twice"},
+		{"code hash not hex", map[string]any{"payer": []any{map[string]any{"id": "a", "enrollment_code_sha256": "5a5a5a5a-not-hex"}}}, []string{"payer", "a", "enrollment_code_sha256"}, "64 hex digits"},
+		{"code hash too short", map[string]any{"payer": []any{map[string]any{"id": "a", "enrollment_code_sha256": "5a5a5a5a"}}}, []string{"payer", "a", "enrollment_code_sha256"}, "SHA-256"},
 		{"unknown attribute", map[string]any{"rp_name": "x"}, nil, "unknown field"},
 	}
 	for _, tt := range tests {

@@ -1,8 +1,11 @@
 package passkeyplugin
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 
@@ -38,31 +41,93 @@ func (p *Plugin) enrolPayer(instanceID, payerRef string) (*instance, error) {
 // payer without a passkey may enrol one there.
 var errAlreadyEnrolled = sdk.FailedPrecondition("passkey: the payer already has a passkey; the issuer must remove it before another can be enrolled")
 
-var errLocked = sdk.FailedPrecondition("passkey: the payer is locked after too many failed attempts")
+var errLocked = sdk.FailedPrecondition("passkey: %s: the payer is locked after too many failed attempts", sdk.DeclineLocked)
+
+// DeclineNoEnrollmentCode starts the FailedPrecondition message of
+// BeginEnrollment for a payer whose payer block has no
+// enrollment_code_sha256: that payer cannot enrol a passkey.
+const DeclineNoEnrollmentCode = "no_enrollment_code"
+
+// MaxEnrollmentCodeLen is the longest activation code BeginEnrollment
+// accepts, in bytes.
+const MaxEnrollmentCodeLen = 256
+
+var (
+	errNoCode  = sdk.FailedPrecondition("passkey: %s: the issuer has set no activation code for the payer, so no passkey can be enrolled", DeclineNoEnrollmentCode)
+	errBadCode = sdk.FailedPrecondition("passkey: %s: the activation code is not the one the issuer gave the payer", sdk.DeclineAuthFailed)
+)
+
+// enrolPayerData is BeginEnrollment's payer_data.
+type enrolPayerData struct {
+	EnrollmentCode *string `json:"enrollment_code"`
+}
+
+// parseEnrolPayerData reads {"enrollment_code": "..."}: exactly that one
+// field, a non-empty string of at most MaxEnrollmentCodeLen bytes. Errors
+// never include the code.
+func parseEnrolPayerData(data []byte) (string, error) {
+	var pd enrolPayerData
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&pd); err != nil {
+		return "", sdk.InvalidArgument("payer_data", `want {"enrollment_code": "..."}, a JSON object with only that field`)
+	}
+	if dec.More() {
+		return "", sdk.InvalidArgument("payer_data", "trailing data after the JSON object")
+	}
+	switch {
+	case pd.EnrollmentCode == nil:
+		return "", sdk.InvalidArgument("payer_data", "enrollment_code is missing: enrolment needs the activation code the issuer gave the payer")
+	case *pd.EnrollmentCode == "":
+		return "", sdk.InvalidArgument("payer_data", "enrollment_code is empty")
+	case len(*pd.EnrollmentCode) > MaxEnrollmentCodeLen:
+		return "", sdk.InvalidArgument("payer_data", "enrollment_code is longer than %d bytes", MaxEnrollmentCodeLen)
+	}
+	return *pd.EnrollmentCode, nil
+}
 
 // BeginEnrollment starts enrolling a passkey for a payer listed in a payer
-// block. challenge_data is {"publicKey": PublicKeyCredentialCreationOptions}.
+// block, if payer_data carries the activation code whose SHA-256 is the
+// payer's enrollment_code_sha256: {"enrollment_code": "..."}. challenge_data
+// is {"publicKey": PublicKeyCredentialCreationOptions}.
+//
+// A wrong code is FailedPrecondition "auth_failed: ..." and counts as a
+// failure toward the payer's lock, like a wrong assertion; the count is
+// written before the answer. A right code clears the count. Malformed
+// payer_data is InvalidArgument and changes nothing.
 func (p *Plugin) BeginEnrollment(ctx context.Context, req *pb.BeginEnrollmentRequest) (*pb.BeginEnrollmentResponse, error) {
 	inst, err := p.enrolPayer(req.GetInstanceId(), req.GetPayerRef())
 	if err != nil {
 		return nil, err
 	}
-	if err := emptyPayerData(req.GetPayerData()); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
+	code, err := parseEnrolPayerData(req.GetPayerData())
+	if err != nil {
 		return nil, err
 	}
 	log := sdk.Logger().With("instance", inst.id, "payer_ref", req.GetPayerRef())
+	want := inst.payers[req.GetPayerRef()].codeHash
+	if want == nil {
+		log.Warn("passkey: enrolment refused", "reason", errNoCode)
+		return nil, errNoCode
+	}
+	got := sha256.Sum256([]byte(code))
+	right := subtle.ConstantTimeCompare(got[:], want) == 1
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var refusal error
 	var data []byte
-	// The fn may run more than once (group commit): it sets refusal and
-	// data afresh.
-	err = inst.db.Update(ctx, func(tx *bolt.Tx) error {
-		refusal, data = nil, nil
+	var failures int
+	// The fn may run more than once (group commit): it sets refusal, data
+	// and failures afresh. Once the code was checked the transaction runs
+	// to the end even if the caller has gone, so a wrong code is always
+	// counted.
+	err = inst.db.Update(context.WithoutCancel(ctx), func(tx *bolt.Tx) error {
+		refusal, data, failures = nil, nil, 0
 		b := inst.buckets(tx)
+		key := []byte(req.GetPayerRef())
 		var st payerState
-		if _, err := getJSON(b.payers, []byte(req.GetPayerRef()), &st); err != nil {
+		if _, err := getJSON(b.payers, key, &st); err != nil {
 			return err
 		}
 		if st.Locked {
@@ -70,19 +135,35 @@ func (p *Plugin) BeginEnrollment(ctx context.Context, req *pb.BeginEnrollmentReq
 			return nil
 		}
 		var rec userRecord
-		if _, err := getJSON(b.users, []byte(req.GetPayerRef()), &rec); err != nil {
+		if _, err := getJSON(b.users, key, &rec); err != nil {
 			return err
 		}
 		if len(rec.Credentials) > 0 {
 			refusal = errAlreadyEnrolled
 			return nil
 		}
+		if !right || st.Failures != 0 {
+			_, failures = st.Answer(right, inst.maxFailures)
+			if err := putJSON(b.payers, key, st); err != nil {
+				return err
+			}
+			if !right {
+				refusal = errBadCode
+				if st.Locked {
+					refusal = errLocked
+					// A lock also closes an enrolment the payer opened
+					// before.
+					return b.enrol.Delete(key)
+				}
+				return nil
+			}
+		}
 		if len(rec.UserID) == 0 {
 			rec.UserID = make([]byte, userIDSize)
 			if _, err := rand.Read(rec.UserID); err != nil {
 				return err
 			}
-			if err := putJSON(b.users, []byte(req.GetPayerRef()), rec); err != nil {
+			if err := putJSON(b.users, key, rec); err != nil {
 				return err
 			}
 		}
@@ -94,13 +175,13 @@ func (p *Plugin) BeginEnrollment(ctx context.Context, req *pb.BeginEnrollmentReq
 			return err
 		}
 		// A new Begin replaces any open enrolment of the payer.
-		return putJSON(b.enrol, []byte(req.GetPayerRef()), enrolRecord{Session: *session, ExpiresUnixMS: p.now().Add(inst.ttl).UnixMilli()})
+		return putJSON(b.enrol, key, enrolRecord{Session: *session, ExpiresUnixMS: p.now().Add(inst.ttl).UnixMilli()})
 	})
 	if err != nil {
 		return nil, storeError(ctx, log, err)
 	}
 	if refusal != nil {
-		log.Warn("passkey: enrolment refused", "reason", refusal)
+		log.Warn("passkey: enrolment refused", "reason", refusal, "failures", failures)
 		return nil, refusal
 	}
 	log.Info("passkey: enrolment started")
@@ -144,6 +225,14 @@ func (p *Plugin) FinishEnrollment(ctx context.Context, req *pb.FinishEnrollmentR
 		}
 		if p.now().UnixMilli() > open.ExpiresUnixMS {
 			refusal = sdk.FailedPrecondition("passkey: the enrolment expired; begin again")
+			return nil
+		}
+		var st payerState
+		if _, err := getJSON(b.payers, key, &st); err != nil {
+			return err
+		}
+		if st.Locked {
+			refusal = errLocked
 			return nil
 		}
 		var rec userRecord

@@ -14,6 +14,9 @@ var (
 	// ErrOrigin is returned when an entry of rp_origins is not an origin
 	// (scheme://host[:port]) that the relying-party id covers.
 	ErrOrigin = errors.New("is not an origin covered by rp_id")
+	// ErrCodeHash is returned when a payer's enrollment_code_sha256 is not
+	// 64 hex digits.
+	ErrCodeHash = errors.New("is not a SHA-256 in hex")
 )
 
 // Errors of the stored state. They reach the host wrapped in

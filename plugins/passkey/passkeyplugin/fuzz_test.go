@@ -48,7 +48,7 @@ func FuzzFinishEnrollment(f *testing.F) {
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"id":"AAAA","rawId":"AAAA","type":"public-key","response":{"clientDataJSON":"e30","attestationObject":"oA"}}`))
 	f.Fuzz(func(t *testing.T, payerData []byte) {
-		if _, err := fx.p.BeginEnrollment(fx.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: "bob"}); err != nil {
+		if _, err := fx.p.BeginEnrollment(fx.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: "bob", PayerData: codeData(testCodes["bob"])}); err != nil {
 			t.Fatal(err)
 		}
 		_, err := fx.p.FinishEnrollment(fx.ctx, &pb.FinishEnrollmentRequest{InstanceId: "iss", PayerRef: "bob", PayerData: payerData})

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -31,6 +32,21 @@ const (
 
 var testSeed = bytes.Repeat([]byte{0x5A}, 32)
 
+// testCodes are the activation codes the issuer gave its payers; the
+// configuration holds only their SHA-256. dave has none.
+var testCodes = map[string]string{"alice": "ALICE-7Q2M-K9XD", "bob": "bob-code-4411"}
+
+func codeHash(code string) string {
+	h := sha256.Sum256([]byte(code))
+	return hex.EncodeToString(h[:])
+}
+
+// codeData is BeginEnrollment's payer_data carrying code.
+func codeData(code string) []byte {
+	b, _ := json.Marshal(map[string]string{"enrollment_code": code})
+	return b
+}
+
 func testConfig(t testing.TB, override map[string]any) []byte {
 	t.Helper()
 	cfg := map[string]any{
@@ -40,8 +56,9 @@ func testConfig(t testing.TB, override map[string]any) []byte {
 		"attestation_key":    hex.EncodeToString(testSeed),
 		"attestation_key_id": "iss-k1",
 		"payer": []any{
-			map[string]any{"id": "alice", "display_name": "Alice A."},
-			map[string]any{"id": "bob"},
+			map[string]any{"id": "alice", "display_name": "Alice A.", "enrollment_code_sha256": codeHash(testCodes["alice"])},
+			map[string]any{"id": "bob", "enrollment_code_sha256": codeHash(testCodes["bob"])},
+			map[string]any{"id": "dave"},
 		},
 	}
 	for k, v := range override {
@@ -119,7 +136,7 @@ func (f *fixture) enrol(payerRef string) *passkeytest.Authenticator {
 // enrolWith enrols the software passkey a for payerRef.
 func (f *fixture) enrolWith(payerRef string, a *passkeytest.Authenticator) {
 	f.t.Helper()
-	b, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: payerRef, PayerData: []byte("{}")})
+	b, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: payerRef, PayerData: codeData(testCodes[payerRef])})
 	if err != nil {
 		f.t.Fatalf("BeginEnrollment: %v", err)
 	}
@@ -216,7 +233,7 @@ func TestUnsolicitedExtensions(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.ExtensionResults = map[string]any{"credProps": map[string]any{"rk": true}}
-	b, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: "alice"})
+	b, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: "alice", PayerData: codeData(testCodes["alice"])})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +247,7 @@ func TestUnsolicitedExtensions(t *testing.T) {
 
 func TestChallengeDataShape(t *testing.T) {
 	f := MustFixture(t, nil)
-	b, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: "alice"})
+	b, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: "alice", PayerData: codeData(testCodes["alice"])})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +432,7 @@ func TestLockout(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantDecline(t, f.finish("alice", o, d, ans), sdk.DeclineLocked)
-	if _, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: "alice"}); !errors.Is(err, sdk.ErrFailedPrecondition) {
+	if _, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: "alice", PayerData: codeData(testCodes["alice"])}); !errors.Is(err, sdk.ErrFailedPrecondition) {
 		t.Errorf("a locked payer could begin enrolment: %v", err)
 	}
 	// Bob is not affected.
@@ -485,7 +502,7 @@ func TestEnrolmentRules(t *testing.T) {
 	})
 	a, _ := passkeytest.New(testOrigin)
 	begin := func(ref string) ([]byte, error) {
-		b, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: ref})
+		b, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: ref, PayerData: codeData(testCodes[ref])})
 		return b.GetChallengeData(), err
 	}
 	finish := func(ref string, data []byte) error {
@@ -495,12 +512,6 @@ func TestEnrolmentRules(t *testing.T) {
 	t.Run("payer not listed", func(t *testing.T) {
 		if _, err := begin("carol"); !errors.Is(err, sdk.ErrNotFound) {
 			t.Fatalf("BeginEnrollment = %v, want not_found", err)
-		}
-	})
-	t.Run("payer_data must be empty", func(t *testing.T) {
-		_, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: "alice", PayerData: []byte(`{"x":1}`)})
-		if !errors.Is(err, sdk.ErrInvalidArgument) {
-			t.Fatalf("BeginEnrollment = %v, want invalid_argument", err)
 		}
 	})
 	t.Run("finish without begin", func(t *testing.T) {
@@ -545,7 +556,7 @@ func TestEnrolmentRules(t *testing.T) {
 		}
 	})
 	t.Run("unconfigured instance", func(t *testing.T) {
-		_, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "nope", PayerRef: "alice"})
+		_, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "nope", PayerRef: "alice", PayerData: codeData(testCodes["alice"])})
 		if !errors.Is(err, sdk.ErrFailedPrecondition) {
 			t.Fatalf("BeginEnrollment = %v", err)
 		}
@@ -669,5 +680,172 @@ func BenchmarkMutualAuth(b *testing.B) {
 			}
 			done()
 		})
+	}
+}
+
+// failures reads the payer's stored failure count and lock.
+func (f *fixture) failures(payerRef string) payerState {
+	f.t.Helper()
+	inst, err := f.p.instance("iss")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	st, _, err := inst.payer(payerRef)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return st
+}
+
+func (f *fixture) beginEnrol(payerRef string, payerData []byte) ([]byte, error) {
+	b, err := f.p.BeginEnrollment(f.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: payerRef, PayerData: payerData})
+	return b.GetChallengeData(), err
+}
+
+// wantRefused checks err is FailedPrecondition starting with code and
+// does not echo the code the payer typed.
+func wantRefused(t *testing.T, err error, code, typed string) {
+	t.Helper()
+	if !errors.Is(err, sdk.ErrFailedPrecondition) || !strings.Contains(err.Error(), "passkey: "+code+":") {
+		t.Fatalf("BeginEnrollment = %v, want failed_precondition %q", err, code)
+	}
+	if typed != "" && strings.Contains(err.Error(), typed) {
+		t.Fatalf("the error echoes the code: %v", err)
+	}
+}
+
+func TestEnrollmentCode(t *testing.T) {
+	t.Run("right code enrols, and the passkey pays", func(t *testing.T) {
+		f := MustFixture(t, nil)
+		f.wantApproved(f.pay("alice", f.enrol("alice")))
+	})
+	t.Run("wrong code declines auth_failed and counts; a right code clears the count", func(t *testing.T) {
+		f := MustFixture(t, nil)
+		for i := 1; i < DefaultMaxFailures; i++ {
+			_, err := f.beginEnrol("alice", codeData("ALICE-7Q2M-K9XE"))
+			wantRefused(t, err, sdk.DeclineAuthFailed, "ALICE-7Q2M-K9XE")
+			if st := f.failures("alice"); st.Failures != i || st.Locked {
+				t.Fatalf("after %d wrong codes the state is %+v", i, st)
+			}
+		}
+		// Another payer's code is a wrong code too.
+		_, err := f.beginEnrol("bob", codeData(testCodes["alice"]))
+		wantRefused(t, err, sdk.DeclineAuthFailed, testCodes["alice"])
+		if _, err := f.beginEnrol("alice", codeData(testCodes["alice"])); err != nil {
+			t.Fatalf("right code after %d wrong ones: %v", DefaultMaxFailures-1, err)
+		}
+		if st := f.failures("alice"); st != (payerState{}) {
+			t.Fatalf("a right code left %+v", st)
+		}
+		f.enrol("alice")
+	})
+	t.Run("max_failures wrong codes lock the payer, across a restart", func(t *testing.T) {
+		f := MustFixture(t, nil)
+		// An enrolment opened with the right code before the lock is
+		// closed by it.
+		open, err := f.beginEnrol("bob", codeData(testCodes["bob"]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i <= DefaultMaxFailures; i++ {
+			_, err := f.beginEnrol("bob", codeData(fmt.Sprintf("guess-%d", i)))
+			want := sdk.DeclineAuthFailed
+			if i == DefaultMaxFailures {
+				want = sdk.DeclineLocked
+			}
+			wantRefused(t, err, want, "guess-")
+		}
+		f.restart()
+		_, err = f.beginEnrol("bob", codeData(testCodes["bob"]))
+		wantRefused(t, err, sdk.DeclineLocked, "")
+		a, _ := passkeytest.New(testOrigin)
+		cred, err := a.Create(open)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.p.FinishEnrollment(f.ctx, &pb.FinishEnrollmentRequest{InstanceId: "iss", PayerRef: "bob", PayerData: cred}); !errors.Is(err, sdk.ErrFailedPrecondition) {
+			t.Fatalf("FinishEnrollment of an enrolment opened before the lock = %v, want failed_precondition", err)
+		}
+		o, d := f.order(1000)
+		if b := f.begin("bob", o, d); b.GetDeclineCode() != sdk.DeclineLocked {
+			t.Fatalf("step C of a payer locked by wrong codes: %v", b)
+		}
+		// Alice is not affected.
+		f.enrol("alice")
+	})
+	t.Run("a payer without a code cannot enrol", func(t *testing.T) {
+		f := MustFixture(t, nil)
+		for _, code := range []string{"anything", testCodes["alice"]} {
+			_, err := f.beginEnrol("dave", codeData(code))
+			wantRefused(t, err, DeclineNoEnrollmentCode, code)
+		}
+		if st := f.failures("dave"); st != (payerState{}) {
+			t.Fatalf("refusal wrote %+v", st)
+		}
+	})
+	t.Run("a payer with a passkey is refused before the code is checked", func(t *testing.T) {
+		f := MustFixture(t, nil)
+		f.enrol("alice")
+		_, err := f.beginEnrol("alice", codeData("wrong"))
+		if !errors.Is(err, sdk.ErrFailedPrecondition) || strings.Contains(err.Error(), sdk.DeclineAuthFailed) {
+			t.Fatalf("BeginEnrollment = %v, want already enrolled", err)
+		}
+		if st := f.failures("alice"); st != (payerState{}) {
+			t.Fatalf("refusal counted: %+v", st)
+		}
+	})
+}
+
+// TestEnrollmentPayerData: malformed payer_data is INVALID_ARGUMENT and
+// changes nothing: no failure is counted, an open enrolment stays open.
+func TestEnrollmentPayerData(t *testing.T) {
+	f := MustFixture(t, nil)
+	if _, err := f.beginEnrol("alice", codeData("wrong")); err == nil {
+		t.Fatal("wrong code accepted")
+	}
+	open, err := f.beginEnrol("bob", codeData(testCodes["bob"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		data string
+	}{
+		{"nothing", ""},
+		{"empty object", `{}`},
+		{"null", `null`},
+		{"other field", `{"x": 1}`},
+		{"extra field", `{"enrollment_code": "bob-code-4411", "x": 1}`},
+		{"empty code", `{"enrollment_code": ""}`},
+		{"number", `{"enrollment_code": 4411}`},
+		{"array", `["bob-code-4411"]`},
+		{"two objects", `{"enrollment_code": "bob-code-4411"} {}`},
+		{"not JSON", `bob-code-4411`},
+		{"too long", `{"enrollment_code": "` + strings.Repeat("x", MaxEnrollmentCodeLen+1) + `"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, ref := range []string{"alice", "bob", "dave"} {
+				_, err := f.beginEnrol(ref, []byte(tt.data))
+				if !errors.Is(err, sdk.ErrInvalidArgument) {
+					t.Fatalf("%s: BeginEnrollment(%q) = %v, want invalid_argument", ref, tt.data, err)
+				}
+				if strings.Contains(err.Error(), "bob-code-4411") {
+					t.Fatalf("the error echoes the code: %v", err)
+				}
+			}
+		})
+	}
+	if st := f.failures("alice"); st.Failures != 1 {
+		t.Fatalf("malformed payer_data changed the count: %+v", st)
+	}
+	// bob's enrolment is still open.
+	a, _ := passkeytest.New(testOrigin)
+	cred, err := a.Create(open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.p.FinishEnrollment(f.ctx, &pb.FinishEnrollmentRequest{InstanceId: "iss", PayerRef: "bob", PayerData: cred}); err != nil {
+		t.Fatalf("FinishEnrollment after malformed Begins: %v", err)
 	}
 }
