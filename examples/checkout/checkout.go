@@ -69,6 +69,9 @@ type Payer struct {
 	OCRAKey []byte
 	// Phone is the payer's passkey phone, for an issuer using passkeys.
 	Phone *Phone
+	// EnrollmentCode is the activation code the issuer gave the payer out
+	// of band; a passkey can be enrolled only with it.
+	EnrollmentCode string
 }
 
 // Payment is one demo payment: a payer paying an amount.
@@ -122,7 +125,7 @@ const QuickstartDemoKey = "sk_test_quickstart_tea_shop_0123456789"
 // Quickstart returns the demo configuration for the quickstart network in
 // dir (examples/quickstart): the Tea Shop, Bob paying by card at Beta Bank
 // with a passkey kept in phoneFile (enrolled on first use, from a page at
-// origin), and Alice paying by bank transfer at Alpha Bank with OCRA. The
+// origin, with his activation code), and Alice paying by bank transfer at Alpha Bank with OCRA. The
 // keys are read from dir/secrets.
 func Quickstart(dir, apiURL, phoneFile, origin string) (*Config, error) {
 	read := func(name string) (string, error) {
@@ -144,6 +147,10 @@ func Quickstart(dir, apiURL, phoneFile, origin string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	bobCode, err := read("bob_enrollment_code")
+	if err != nil {
+		return nil, err
+	}
 	ocraHex, err := read("alice_ocra.key")
 	if err != nil {
 		return nil, err
@@ -160,7 +167,7 @@ func Quickstart(dir, apiURL, phoneFile, origin string) (*Config, error) {
 			WebhookAddr: "127.0.0.1:8090", WebhookSecret: whsec},
 		Payments: []Payment{
 			{Payer: Payer{Name: "Bob", Method: "card", PAN: "5555555555554444", ExpiryMonth: 12, ExpiryYear: 2039,
-				Phone: &Phone{Path: phoneFile, Origin: origin}},
+				Phone: &Phone{Path: phoneFile, Origin: origin}, EnrollmentCode: bobCode},
 				AmountMinor: 1250, Currency: "EUR", OrderRef: "demo-" + ref + "-card"},
 			{Payer: Payer{Name: "Alice", Method: "bank_transfer", BankCode: "1001", Account: "1001000015", OCRAKey: ocraKey},
 				AmountMinor: 4200, Currency: "EUR", OrderRef: "demo-" + ref + "-transfer"},

@@ -196,6 +196,32 @@ func TestDemoAgainstQuickstart(t *testing.T) {
 	q := startQuickstart(t)
 	phone := filepath.Join(t.TempDir(), "phone.json")
 
+	// Enrolment needs the activation code Beta Bank gave Bob: with a wrong
+	// one (a card number alone) no passkey is enrolled and nothing is paid.
+	// The right code in run1 clears the failure it counted.
+	t.Run("wrong activation code", func(t *testing.T) {
+		cfg := q.config(t, phone)
+		cfg.Payments = cfg.Payments[:1]
+		cfg.Payments[0].Payer.EnrollmentCode = "7K3M-Q9XD-2WPL-H4TM"
+		cfg.Out = io.Discard
+		res, err := checkout.Run(context.Background(), cfg)
+		if err == nil || !strings.Contains(err.Error(), "enroll/begin: 409 invalid_state") || !strings.Contains(err.Error(), "activation code") {
+			t.Fatalf("err = %v, want enroll/begin refused", err)
+		}
+		t.Log(err)
+		for _, r := range res {
+			if r.Status == "approved" {
+				t.Errorf("payment %s approved", r.PaymentID)
+			}
+		}
+		if _, err := os.Stat(phone); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a passkey was kept after a refused enrolment: %v", err)
+		}
+		if strings.Contains(q.log.String(), "7K3M-Q9XD-2WPL-H4T") {
+			t.Error("the daemon's log holds an activation code")
+		}
+	})
+
 	for i, wantEnrol := range []bool{true, false} {
 		t.Run(fmt.Sprintf("run%d", i+1), func(t *testing.T) {
 			cfg := q.config(t, phone)

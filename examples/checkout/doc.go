@@ -19,7 +19,9 @@
 //   - C authenticates payer and issuer to each other over that digest, the
 //     payer leading: with an OCRA key through switchd/wallet, or with a
 //     software passkey (plugins/passkey/passkeytest) that it enrols on first
-//     use and keeps in a file, so its sign counter keeps moving forward;
+//     use, with the activation code the issuer gave the payer
+//     (Payer.EnrollmentCode), and keeps in a file, so its sign counter keeps
+//     moving forward;
 //   - D happens inside switchd (the issuer debits, the acquirer credits);
 //   - E receives the signed webhook on its own HTTP listener (the merchant's
 //     webhook_url) and verifies its Standard Webhooks signature

@@ -54,9 +54,12 @@ func passkeyAuth(ctx context.Context, c *client, pay string, p Payer, digest []b
 		if a, err = passkeytest.New(p.Phone.Origin); err != nil {
 			return nil, false, err
 		}
+		if p.EnrollmentCode == "" {
+			return nil, false, fmt.Errorf("%w: %s has no activation code to enrol a passkey with", ErrNoCredential, p.Name)
+		}
 		var ch challenge
-		if err := c.do(ctx, "POST", pay+"/enroll/begin", "", json.RawMessage(`{}`), &ch); err != nil {
-			return nil, false, fmt.Errorf("enrol: %w (if %s enrolled a passkey before whose phone file %s is gone, start from a fresh data dir)", err, p.Name, p.Phone.Path)
+		if err := c.do(ctx, "POST", pay+"/enroll/begin", "", map[string]string{"enrollment_code": p.EnrollmentCode}, &ch); err != nil {
+			return nil, false, fmt.Errorf("enrol: %w (check %s's activation code; if %s enrolled a passkey before whose phone file %s is gone, start from a fresh data dir)", err, p.Name, p.Name, p.Phone.Path)
 		}
 		cred, err := a.Create(ch.ChallengeData)
 		if err != nil {

@@ -25,8 +25,14 @@ institution "beta" {
     attestation_key    = file("secrets/beta_attestation.key")
     attestation_key_id = "beta-demo-1"
 
-    # Payers allowed to enrol a passkey (one each, on their first payment).
-    payer "bob" { display_name = "Bob Example" }
+    # Payers allowed to enrol a passkey (one each, on their first payment),
+    # with the SHA-256 of the activation code the bank gave them out of band
+    # (letter, app, branch): enrolment needs the code, not just the card
+    # number. Bob's demo code is in secrets/bob_enrollment_code.
+    payer "bob" {
+      display_name           = "Bob Example"
+      enrollment_code_sha256 = file("secrets/bob_enrollment_code.sha256")
+    }
   }
 
   method "card" {

@@ -20,7 +20,9 @@ func newDemoCmd() *cobra.Command {
 		Short: "Pay twice through a running quickstart switchd, as the store and as the payers",
 		Long: `demo runs two payments against a running switchd on the quickstart network
 (make run): Bob pays by card at Beta Bank with a passkey (a software WebAuthn
-authenticator, enrolled on the first run and kept in --phone-file), and Alice
+authenticator, enrolled on the first run with the activation code Beta Bank
+gave him, <quickstart>/secrets/bob_enrollment_code, and kept in
+--phone-file), and Alice
 pays by bank transfer at Alpha Bank with OCRA (switchd/wallet).
 
 For each payment the Tea Shop signs its order terms with its Ed25519 key and

@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -92,6 +94,7 @@ func TestDemoCmdErrors(t *testing.T) {
 		{"no quickstart folder", []string{"--quickstart", t.TempDir()}, "tea_shop_ed25519.seed"},
 		{"webhook port taken", []string{"--quickstart", qs, "--webhook-addr", busy.Addr().String()}, "webhook_url must point here"},
 		{"switchd not running", []string{"--quickstart", qs, "--webhook-addr", "127.0.0.1:0", "--api-url", closedURL, "--phone-file", filepath.Join(t.TempDir(), "p.json")}, "connection refused"},
+		{"no activation code for Bob", []string{"--quickstart", withoutFile(t, qs, "secrets/bob_enrollment_code")}, "bob_enrollment_code"},
 		{"extra argument", []string{"now"}, "unknown command"},
 	}
 	for _, tt := range tests {
@@ -154,4 +157,32 @@ func TestDemoOrder(t *testing.T) {
 			t.Errorf("%v: err = %v", bad, err)
 		}
 	}
+}
+
+// withoutFile copies the folder dir without the file rel and returns the
+// copy.
+func withoutFile(t *testing.T, dir, rel string) string {
+	t.Helper()
+	out := t.TempDir()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		r, _ := filepath.Rel(dir, p)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(filepath.Join(out, r), 0o700)
+		case r == filepath.FromSlash(rel):
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(out, r), b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
