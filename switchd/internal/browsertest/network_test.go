@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -88,6 +89,7 @@ type network struct {
 	account      string // alice's account at the OCRA bank
 	ocraPAN      string
 	passkeyPAN   string
+	passkeyCode  string // the activation code bank_p gave alice; bank_p holds its SHA-256
 	ocraKey      []byte // alice's OCRA key at the OCRA bank
 	hooks        *receiver
 
@@ -131,7 +133,7 @@ func newNetwork(t testing.TB) *network {
 	n := &network{dir: t.TempDir(), dataDir: t.TempDir(), addr: freeAddr(t), seller: seller,
 		apiKey: "sk_test_" + randHex(t, 16), settlement: withLuhn("900000000"),
 		account: withLuhn("1" + ocraBankCode + "0000"), ocraPAN: withLuhn(ocraBIN + "0012345678"),
-		passkeyPAN: withLuhn(passkeyBIN + "0087654321"), client: &http.Client{Timeout: 30 * time.Second}}
+		passkeyPAN: withLuhn(passkeyBIN + "0087654321"), passkeyCode: "ACT-" + strings.ToUpper(randHex(t, 8)), client: &http.Client{Timeout: 30 * time.Second}}
 	n.ocraKey, _ = hex.DecodeString(randHex(t, 32))
 	n.hooks = newReceiver(t)
 	n.writeConfig(t, plugins(t))
@@ -262,7 +264,10 @@ institution "bank_p" {
     rp_origins         = ["http://localhost:%s"]
     attestation_key    = %s
     attestation_key_id = "bank_p-1"
-    payer "alice" { display_name = "Alice Kim" }
+    payer "alice" {
+      display_name           = "Alice Kim"
+      enrollment_code_sha256 = %s
+    }
   }
   method "card" {
     plugin    = "card"
@@ -277,6 +282,7 @@ institution "bank_p" {
   }
 }
 `, passkeyBIN, passkeyBIN, port, n.secret(t, "bank_p_att", randHex(t, 32)),
+		n.secret(t, "bank_p_alice_code.sha256", fmt.Sprintf("%x", sha256.Sum256([]byte(n.passkeyCode)))),
 		n.secret(t, "bank_p_token", randHex(t, 32)), n.secret(t, "bank_p_pan", n.passkeyPAN)))
 }
 

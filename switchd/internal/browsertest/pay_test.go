@@ -1,6 +1,7 @@
 package browsertest
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -168,12 +169,50 @@ func TestCardPasskey(t *testing.T) {
 	b.waitFor("passkey step", visible("passkey")+` && document.getElementById("order-check").classList.contains("ok")`)
 	b.screenshot("verify-passkey")
 
-	b.run("set up a passkey", chromedp.Click(chromedp.CSS("#passkey-enroll")))
-	b.waitFor("enrolment", `document.getElementById("passkey-enroll").hidden || `+visible("verify-error"))
+	// Enrolment needs the activation code alice's bank gave her: the card
+	// number alone is not enough.
+	en := page.Strings("en")
+	b.run("set up a passkey without the code", chromedp.Click(chromedp.CSS("#passkey-enroll")))
+	b.waitFor("activation code missing", visible("verify-error"))
+	if got := b.text("verify-error"); got != en["err_enrollment_code_missing"] {
+		t.Errorf("missing code error = %q", got)
+	}
+	if b.eval(`document.activeElement.id`) != "enrollment-code" || b.eval(`document.getElementById("enrollment-code").getAttribute("aria-invalid")`) != "true" {
+		t.Error("the activation code field is not focused and marked invalid")
+	}
+	wrong := n.passkeyCode[:len(n.passkeyCode)-1] + "Z"
+	b.run("type a wrong activation code",
+		chromedp.SendKeys(chromedp.CSS("#enrollment-code"), wrong),
+		chromedp.Click(chromedp.CSS("#passkey-enroll")))
+	b.waitFor("activation code refused", visible("verify-error")+` && document.getElementById("verify-error").textContent === `+jsString(en["err_enrollment_code"])+
+		` && !document.getElementById("passkey-enroll").disabled`)
+	b.screenshot("activation-code-refused")
+	if b.eval(`document.getElementById("verify-error").getAttribute("role")`) != "alert" ||
+		b.eval(`document.getElementById("enrollment-code").getAttribute("aria-invalid")`) != "true" ||
+		!strings.Contains(b.eval(`document.getElementById("enrollment-code").getAttribute("aria-describedby")`), "verify-error") {
+		t.Error("the refused code is not announced and tied to its field")
+	}
+	creds, err := chromedp.Call(b.ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: auth.AuthenticatorID})
+	if err != nil || len(creds.Credentials) != 0 {
+		t.Fatalf("a wrong activation code created a passkey: %+v %v", creds, err)
+	}
+	if st, _ := n.status(t, p.ID); st != "seller_authenticated" {
+		t.Fatalf("after a wrong activation code the payment is %s", st)
+	}
+
+	b.eval(`document.getElementById("enrollment-code").value = ""`)
+	b.run("type the right activation code",
+		chromedp.SendKeys(chromedp.CSS("#enrollment-code"), n.passkeyCode),
+		chromedp.Click(chromedp.CSS("#passkey-enroll")))
+	b.waitFor("enrolment", `document.getElementById("passkey-enroll-form").hidden || (`+visible("verify-error")+
+		` && document.getElementById("verify-error").textContent !== `+jsString(en["err_enrollment_code"])+`)`)
 	if msg := b.text("verify-error"); b.eval(`String(document.getElementById("verify-error").hidden)`) == "false" {
 		t.Fatalf("enrolment failed: %s", msg)
 	}
-	creds, err := chromedp.Call(b.ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: auth.AuthenticatorID})
+	if b.value("enrollment-code") != "" {
+		t.Error("the activation code stays in the page after enrolment")
+	}
+	creds, err = chromedp.Call(b.ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: auth.AuthenticatorID})
 	if err != nil || len(creds.Credentials) != 1 || creds.Credentials[0].RpID != "localhost" {
 		t.Fatalf("virtual authenticator credentials: %+v %v", creds, err)
 	}
@@ -192,7 +231,16 @@ func TestCardPasskey(t *testing.T) {
 		t.Errorf("the passkey did not sign: %+v %v", creds, err)
 	}
 	n.hooks.waitFor(t, p.ID, webhookTypeOK)
+	if logs := n.logs.Bytes(); bytes.Contains(logs, []byte(n.passkeyCode)) || bytes.Contains(logs, []byte(wrong)) {
+		t.Error("the daemon's log holds an activation code")
+	}
 	b.checkConsole()
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 // TestOCRAWrongAnswer types answers the device did not give. A wrong

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -119,6 +120,29 @@ func TestPage(t *testing.T) {
 		for k := range ko {
 			if en[k] == "" {
 				t.Errorf("no English for %q", k)
+			}
+		}
+	})
+	t.Run("every input has a label bound to it", func(t *testing.T) {
+		for _, lang := range []string{"en", "ko"} {
+			_, body := get(t, h, "/pay/"+token, lang)
+			fields := regexp.MustCompile(`<(?:input|select) ([^>]*)>`).FindAllStringSubmatch(body, -1)
+			if len(fields) < 5 {
+				t.Fatalf("%s: %d form fields found", lang, len(fields))
+			}
+			for _, f := range fields {
+				if strings.Contains(f[1], `type="radio"`) {
+					continue // inside its <label>
+				}
+				id := regexp.MustCompile(`id="([^"]+)"`).FindStringSubmatch(f[1])
+				if id == nil || !strings.Contains(body, `<label for="`+id[1]+`">`) {
+					t.Errorf("%s: no <label for> for %s", lang, f[0])
+				}
+			}
+			// The passkey enrolment asks for the bank's activation code.
+			want := `<label for="enrollment-code">` + Strings(lang)["enrollment_code"] + `</label>`
+			if !strings.Contains(body, want) || !strings.Contains(body, `aria-describedby="enrollment-code-help"`) {
+				t.Errorf("%s: the activation code field lacks its label or hint", lang)
 			}
 		}
 	})

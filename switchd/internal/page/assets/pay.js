@@ -118,6 +118,7 @@
       box.textContent = ok ? T.order_check_ok : T.order_check_bad;
       $("ocra-begin-submit").disabled = !ok;
       $("passkey-use").disabled = !ok;
+      $("passkey-enroll").disabled = !ok;
       return ok;
     }, function () { box.hidden = true; return true; });
   }
@@ -376,22 +377,49 @@
     if (c.getClientExtensionResults) out.clientExtensionResults = c.getClientExtensionResults();
     return out;
   }
-  $("passkey-enroll").addEventListener("click", function () {
-    $("verify-error").hidden = true;
+  // Enrolment needs the activation code the bank gave the payer out of
+  // band; enroll/begin refuses a wrong one (and a payer who cannot enrol
+  // here: locked, or a passkey already set up) as invalid_state.
+  $("passkey-enroll-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var box = $("verify-error"), input = $("enrollment-code");
+    box.hidden = true;
+    function invalid() {
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", "enrollment-code-help verify-error");
+      input.focus();
+    }
+    input.removeAttribute("aria-invalid");
+    input.setAttribute("aria-describedby", "enrollment-code-help");
+    var code = input.value.trim();
+    if (!code) {
+      box.textContent = T.err_enrollment_code_missing;
+      box.hidden = false;
+      invalid();
+      return;
+    }
+    var refused = false;
     setBusy(true, $("passkey-enroll"));
-    call("POST", "/enroll/begin", {}).then(function (c) {
+    call("POST", "/enroll/begin", { enrollment_code: code }).then(function (c) {
+      input.value = "";
       return navigator.credentials.create(toCreateOptions(c.challenge_data));
+    }, function (err) {
+      if (err.problem === "invalid_state") { refused = true; err.code = "enrollment_code"; }
+      throw err;
     }).then(function (cred) {
       return call("POST", "/enroll/finish", credJSON(cred));
     }).then(function () {
       setBusy(false);
-      $("passkey-enroll").hidden = true;
+      $("passkey-enroll-form").hidden = true;
       var box = $("passkey-bound");
       box.hidden = false;
       box.className = "check ok";
       box.textContent = T.passkey_enrolled;
       $("passkey-use").focus();
-    }, fail("verify-error"));
+    }, function (err) {
+      fail("verify-error")(err);
+      if (refused) { invalid(); input.select(); }
+    });
   });
   $("passkey-use").addEventListener("click", function () {
     $("verify-error").hidden = true;
