@@ -2,10 +2,14 @@
 // switchd flow, on the issuer's side, with WebAuthn passkeys
 // (github.com/go-webauthn/webauthn), plus enrolment of the payer's passkey.
 //
-// Enrolment (only payers listed in a payer block, and only while they have
-// no passkey yet):
+// Enrolment (only payers listed in a payer block with an
+// enrollment_code_sha256, only with the activation code whose SHA-256 that
+// is, and only while they have no passkey yet):
 //
-//  1. BeginEnrollment returns challenge_data = the
+//  1. BeginEnrollment takes payer_data {"enrollment_code": "..."}; the code
+//     is hashed and compared in constant time, never logged or stored. A
+//     wrong code counts toward the payer's lock like a wrong assertion. It
+//     returns challenge_data = the
 //     PublicKeyCredentialCreationOptions as JSON, wrapped as
 //     {"publicKey": {...}}, with challenge and user.id base64url. The page
 //     decodes those two (and excludeCredentials[].id) to bytes and calls
