@@ -3,51 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/switchd/switchd/internal/servetest"
+	"github.com/switchd/switchd/internal/testbin"
 	"github.com/switchd/switchd/switchd/internal/daemon"
 )
-
-// syncBuffer is a bytes.Buffer safe for serve's goroutines to log to
-// while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// servingAddrs returns the api and admin addresses of the first complete
-// "switchd serving" line in log, which is in the JSON log format (one
-// object a line).
-func servingAddrs(log string) (api, admin string, ok bool) {
-	lines := strings.Split(log, "\n")
-	for _, line := range lines[:len(lines)-1] { // the last is incomplete, or empty
-		var v struct{ Msg, API, Admin string }
-		if json.Unmarshal([]byte(line), &v) == nil && v.Msg == "switchd serving" && v.API != "" && v.Admin != "" {
-			return v.API, v.Admin, true
-		}
-	}
-	return "", "", false
-}
 
 func TestServeRejectsBadInput(t *testing.T) {
 	dir := t.TempDir()
@@ -90,29 +58,25 @@ func TestServeRunsAndStops(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "empty.hcl"), []byte("# no institutions yet\n"), 0o600)
 	cmd := newServeCmd()
-	var out syncBuffer
+	var out testbin.SyncBuffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
 	// Port 0: the kernel picks free ports at bind time, and serve logs
-	// them in its "switchd serving" line (JSON here, so the test needs no
-	// text-format parser).
+	// them in its "switchd serving" line (JSON here; servetest reads both
+	// formats).
 	cmd.SetArgs([]string{"--config", dir, "--data-dir", filepath.Join(dir, "data"),
 		"--api-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--log-format", "json"})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
-	var api, admin string
-	for deadline := time.Now().Add(20 * time.Second); admin == "" && time.Now().Before(deadline); {
-		select {
-		case err := <-done:
-			t.Fatalf("serve ended early: %v\n%s", err, out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		api, admin, _ = servingAddrs(out.String())
+	var serveErr error // serve's result, once exited is closed
+	exited := make(chan struct{})
+	go func() { serveErr = cmd.ExecuteContext(ctx); close(exited) }()
+	api, admin, err := servetest.WaitServing(out.String, exited, 20*time.Second)
+	if errors.Is(err, servetest.ErrExited) {
+		t.Fatalf("serve ended early: %v\n%s", serveErr, out.String())
 	}
-	if admin == "" {
-		t.Fatalf("no \"switchd serving\" line within 20s:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, out.String())
 	}
 	// The line is logged once serve listens and is ready.
 	res, err := http.Get("http://" + admin + "/readyz")
@@ -133,9 +97,9 @@ func TestServeRunsAndStops(t *testing.T) {
 	res.Body.Close()
 	cancel()
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve: %v", err)
+	case <-exited:
+		if serveErr != nil {
+			t.Fatalf("serve: %v", serveErr)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop")

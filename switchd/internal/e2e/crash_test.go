@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchd/switchd/internal/servetest"
 	"github.com/switchd/switchd/internal/testbin"
 )
 
@@ -27,83 +26,13 @@ type proc struct {
 	exited     chan struct{}
 }
 
-// servingAddrs returns the api and admin addresses of the first complete
-// (newline-terminated) "switchd serving" line in log. The line is in the
-// daemon's text format (log/slog's TextHandler), which for this message
-// and 127.0.0.1 addresses is exactly
-//
-//	time=<no spaces> level=INFO msg="switchd serving" api=<addr> admin=<addr> ...
-//
-// Matching the message right after the level keeps a line that merely
-// carries the text in an attribute (a plugin's output) from counting.
-//
-// This is a second, narrower copy of the reliability harness's parser
-// (internal/reliability, in a _test.go file, so not importable).
-func servingAddrs(log []byte) (api, admin string, ok bool) {
-	lines := strings.Split(string(log), "\n")
-	for _, line := range lines[:len(lines)-1] { // the last is incomplete, or empty
-		_, rest, _ := strings.Cut(line, " ") // the time
-		rest, found := strings.CutPrefix(rest, `level=INFO msg="switchd serving" `)
-		if !found {
-			continue
-		}
-		for _, f := range strings.Fields(rest) {
-			if v, ok := strings.CutPrefix(f, "api="); ok {
-				api = v
-			}
-			if v, ok := strings.CutPrefix(f, "admin="); ok {
-				admin = v
-			}
-		}
-		if api == "" || admin == "" {
-			return "", "", false
-		}
-		return api, admin, true
-	}
-	return "", "", false
-}
-
-// TestServingAddrs: startProc finds the bound addresses in the line
-// log/slog's TextHandler writes (the daemon's text format) once it is
-// complete, and in nothing else.
-func TestServingAddrs(t *testing.T) {
-	line := func(msg string, args ...any) string {
-		var b bytes.Buffer
-		slog.New(slog.NewTextHandler(&b, nil)).Info(msg, args...)
-		return b.String()
-	}
-	serving := line("switchd serving", "api", "127.0.0.1:40001", "admin", "127.0.0.1:40002", "generation", 1)
-	for _, tc := range []struct {
-		name, log         string
-		ok                bool
-		wantAPI, wantAdmn string
-	}{
-		{name: "after other lines", log: line("recovered interrupted payments", "count", 0) + serving,
-			ok: true, wantAPI: "127.0.0.1:40001", wantAdmn: "127.0.0.1:40002"},
-		{name: "first of two", log: serving + line("switchd serving", "api", "127.0.0.1:5", "admin", "127.0.0.1:6"),
-			ok: true, wantAPI: "127.0.0.1:40001", wantAdmn: "127.0.0.1:40002"},
-		{name: "not yet complete", log: serving[:len(serving)-1]},
-		{name: "message only in an attribute", log: line("plugin output", "text", `switchd serving api=127.0.0.1:1 admin=127.0.0.1:2`)},
-		{name: "warning", log: strings.Replace(serving, "level=INFO", "level=WARN", 1)},
-		{name: "no admin", log: line("switchd serving", "api", "127.0.0.1:40001")},
-		{name: "empty"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			api, admin, ok := servingAddrs([]byte(tc.log))
-			if ok != tc.ok || api != tc.wantAPI || admin != tc.wantAdmn {
-				t.Errorf("servingAddrs(%q) = %q, %q, %v; want %q, %q, %v", tc.log, api, admin, ok, tc.wantAPI, tc.wantAdmn, tc.ok)
-			}
-		})
-	}
-}
-
 // startProc runs the daemon binary on n with data in dataDir and waits
 // until /readyz answers 200. The daemon listens on 127.0.0.1:0 for both
 // APIs, so the kernel picks free ports at bind time (no other process can
 // take them between a choice and the bind, as with a port chosen by
 // listening and closing first); startProc reads them from the "switchd
-// serving" line this start appends to dataDir's daemon.log. A restarted
-// daemon gets new ports.
+// serving" line this start appends to dataDir's daemon.log
+// (servetest.WaitReady). A restarted daemon gets new ports.
 func startProc(t *testing.T, bin string, n *network, dataDir string) *proc {
 	t.Helper()
 	p := &proc{exited: make(chan struct{})}
@@ -118,12 +47,12 @@ func startProc(t *testing.T, bin string, n *network, dataDir string) *proc {
 		t.Fatal(err)
 	}
 	from := fi.Size() // an earlier start's lines (that daemon has exited) end here
-	startLog := func() []byte {
+	startLog := func() string {
 		b, _ := os.ReadFile(logf.Name())
 		if int64(len(b)) < from {
-			return nil
+			return ""
 		}
-		return b[from:]
+		return string(b[from:])
 	}
 	// --log-level info: the "switchd serving" line is an info line. The
 	// public URL is only the base of pay_url links, which the tests never
@@ -138,32 +67,11 @@ func startProc(t *testing.T, bin string, n *network, dataDir string) *proc {
 	}
 	go func() { p.cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() { p.kill(); logf.Close() })
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.exited:
-			t.Fatalf("daemon exited during start:\n%s", startLog())
-		default:
-		}
-		if p.admin == "" {
-			p.api, p.admin, _ = servingAddrs(startLog())
-		}
-		if p.admin != "" {
-			res, err := http.Get("http://" + p.admin + "/readyz")
-			if err == nil {
-				res.Body.Close()
-				if res.StatusCode == http.StatusOK {
-					return p
-				}
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
+	p.api, p.admin, err = servetest.WaitReady(startLog, p.exited, 60*time.Second)
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, startLog())
 	}
-	if p.admin == "" {
-		t.Fatalf("daemon logged no \"switchd serving\" line within 60s:\n%s", startLog())
-	}
-	t.Fatal("daemon did not become ready")
-	return nil
+	return p
 }
 
 func (p *proc) kill() {

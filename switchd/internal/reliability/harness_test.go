@@ -18,7 +18,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -26,6 +25,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/switchd/switchd/internal/servetest"
 	"github.com/switchd/switchd/internal/testbin"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk/order"
@@ -568,51 +568,6 @@ type proc struct {
 // relying party expects (rp_origins), as in a deployment.
 const publicURL = "https://pay.example"
 
-// servingMsg is the message of the line `switchd serve` logs once it
-// listens, with the bound addresses as attributes api and admin.
-const servingMsg = "switchd serving"
-
-// servingAddrs returns the api and admin addresses of the first complete
-// (newline-terminated) "switchd serving" line in log, which is in the
-// daemon's default text format (log/slog's TextHandler: key=value, a value
-// quoted when it needs to be).
-func servingAddrs(log []byte) (api, admin string, ok bool) {
-	lines := strings.Split(string(log), "\n")
-	for _, line := range lines[:len(lines)-1] { // the last is incomplete, or empty
-		f := logfmt(line)
-		if f["msg"] == servingMsg && f["api"] != "" && f["admin"] != "" {
-			return f["api"], f["admin"], true
-		}
-	}
-	return "", "", false
-}
-
-// logfmt parses one text log line into its attributes. It stops at the
-// first token that is not key=value.
-func logfmt(line string) map[string]string {
-	out := map[string]string{}
-	for {
-		line = strings.TrimLeft(line, " ")
-		key, rest, ok := strings.Cut(line, "=")
-		if !ok || key == "" || strings.Contains(key, " ") {
-			return out
-		}
-		var val string
-		if strings.HasPrefix(rest, `"`) {
-			q, err := strconv.QuotedPrefix(rest)
-			if err != nil {
-				return out
-			}
-			val, _ = strconv.Unquote(q)
-			rest = rest[len(q):]
-		} else {
-			val, rest, _ = strings.Cut(rest, " ")
-		}
-		out[key] = val
-		line = rest
-	}
-}
-
 // skipUnlessSubprocesses skips t under -short and -race (see raceEnabled).
 func skipUnlessSubprocesses(t *testing.T) {
 	t.Helper()
@@ -640,9 +595,9 @@ func startDaemon(t testing.TB, bin string, n *network, dataDir string, env []str
 	return p
 }
 
-// errExited is returned by tryStartDaemon when the daemon exits before it
-// is ready.
-var errExited = errors.New("daemon exited during start")
+// errExited is returned (wrapped) by tryStartDaemon when the daemon exits
+// before it is ready: servetest.WaitReady's sentinel.
+var errExited = servetest.ErrExited
 
 // tryStartDaemon is startDaemon returning errExited (with the tail of
 // this start's log) when the daemon exits before it is ready.
@@ -651,10 +606,10 @@ var errExited = errors.New("daemon exited during start")
 // the kernel picks free ports at bind time, so no other process (go test
 // runs packages, and their daemons, in parallel) can take them between a
 // choice and the bind. The harness learns them from the "switchd serving"
-// line the daemon logs once it listens (see servingAddrs), reading only
-// what this start appended to dataDir's daemon.log. A restarted daemon
-// gets new ports: every caller makes a new client from p.api after each
-// start.
+// line the daemon logs once it listens (servetest.WaitReady), reading
+// only what this start appended to dataDir's daemon.log. A restarted
+// daemon gets new ports: every caller makes a new client from p.api after
+// each start.
 func tryStartDaemon(t testing.TB, bin string, n *network, dataDir string, env []string, flags ...string) (*proc, error) {
 	t.Helper()
 	p := &proc{exited: make(chan struct{}), log: filepath.Join(dataDir, "daemon.log")}
@@ -680,45 +635,28 @@ func tryStartDaemon(t testing.TB, bin string, n *network, dataDir string, env []
 	}
 	go func() { p.cmd.Wait(); logf.Close(); close(p.exited) }()
 	t.Cleanup(p.kill)
-	startLog := func() []byte {
+	startLog := func() string {
 		b, _ := os.ReadFile(p.log)
 		if int64(len(b)) < from {
-			return nil
+			return ""
 		}
-		return b[from:]
+		return string(b[from:])
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.exited:
-			return p, fmt.Errorf("%w:\n%s", errExited, tail(startLog()))
-		default:
-		}
-		if p.admin == "" {
-			p.api, p.admin, _ = servingAddrs(startLog())
-		}
-		if p.admin != "" {
-			res, err := http.Get("http://" + p.admin + "/readyz")
-			if err == nil {
-				res.Body.Close()
-				if res.StatusCode == http.StatusOK {
-					return p, nil
-				}
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
+	p.api, p.admin, err = servetest.WaitReady(startLog, p.exited, 60*time.Second)
+	if errors.Is(err, servetest.ErrExited) {
+		return p, fmt.Errorf("%w:\n%s", err, tail(startLog()))
 	}
-	if p.admin == "" {
-		return nil, fmt.Errorf("daemon logged no %q line within 60s:\n%s", servingMsg, tail(startLog()))
+	if err != nil {
+		return nil, fmt.Errorf("%w:\n%s", err, tail(startLog()))
 	}
-	return nil, errors.New("daemon did not become ready within 60s")
+	return p, nil
 }
 
-func tail(b []byte) []byte {
-	if len(b) > 4000 {
-		return b[len(b)-4000:]
+func tail(s string) string {
+	if len(s) > 4000 {
+		return s[len(s)-4000:]
 	}
-	return b
+	return s
 }
 
 // kill sends SIGKILL and waits for the exit; the plugins die with the
