@@ -197,7 +197,7 @@ func TestReliabilityAccess(t *testing.T) {
 				DigestHex     string          `json:"digest_hex"`
 			}
 			if enrol {
-				st, b, _ := c.payer(token, "/enroll/begin", json.RawMessage(`{}`))
+				st, b, _ := c.payer(token, "/enroll/begin", map[string]string{"enrollment_code": n.EnrollCode})
 				if st != http.StatusOK {
 					t.Fatalf("enroll/begin: %d %s", st, b)
 				}

@@ -80,7 +80,10 @@ type network struct {
 	Poor       string // bob's, 100 cents
 	OCRAKey    []byte // alice's
 	BobKey     []byte
-	PasskeyPAN string   // alice's card at bank_p, once addPasskeyBank ran
+	PasskeyPAN string // alice's card at bank_p, once addPasskeyBank ran
+	// EnrollCode is alice's passkey activation code at bank_p (its
+	// SHA-256 is in bank_p's payer block), once addPasskeyBank ran.
+	EnrollCode string
 	Plugins    []string // the plugins in plugins.hcl
 	// Secrets lists every secret value written to the network, for the
 	// leak scan.
@@ -252,6 +255,9 @@ func (n *network) addPasskeyBank(t testing.TB) {
 	n.writePlugins(t, append(append([]string(nil), pluginNames...), "passkey"))
 	n.PasskeyPAN = luhn("544400" + "12345678")
 	n.Secrets["passkey bank PAN"] = n.PasskeyPAN
+	n.EnrollCode = randHex(8)
+	n.Secrets["passkey activation code"] = n.EnrollCode
+	codeHash := sha256.Sum256([]byte(n.EnrollCode))
 	n.write(t, "bank_p.hcl", fmt.Sprintf(`
 institution "bank_p" {
   display_name = "Passkey Bank"
@@ -265,7 +271,7 @@ institution "bank_p" {
     rp_origins         = ["https://pay.example"]
     attestation_key    = %s
     attestation_key_id = "bank_p-1"
-    payer "alice" {}
+    payer "alice" { enrollment_code_sha256 = %s }
   }
   method "card" {
     plugin    = "card"
@@ -279,7 +285,7 @@ institution "bank_p" {
     }
   }
 }
-`, n.secret(t, "bank_p_att", randHex(32)), n.secret(t, "bank_p_token", randHex(32)), n.secret(t, "bank_p_pan", n.PasskeyPAN)))
+`, n.secret(t, "bank_p_att", randHex(32)), n.secret(t, "bank_p_alice_code_sha256", hex.EncodeToString(codeHash[:])), n.secret(t, "bank_p_token", randHex(32)), n.secret(t, "bank_p_pan", n.PasskeyPAN)))
 }
 
 func randBytes(n int) []byte {

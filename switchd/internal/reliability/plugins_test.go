@@ -20,12 +20,14 @@ type payerRun struct {
 	choice map[string]any
 	w      *wallet.OCRA
 	phone  *passkeytest.Authenticator // instead of w, for bank_p
-	answer []byte
+	// enrollCode is the activation code that enrol sends (bank_p's).
+	enrollCode string
+	answer     []byte
 }
 
 // enrol registers the phone's passkey with bank_p (once per payer).
 func (p *payerRun) enrol() error {
-	st, b, err := p.c.payer(p.token, "/enroll/begin", json.RawMessage(`{}`))
+	st, b, err := p.c.payer(p.token, "/enroll/begin", map[string]string{"enrollment_code": p.enrollCode})
 	if err != nil || st != http.StatusOK {
 		return fmt.Errorf("enroll/begin: %d %v %s", st, err, b)
 	}
@@ -135,7 +137,7 @@ func TestReliabilityPluginFaults(t *testing.T) {
 		}
 		run := &payerRun{c: c, token: cr.PayToken, choice: choice, w: &wallet.OCRA{Key: n.OCRAKey}}
 		if passkey {
-			run.choice, run.phone = cardChoice(n.PasskeyPAN), phone
+			run.choice, run.phone, run.enrollCode = cardChoice(n.PasskeyPAN), phone, n.EnrollCode
 		}
 		return run
 	}
