@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"io"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	bolt "go.etcd.io/bbolt"
@@ -72,7 +73,7 @@ func parseEnrolPayerData(data []byte) (string, error) {
 	if err := dec.Decode(&pd); err != nil {
 		return "", sdk.InvalidArgument("payer_data", `want {"enrollment_code": "..."}, a JSON object with only that field`)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return "", sdk.InvalidArgument("payer_data", "trailing data after the JSON object")
 	}
 	switch {

@@ -1,6 +1,7 @@
 package passkeyplugin
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -54,6 +55,30 @@ func FuzzFinishEnrollment(f *testing.F) {
 		_, err := fx.p.FinishEnrollment(fx.ctx, &pb.FinishEnrollmentRequest{InstanceId: "iss", PayerRef: "bob", PayerData: payerData})
 		if !errors.Is(err, sdk.ErrInvalidArgument) {
 			t.Fatalf("FinishEnrollment(%q) = %v, want invalid_argument", payerData, err)
+		}
+	})
+}
+
+// FuzzBeginEnrollment feeds arbitrary payer_data to BeginEnrollment. It
+// must not panic; anything but {"enrollment_code": <bob's code>} is
+// refused (INVALID_ARGUMENT when malformed, FAILED_PRECONDITION for a
+// wrong code or, after enough of them, the lock).
+func FuzzBeginEnrollment(f *testing.F) {
+	fx := MustFixture(f, map[string]any{"max_failures": 100})
+	for _, s := range []string{``, `{}`, `{"enrollment_code": "bob-code-4411"}]`, `{"enrollment_code": "bob-code-4411"} x`, `{"enrollment_code": "x"}`, `{"enrollment_code": ""}`, `{"enrollment_code": 1}`, `{"enrollment_code": "a", "b": 1}`, `[]`, `null`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, payerData []byte) {
+		_, err := fx.p.BeginEnrollment(fx.ctx, &pb.BeginEnrollmentRequest{InstanceId: "iss", PayerRef: "bob", PayerData: payerData})
+		var pd struct {
+			Code string `json:"enrollment_code"`
+		}
+		isRight := json.Unmarshal(payerData, &pd) == nil && pd.Code == testCodes["bob"]
+		switch {
+		case err == nil && !isRight:
+			t.Fatalf("BeginEnrollment(%q) accepted", payerData)
+		case err != nil && !errors.Is(err, sdk.ErrInvalidArgument) && !errors.Is(err, sdk.ErrFailedPrecondition):
+			t.Fatalf("BeginEnrollment(%q) = %v", payerData, err)
 		}
 	})
 }

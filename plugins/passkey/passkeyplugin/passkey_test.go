@@ -820,6 +820,7 @@ func TestEnrollmentPayerData(t *testing.T) {
 		{"number", `{"enrollment_code": 4411}`},
 		{"array", `["bob-code-4411"]`},
 		{"two objects", `{"enrollment_code": "bob-code-4411"} {}`},
+		{"stray bracket", `{"enrollment_code": "bob-code-4411"}]`},
 		{"not JSON", `bob-code-4411`},
 		{"too long", `{"enrollment_code": "` + strings.Repeat("x", MaxEnrollmentCodeLen+1) + `"}`},
 	}
