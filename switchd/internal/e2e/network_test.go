@@ -65,6 +65,9 @@ type bank struct {
 	Account, PoorAccount                 string // payer "alice" (rich) and "bob" (poor)
 	OCRAKeys                             map[string][]byte
 	CreditLimit                          int64 // of the card, minor units
+	// EnrollCode is alice's passkey activation code at a passkey bank
+	// (writePasskeyBank puts its SHA-256 in the payer block).
+	EnrollCode string
 }
 
 func newBank(id, name, code, bin string) *bank {
@@ -613,6 +616,8 @@ func sumPrefix(m map[string]int64, prefix string) int64 {
 // passkeys (WebAuthn) for relying party pay.example.
 func (n *network) writePasskeyBank(t testing.TB, bk *bank) {
 	t.Helper()
+	bk.EnrollCode = randHex(8)
+	codeHash := sha256.Sum256([]byte(bk.EnrollCode))
 	n.write(t, bk.ID+".hcl", fmt.Sprintf(`
 institution %q {
   display_name = %q
@@ -626,7 +631,7 @@ institution %q {
     rp_origins         = ["https://pay.example"]
     attestation_key    = %s
     attestation_key_id = "%s-1"
-    payer "alice" {}
+    payer "alice" { enrollment_code_sha256 = %s }
   }
   method "card" {
     plugin    = "card"
@@ -641,5 +646,6 @@ institution %q {
   }
 }
 `, bk.ID, bk.Name, bk.BankCode, bk.BINStart+"-"+bk.BINEnd, bk.Name,
-		n.secret(t, bk.ID+"_att", randHex(32)), bk.ID, n.secret(t, bk.ID+"_token", randHex(32)), n.secret(t, bk.ID+"_pan", bk.PAN)))
+		n.secret(t, bk.ID+"_att", randHex(32)), bk.ID, n.secret(t, bk.ID+"_alice_code_sha256", hex.EncodeToString(codeHash[:])),
+		n.secret(t, bk.ID+"_token", randHex(32)), n.secret(t, bk.ID+"_pan", bk.PAN)))
 }

@@ -36,7 +36,7 @@ func TestPasskeyAtoE(t *testing.T) {
 		t.Fatalf("choose: %d %s", st, b)
 	}
 	// Enrol the passkey.
-	st, b, _ = c.payer(cr.PayToken, "/enroll/begin", json.RawMessage(`{}`))
+	st, b, _ = c.payer(cr.PayToken, "/enroll/begin", map[string]string{"enrollment_code": bp.EnrollCode})
 	if st != http.StatusOK {
 		t.Fatalf("enroll/begin: %d %s", st, b)
 	}
