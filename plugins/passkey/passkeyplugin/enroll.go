@@ -127,17 +127,13 @@ func (p *Plugin) BeginEnrollment(ctx context.Context, req *pb.BeginEnrollmentReq
 		refusal, data, failures = nil, nil, 0
 		b := inst.buckets(tx)
 		key := []byte(req.GetPayerRef())
-		var st payerState
-		if _, err := getJSON(b.payers, key, &st); err != nil {
+		st, rec, err := b.payer(key)
+		if err != nil {
 			return err
 		}
 		if st.Locked {
 			refusal = errLocked
 			return nil
-		}
-		var rec userRecord
-		if _, err := getJSON(b.users, key, &rec); err != nil {
-			return err
 		}
 		if len(rec.Credentials) > 0 {
 			refusal = errAlreadyEnrolled
@@ -228,17 +224,13 @@ func (p *Plugin) FinishEnrollment(ctx context.Context, req *pb.FinishEnrollmentR
 			refusal = sdk.FailedPrecondition("passkey: the enrolment expired; begin again")
 			return nil
 		}
-		var st payerState
-		if _, err := getJSON(b.payers, key, &st); err != nil {
+		st, rec, err := b.payer(key)
+		if err != nil {
 			return err
 		}
 		if st.Locked {
 			refusal = errLocked
 			return nil
-		}
-		var rec userRecord
-		if _, err := getJSON(b.users, key, &rec); err != nil {
-			return err
 		}
 		if len(rec.Credentials) > 0 {
 			refusal = errAlreadyEnrolled

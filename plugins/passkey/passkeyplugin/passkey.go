@@ -222,17 +222,23 @@ func (inst *instance) buckets(tx *bolt.Tx) buckets {
 }
 
 // payer reads the payer's failure count and lock, and WebAuthn account.
-func (inst *instance) payer(payerRef string) (payerState, userRecord, error) {
-	var st payerState
-	var rec userRecord
-	err := inst.db.DB().View(func(tx *bolt.Tx) error {
-		b := inst.buckets(tx)
-		if _, err := getJSON(b.payers, []byte(payerRef), &st); err != nil {
-			return err
-		}
-		_, err := getJSON(b.users, []byte(payerRef), &rec)
+func (inst *instance) payer(payerRef string) (st payerState, rec userRecord, err error) {
+	err = inst.db.DB().View(func(tx *bolt.Tx) error {
+		st, rec, err = inst.buckets(tx).payer([]byte(payerRef))
 		return err
 	})
+	return st, rec, err
+}
+
+// payer reads the payer's failure count and lock, and WebAuthn account,
+// in the buckets' transaction.
+func (b buckets) payer(key []byte) (payerState, userRecord, error) {
+	var st payerState
+	var rec userRecord
+	if _, err := getJSON(b.payers, key, &st); err != nil {
+		return st, rec, err
+	}
+	_, err := getJSON(b.users, key, &rec)
 	return st, rec, err
 }
 
