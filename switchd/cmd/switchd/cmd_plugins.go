@@ -16,7 +16,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/switchd/internal/pluginhost"
 )
 
@@ -217,16 +216,12 @@ func listPlugins(ctx context.Context, lock map[string]pluginhost.LockEntry) []pl
 			st := status[name]
 			r.Version, r.Healthy, r.Message, r.Restarts = st.Version, st.Healthy, st.Message, st.Restarts
 			for _, k := range st.Kinds {
-				r.Kinds = append(r.Kinds, kindName(k))
+				r.Kinds = append(r.Kinds, pluginhost.KindName(k))
 			}
 		}
 		rows = append(rows, r)
 	}
 	return rows
-}
-
-func kindName(k pb.Kind) string {
-	return strings.ToLower(strings.TrimPrefix(k.String(), "KIND_"))
 }
 
 func printPluginTable(w io.Writer, rows []pluginRow) error {

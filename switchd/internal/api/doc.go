@@ -164,7 +164,7 @@
 //
 //	GET  /healthz                        200 {"status": "ok"} while the process serves
 //	GET  /readyz                         200 {"status": "ready"}, or 503 not_ready with the reason
-//	GET  /v1/admin/status                200 AdminDeps.Status as JSON (institutions, plugins)
+//	GET  /v1/admin/status                200 AdminDeps.Status as JSON (institutions; plugins with name, version, kinds, path, sha256, healthy, message, pid, restarts)
 //	POST /v1/admin/reload                200 {"reloaded": true, "diagnostics": "..."} or 422 reload_failed
 //	POST /v1/admin/outbox/{id}/resend    202 {"resent": id}: the webhook is delivered again
 //	GET  /v1/admin/backup                200 a consistent copy of the database, taken while serving

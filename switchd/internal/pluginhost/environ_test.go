@@ -2,8 +2,10 @@ package pluginhost_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -48,5 +50,45 @@ func TestPluginEnvironment(t *testing.T) {
 				t.Errorf("%s = %q (set: %v), want %q (set: %v)", tt.key, v, ok, tt.want, tt.present)
 			}
 		})
+	}
+}
+
+// TestStatusJSON: the admin status shows a plugin with the field names of
+// `switchd plugins list --json`, kinds by name, and the PID.
+func TestStatusJSON(t *testing.T) {
+	h, _ := mustStartSample(t, pluginhost.Options{})
+	st := h.Status(context.Background())
+	if len(st) != 1 {
+		t.Fatalf("status %+v", st)
+	}
+	b, err := json.Marshal(st[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"name", "version", "kinds", "path", "sha256", "healthy", "pid", "restarts"} {
+		if _, ok := got[key]; !ok {
+			t.Errorf("status JSON %s lacks %q", b, key)
+		}
+	}
+	if _, ok := got["message"]; ok {
+		t.Errorf("status JSON %s has an empty message", b)
+	}
+	kinds, _ := got["kinds"].([]any)
+	if len(kinds) == 0 || kinds[0] != pluginhost.KindName(st[0].Kinds[0]) || strings.HasPrefix(kinds[0].(string), "KIND_") {
+		t.Errorf("kinds %v, want names like %q", got["kinds"], pluginhost.KindName(st[0].Kinds[0]))
+	}
+	if pid, _ := got["pid"].(float64); int(pid) != st[0].PID || st[0].PID == 0 {
+		t.Errorf("pid %v, want %d", got["pid"], st[0].PID)
+	}
+	var back pluginhost.Status
+	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, st[0]) {
+		t.Errorf("round trip: %+v %v, want %+v", back, err, st[0])
+	}
+	if err := json.Unmarshal([]byte(`{"name":"x","kinds":["teleporter"]}`), &back); err == nil {
+		t.Error("an unknown kind was accepted")
 	}
 }

@@ -2,11 +2,13 @@ package pluginhost
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,7 +44,10 @@ type Options struct {
 	GOMAXPROCS int
 }
 
-// Status describes one plugin, as reported by Host.Status.
+// Status describes one plugin, as reported by Host.Status. Its JSON form
+// (GET /v1/admin/status) uses the field names of `switchd plugins list
+// --json`: name, version, kinds (as KindName gives them), path, sha256,
+// healthy, message (omitted when empty), pid and restarts.
 type Status struct {
 	Name, Version, Path, SHA256 string
 	Kinds                       []pb.Kind
@@ -50,6 +55,54 @@ type Status struct {
 	Message                     string
 	PID                         int
 	Restarts                    int
+}
+
+// statusJSON is Status's JSON form.
+type statusJSON struct {
+	Name     string   `json:"name"`
+	Version  string   `json:"version"`
+	Kinds    []string `json:"kinds"`
+	Path     string   `json:"path"`
+	SHA256   string   `json:"sha256"`
+	Healthy  bool     `json:"healthy"`
+	Message  string   `json:"message,omitempty"`
+	PID      int      `json:"pid"`
+	Restarts int      `json:"restarts"`
+}
+
+// MarshalJSON writes s in its documented JSON form.
+func (s Status) MarshalJSON() ([]byte, error) {
+	kinds := make([]string, 0, len(s.Kinds))
+	for _, k := range s.Kinds {
+		kinds = append(kinds, KindName(k))
+	}
+	return json.Marshal(statusJSON{s.Name, s.Version, kinds, s.Path, s.SHA256, s.Healthy, s.Message, s.PID, s.Restarts})
+}
+
+// UnmarshalJSON reads the form MarshalJSON writes (clients of the admin
+// API, such as switchd bench, decode it into Status).
+func (s *Status) UnmarshalJSON(b []byte) error {
+	var j statusJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	kinds := make([]pb.Kind, 0, len(j.Kinds))
+	for _, name := range j.Kinds {
+		k, ok := pb.Kind_value["KIND_"+strings.ToUpper(name)]
+		if !ok {
+			return fmt.Errorf("pluginhost: unknown plugin kind %q", name)
+		}
+		kinds = append(kinds, pb.Kind(k))
+	}
+	*s = Status{Name: j.Name, Version: j.Version, Path: j.Path, SHA256: j.SHA256, Kinds: kinds,
+		Healthy: j.Healthy, Message: j.Message, PID: j.PID, Restarts: j.Restarts}
+	return nil
+}
+
+// KindName is a plugin kind as operators read it: "authenticator",
+// "payment_method".
+func KindName(k pb.Kind) string {
+	return strings.ToLower(strings.TrimPrefix(k.String(), "KIND_"))
 }
 
 // Host launches and supervises plugin processes. Its methods are safe for
