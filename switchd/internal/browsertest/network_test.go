@@ -95,7 +95,7 @@ type network struct {
 
 	mu     sync.Mutex
 	d      *daemon.Daemon
-	logs   *syncBuffer
+	logs   *testbin.SyncBuffer
 	client *http.Client
 }
 
@@ -301,7 +301,7 @@ func (n *network) start(t testing.TB) {
 		DefaultExpiry: 15 * time.Minute, WebhookMaxAttempts: 12, WebhookInitialBackoff: 50 * time.Millisecond,
 		WebhookMaxBackoff: time.Second, PluginCallTimeout: 10 * time.Second}
 	if n.logs == nil {
-		n.logs = &syncBuffer{}
+		n.logs = &testbin.SyncBuffer{}
 	}
 	d := daemon.New(set, slog.New(slog.NewTextHandler(n.logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	if err := d.Start(context.Background()); err != nil {
@@ -538,22 +538,4 @@ func (r *receiver) waitFor(t testing.TB, id, typ string) {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
-}
-
-// syncBuffer collects the daemon's log.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
 }

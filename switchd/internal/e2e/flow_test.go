@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchd/switchd/internal/testbin"
 	"github.com/switchd/switchd/switchd/internal/daemon"
 )
 
@@ -22,7 +23,7 @@ type env struct {
 	dataDir string
 	c       *client
 	d       *daemon.Daemon
-	logs    *syncBuffer
+	logs    *testbin.SyncBuffer
 }
 
 // setup starts a network and an in-process daemon.
@@ -32,7 +33,7 @@ func setup(t *testing.T) *env {
 	n := newNetwork(t, r.srv.URL+"/hooks")
 	r.secret = n.WebhookSec
 	dataDir := t.TempDir()
-	logs := &syncBuffer{}
+	logs := &testbin.SyncBuffer{}
 	d, c := runDaemon(t, n, dataDir, logs)
 	return &env{n: n, r: r, dataDir: dataDir, c: c, d: d, logs: logs}
 }

@@ -533,24 +533,6 @@ func (c *client) finish(token string, answer []byte) (string, string, error) {
 	return v.Payment.State, v.Payment.DeclineCode, nil
 }
 
-// syncBuffer collects the daemon's log (debug level, plugins included).
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
-}
-
 // runDaemon starts an in-process daemon for n with data in dataDir,
 // logging at debug level into logs.
 func runDaemon(t testing.TB, n *network, dataDir string, logs io.Writer) (*daemon.Daemon, *client) {
