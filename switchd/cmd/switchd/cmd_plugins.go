@@ -125,18 +125,6 @@ func scanPluginDir(dir string) ([]pluginhost.LockEntry, error) {
 	return entries, nil
 }
 
-// pluginRow is one line of `plugins list`, and its --json form.
-type pluginRow struct {
-	Name     string   `json:"name"`
-	Version  string   `json:"version"`
-	Kinds    []string `json:"kinds"`
-	Path     string   `json:"path"`
-	SHA256   string   `json:"sha256"`
-	Healthy  bool     `json:"healthy"`
-	Message  string   `json:"message,omitempty"`
-	Restarts int      `json:"restarts"`
-}
-
 func newPluginsListCmd(f *pluginsFlags) *cobra.Command {
 	var (
 		asJSON  bool
@@ -187,7 +175,7 @@ start or is not healthy.`,
 
 // listPlugins starts each locked plugin on its own, so that one that is
 // refused or broken is reported in its row and does not hide the others.
-func listPlugins(ctx context.Context, lock map[string]pluginhost.LockEntry) []pluginRow {
+func listPlugins(ctx context.Context, lock map[string]pluginhost.LockEntry) []pluginhost.Status {
 	host := pluginhost.New(pluginhost.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), LogLevel: "error"})
 	defer host.Close()
 	names := make([]string, 0, len(lock))
@@ -206,25 +194,25 @@ func listPlugins(ctx context.Context, lock map[string]pluginhost.LockEntry) []pl
 	for _, st := range host.Status(ctx) {
 		status[st.Name] = st
 	}
-	rows := make([]pluginRow, 0, len(names))
+	// One row per locked plugin, as the admin status shows a plugin, with
+	// the path and digest of the lock file and no PID: the processes
+	// started for the listing are gone when it is printed.
+	rows := make([]pluginhost.Status, 0, len(names))
 	for _, name := range names {
 		e := lock[name]
-		r := pluginRow{Name: name, Path: e.Path, SHA256: e.SHA256, Kinds: []string{}}
+		r := pluginhost.Status{Name: name, Path: e.Path, SHA256: e.SHA256}
 		if msg, ok := failed[name]; ok {
 			r.Message = msg
 		} else {
 			st := status[name]
-			r.Version, r.Healthy, r.Message, r.Restarts = st.Version, st.Healthy, st.Message, st.Restarts
-			for _, k := range st.Kinds {
-				r.Kinds = append(r.Kinds, pluginhost.KindName(k))
-			}
+			r.Version, r.Kinds, r.Healthy, r.Message, r.Restarts = st.Version, st.Kinds, st.Healthy, st.Message, st.Restarts
 		}
 		rows = append(rows, r)
 	}
 	return rows
 }
 
-func printPluginTable(w io.Writer, rows []pluginRow) error {
+func printPluginTable(w io.Writer, rows []pluginhost.Status) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tVERSION\tKINDS\tSHA256\tHEALTH")
 	for _, r := range rows {
@@ -235,7 +223,11 @@ func printPluginTable(w io.Writer, rows []pluginRow) error {
 		if r.Message != "" {
 			health += ": " + r.Message
 		}
-		version, kinds := r.Version, strings.Join(r.Kinds, ",")
+		names := make([]string, 0, len(r.Kinds))
+		for _, k := range r.Kinds {
+			names = append(names, pluginhost.KindName(k))
+		}
+		version, kinds := r.Version, strings.Join(names, ",")
 		if version == "" {
 			version = "-"
 		}

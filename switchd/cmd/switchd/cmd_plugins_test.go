@@ -100,14 +100,22 @@ func TestPluginsLockAndList(t *testing.T) {
 		if err != nil {
 			t.Fatalf("list --json: %v\n%s", err, out)
 		}
-		var rows []pluginRow
+		// The JSON form, as a script reads it.
+		type row struct {
+			Name, Version, Path, SHA256 string
+			Kinds                       []string
+			Healthy                     bool
+			PID                         *int
+		}
+		var rows []row
 		if err := json.Unmarshal([]byte(out), &rows); err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
-		want := pluginRow{Name: "sample", Version: "1.2.3", Kinds: []string{"payment_method"}, Path: plugin, SHA256: sum, Healthy: true}
+		want := row{Name: "sample", Version: "1.2.3", Kinds: []string{"payment_method"}, Path: plugin, SHA256: sum, Healthy: true}
 		if len(rows) != 1 || rows[0].Name != want.Name || rows[0].Version != want.Version || rows[0].SHA256 != want.SHA256 ||
-			!rows[0].Healthy || len(rows[0].Kinds) != 1 || rows[0].Kinds[0] != "payment_method" || rows[0].Path != want.Path {
-			t.Errorf("rows = %+v, want [%+v]", rows, want)
+			!rows[0].Healthy || len(rows[0].Kinds) != 1 || rows[0].Kinds[0] != "payment_method" || rows[0].Path != want.Path ||
+			rows[0].PID != nil || !strings.Contains(out, `"sha256"`) {
+			t.Errorf("rows = %+v, want [%+v] (no pid: the listing's processes are gone)\n%s", rows, want, out)
 		}
 	})
 	t.Run("tampered binary is refused and reported", func(t *testing.T) {

@@ -46,8 +46,9 @@ type Options struct {
 
 // Status describes one plugin, as reported by Host.Status. Its JSON form
 // (GET /v1/admin/status) uses the field names of `switchd plugins list
-// --json`: name, version, kinds (as KindName gives them), path, sha256,
-// healthy, message (omitted when empty), pid and restarts.
+// --json`, which prints Status too: name, version, kinds (as KindName
+// gives them), path, sha256, healthy, message (omitted when empty), pid
+// (omitted when there is no process) and restarts.
 type Status struct {
 	Name, Version, Path, SHA256 string
 	Kinds                       []pb.Kind
@@ -66,7 +67,7 @@ type statusJSON struct {
 	SHA256   string   `json:"sha256"`
 	Healthy  bool     `json:"healthy"`
 	Message  string   `json:"message,omitempty"`
-	PID      int      `json:"pid"`
+	PID      int      `json:"pid,omitempty"`
 	Restarts int      `json:"restarts"`
 }
 
