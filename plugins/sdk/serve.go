@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
@@ -44,13 +45,49 @@ func Logger() hclog.Logger {
 //
 // Nothing may be written to stdout before or during Serve: stdout carries
 // the go-plugin handshake.
+//
+// If the host set CPUProfileEnv, the process's CPU profile is written to
+// the file it names, from start until the host stops the plugin.
 func Serve(impl Plugin) {
+	if path := os.Getenv(CPUProfileEnv); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			Logger().Warn("sdk: no CPU profile", "error", err)
+		} else {
+			defer stop()
+		}
+	}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: VersionedPlugins(impl),
 		GRPCServer:       newGRPCServer,
 		Logger:           Logger(),
 	})
+}
+
+// CPUProfileEnv names the environment variable by which the host asks a
+// plugin process for its CPU profile (`switchd bench --cpuprofile` does):
+// the path of the file to write it to. Unset, nothing is profiled.
+const CPUProfileEnv = "SWITCHD_PLUGIN_CPUPROFILE"
+
+// startCPUProfile starts the process's CPU profile into a new file at
+// path and returns the function that ends it and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			Logger().Warn("sdk: CPU profile", "error", err)
+		}
+	}, nil
 }
 
 // streamWorkers is the number of goroutines that serve calls, each reused

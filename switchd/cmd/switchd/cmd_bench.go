@@ -85,7 +85,7 @@ shop can take the whole load.`,
 	f.IntVar(&o.Count, "count", 0, "payments per load phase (0: bounded by --duration only)")
 	f.IntVar(&o.Unloaded, "unloaded", 100, "payments made one at a time after each load phase, when the server is idle")
 	f.StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")
-	f.StringVar(&cpuProfile, "cpuprofile", "", "write the daemon's CPU profile during the out-of-process load phase to this file (the in-process server's to <file>.inprocess)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write the daemon's CPU profile during the out-of-process load phase to this file (the in-process server's to <file>.inprocess, each plugin process's to <file>.plugins/<plugin>.<n>.pprof)")
 	f.StringVar(&workDir, "work-dir", "", "keep the network and data dirs here (default: a temporary directory, removed)")
 	f.BoolVar(&quiet, "quiet", false, "no progress bar")
 	return cmd

@@ -74,6 +74,18 @@ func TestBenchCommand(t *testing.T) {
 	} else if st, err := os.Stat(p); err != nil || st.Size() == 0 {
 		t.Errorf("CPU profile %s: %v", p, err)
 	}
+	// One profile per plugin process, each written as the daemon stopped it.
+	if got := len(rep.OutOfProcess.PluginProfiles); got != 4 {
+		t.Errorf("%d plugin CPU profiles, want 4 (one per plugin): %v", got, rep.OutOfProcess.PluginProfiles)
+	}
+	for _, p := range rep.OutOfProcess.PluginProfiles {
+		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
+			t.Errorf("plugin CPU profile %s: %v", p, err)
+		}
+	}
+	if rep.InProcess.PluginProfiles != nil {
+		t.Errorf("in-process phase lists plugin profiles: %v", rep.InProcess.PluginProfiles)
+	}
 }
 
 func TestBenchCommandBadFlags(t *testing.T) {

@@ -54,7 +54,9 @@ type Options struct {
 	Args []string
 	// CPUProfile, when set, is where the daemon's CPU profile during the
 	// out-of-process load phase is written (from /debug/pprof/profile);
-	// the in-process server's goes to CPUProfile + ".inprocess".
+	// the in-process server's goes to CPUProfile + ".inprocess", and each
+	// plugin process's (its whole life, the load being most of it) to
+	// CPUProfile + ".plugins/<plugin>.<n>.pprof".
 	CPUProfile string
 	// Progress and Log receive the progress bar and notes (nil: discard).
 	Progress io.Writer
@@ -252,7 +254,18 @@ func phase(ctx context.Context, o Options, n *network, rcv *receiver, mode, data
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	rcv.reset()
-	ch, err := startChild(ctx, o.Exe, o.Args, childSpec{Mode: mode, ConfigDir: n.Dir, DataDir: dataDir}, o.Log)
+	spec := childSpec{Mode: mode, ConfigDir: n.Dir, DataDir: dataDir}
+	if o.CPUProfile != "" && mode == modeDaemon {
+		// The plugins' profiles cover their whole life: the load is most of it.
+		spec.PluginProfileDir = o.CPUProfile + ".plugins"
+		if err := os.RemoveAll(spec.PluginProfileDir); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		if err := os.MkdirAll(spec.PluginProfileDir, 0o700); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+	}
+	ch, err := startChild(ctx, o.Exe, o.Args, spec, o.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -373,6 +386,14 @@ func phase(ctx context.Context, o Options, n *network, rcv *receiver, mode, data
 	}
 	if err := ch.stop(); err != nil {
 		return nil, fmt.Errorf("bench: %s server stop: %w", mode, err)
+	}
+	if spec.PluginProfileDir != "" {
+		// Written by each plugin as the stopping daemon ends it.
+		files, err := filepath.Glob(filepath.Join(spec.PluginProfileDir, "*.pprof"))
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		ph.PluginProfiles = files
 	}
 	return ph, nil
 }

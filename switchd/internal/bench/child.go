@@ -38,6 +38,9 @@ type childSpec struct {
 	Mode      string `json:"mode"`
 	ConfigDir string `json:"config_dir"`
 	DataDir   string `json:"data_dir"`
+	// PluginProfileDir, if set, is where the plugin processes write
+	// their CPU profiles (daemon.ProfilePlugins).
+	PluginProfileDir string `json:"plugin_profile_dir,omitempty"`
 }
 
 // childAddrs is the line a ready child writes on stdout.
@@ -85,6 +88,9 @@ func ChildMain() int {
 	d := daemon.New(set, logger)
 	switch spec.Mode {
 	case modeDaemon:
+		if spec.PluginProfileDir != "" {
+			d.ProfilePlugins(spec.PluginProfileDir)
+		}
 	case modeInProcess:
 		// The plugins log at the level the daemon gives its plugin
 		// subprocesses, so both sides do the same logging work.

@@ -75,6 +75,9 @@ type Phase struct {
 	TotalCPUPerPaymentUS   float64 `json:"total_cpu_per_payment_us"`
 	LoadGenCPUPerPaymentUS float64 `json:"loadgen_cpu_per_payment_us"`
 	CPUProfile             string  `json:"cpu_profile,omitempty"`
+	// PluginProfiles are the plugin processes' CPU profiles (out of
+	// process, with --cpuprofile).
+	PluginProfiles []string `json:"plugin_profiles,omitempty"`
 }
 
 // WebhookCount is what the shops' webhook receiver got.

@@ -44,6 +44,9 @@ type Daemon struct {
 	engine  *flow.Engine
 	worker  *outbox.Worker
 	linked  map[string]sdk.Plugin // see LinkPlugins
+	// profileDir is where plugin processes write CPU profiles; see
+	// ProfilePlugins.
+	profileDir string
 
 	reloadMu sync.Mutex
 	specs    map[string]pluginhost.Spec      // running plugins
@@ -85,6 +88,12 @@ func New(set *config.Settings, logger *slog.Logger) *Daemon {
 // Start.
 func (d *Daemon) LinkPlugins(impls map[string]sdk.Plugin) { d.linked = impls }
 
+// ProfilePlugins makes every plugin process write its CPU profile into
+// dir (which must exist) when it stops, as <plugin>.<n>.pprof
+// (pluginhost.Options.CPUProfileDir). It exists for `switchd bench
+// --cpuprofile`; `switchd serve` never calls it. Call it before Start.
+func (d *Daemon) ProfilePlugins(dir string) { d.profileDir = dir }
+
 // Start brings the daemon up (see the package doc for the order) and
 // returns once it listens. Its last act is the info line "switchd serving"
 // with the bound addresses as attributes api and admin: with port 0 in
@@ -102,7 +111,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		d.host = pluginhost.InProcess(d.linked)
 	} else {
 		d.host = pluginhost.New(pluginhost.Options{Logger: d.log, LogLevel: d.set.LogLevel, CallTimeout: d.set.PluginCallTimeout,
-			GOMAXPROCS: d.set.PluginGOMAXPROCS})
+			GOMAXPROCS: d.set.PluginGOMAXPROCS, CPUProfileDir: d.profileDir})
 	}
 	if err := os.MkdirAll(d.set.DataDir, 0o700); err != nil {
 		return fmt.Errorf("daemon: data dir: %w", err)

@@ -12,8 +12,9 @@
 // socket with automatic mutual TLS, and negotiate the contract version with
 // VersionedPlugins. They do not inherit the daemon's environment: they see
 // only SWITCHD_PLUGIN_LOG_LEVEL, GOGC=200 and GOMAXPROCS (Options, by
-// default a quarter of the CPUs; see Performance) and go-plugin's
-// handshake variables.
+// default a quarter of the CPUs; see Performance), go-plugin's handshake
+// variables, and SWITCHD_PLUGIN_CPUPROFILE when Options.CPUProfileDir asks
+// for CPU profiles.
 //
 // # No orphans
 //

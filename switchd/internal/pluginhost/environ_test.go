@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -40,6 +42,7 @@ func TestPluginEnvironment(t *testing.T) {
 		{key: "GOMAXPROCS", want: "3", present: true},
 		{key: "GOGC", want: "200", present: true},
 		{key: "SWITCHD_TEST_SECRET", present: false},
+		{key: "SWITCHD_PLUGIN_CPUPROFILE", present: false}, // only when profiling
 		{key: "PATH", present: false},
 		{key: "HOME", present: false},
 	}
@@ -90,5 +93,35 @@ func TestStatusJSON(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(`{"name":"x","kinds":["teleporter"]}`), &back); err == nil {
 		t.Error("an unknown kind was accepted")
+	}
+}
+
+// TestPluginCPUProfile: with CPUProfileDir set, each plugin process writes
+// its CPU profile there when the host stops it (a gzipped pprof file), and
+// a restarted plugin writes a second one.
+func TestPluginCPUProfile(t *testing.T) {
+	dir := t.TempDir()
+	h, _ := mustStartSample(t, pluginhost.Options{LogLevel: "warn", CPUProfileDir: dir})
+	st := h.Status(context.Background())
+	if len(st) != 1 || st[0].PID == 0 {
+		t.Fatalf("status %+v", st)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", st[0].PID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "SWITCHD_PLUGIN_CPUPROFILE=" + filepath.Join(dir, "sample.1.pprof")
+	if !slices.Contains(strings.Split(string(b), "\x00"), want) {
+		t.Fatalf("plugin environment lacks %s", want)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	prof, err := os.ReadFile(filepath.Join(dir, "sample.1.pprof"))
+	if err != nil {
+		t.Fatalf("no profile after the host stopped the plugin: %v", err)
+	}
+	if len(prof) < 2 || prof[0] != 0x1f || prof[1] != 0x8b {
+		t.Fatalf("profile is not a gzipped pprof file (%d bytes)", len(prof))
 	}
 }

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
@@ -42,6 +44,11 @@ type Options struct {
 	// GOMAXPROCS is the GOMAXPROCS of every plugin process; 0 means
 	// DefaultPluginProcs() (see there).
 	GOMAXPROCS int
+	// CPUProfileDir, if set, asks every plugin process for its CPU profile
+	// (sdk.CPUProfileEnv), written when the process ends to
+	// <dir>/<plugin>.<n>.pprof, n counting the plugin's launches from 1.
+	// For `switchd bench --cpuprofile`; the directory must exist.
+	CPUProfileDir string
 }
 
 // Status describes one plugin, as reported by Host.Status. Its JSON form
@@ -180,7 +187,7 @@ func (h *Host) Start(ctx context.Context, specs []Spec) error {
 			done:    make(chan struct{}),
 			backoff: minBackoff,
 		}
-		p, err := launch(spec, h.opts, s.hclog)
+		p, err := launch(spec, h.opts, s.hclog, s.nextProfile())
 		if err != nil {
 			return fail(err)
 		}
@@ -350,6 +357,7 @@ type supervised struct {
 	info     *pb.GetInfoResponse
 	configs  map[string]*pb.ConfigureRequest
 	restarts int
+	launches atomic.Int64 // processes started, for CPU profile names
 	lastErr  error
 	backoff  time.Duration
 	closed   bool
@@ -522,10 +530,19 @@ func (s *supervised) restart() {
 	}
 }
 
+// nextProfile is the CPU profile file of the plugin's next process, or
+// "" when the host does not profile (Options.CPUProfileDir).
+func (s *supervised) nextProfile() string {
+	if s.opts.CPUProfileDir == "" {
+		return ""
+	}
+	return filepath.Join(s.opts.CPUProfileDir, fmt.Sprintf("%s.%d.pprof", s.name, s.launches.Add(1)))
+}
+
 // relaunch starts a new process, replays the remembered Configure requests
 // and only then makes it current.
 func (s *supervised) relaunch() (*proc, error) {
-	p, err := launch(s.spec, s.opts, s.hclog)
+	p, err := launch(s.spec, s.opts, s.hclog, s.nextProfile())
 	if err != nil {
 		return nil, err
 	}

@@ -150,7 +150,9 @@ func verify(spec Spec) error {
 // terminates the thread: Pdeathsig (which fires when the forking *thread*
 // dies) therefore only fires on the daemon's death, never while the plugin
 // should run, and no thread is leaked per restart.
-func launch(spec Spec, opts Options, logger *slogAdapter) (*proc, error) {
+// With profile set, the plugin writes its CPU profile there (see
+// sdk.CPUProfileEnv).
+func launch(spec Spec, opts Options, logger *slogAdapter, profile string) (*proc, error) {
 	if err := verify(spec); err != nil {
 		return nil, err
 	}
@@ -158,6 +160,9 @@ func launch(spec Spec, opts Options, logger *slogAdapter) (*proc, error) {
 	cmd := exec.Command(spec.Path)
 	cmd.Env = []string{"SWITCHD_PLUGIN_LOG_LEVEL=" + opts.LogLevel, "GOGC=" + pluginGOGC,
 		"GOMAXPROCS=" + strconv.Itoa(opts.GOMAXPROCS)}
+	if profile != "" {
+		cmd.Env = append(cmd.Env, sdk.CPUProfileEnv+"="+profile)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,

@@ -26,7 +26,7 @@ func TestTransportTLS13(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := launch(Spec{Name: "sample", Path: path, SHA256: sum}, Options{LogLevel: "error"}, newSlogAdapter(slog.Default(), "sample"))
+	p, err := launch(Spec{Name: "sample", Path: path, SHA256: sum}, Options{LogLevel: "error"}, newSlogAdapter(slog.Default(), "sample"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
