@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -14,7 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -26,6 +24,7 @@ import (
 
 	"github.com/switchd/switchd/config"
 	"github.com/switchd/switchd/internal/testbin"
+	"github.com/switchd/switchd/internal/testnet"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk/order"
 	"github.com/switchd/switchd/switchd/internal/daemon"
@@ -34,29 +33,11 @@ import (
 	"github.com/switchd/switchd/switchd/wallet"
 )
 
-// luhnDigit returns the Luhn check digit for s.
-func luhnDigit(s string) string {
-	sum, alt := 0, true
-	for i := len(s) - 1; i >= 0; i-- {
-		d := int(s[i] - '0')
-		if alt {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		alt = !alt
-	}
-	return strconv.Itoa((10 - sum%10) % 10)
-}
-
-func withLuhn(s string) string { return s + luhnDigit(s) }
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
+var (
+	withLuhn  = testnet.Luhn
+	randHex   = testnet.RandHex
+	randBytes = testnet.RandBytes
+)
 
 // bank is an issuer in the test network with one card and two accounts.
 type bank struct {
@@ -76,12 +57,6 @@ func newBank(id, name, code, bin string) *bank {
 		OCRAKeys: map[string][]byte{"alice": randBytes(32), "bob": randBytes(32)}, CreditLimit: 1000000}
 }
 
-func randBytes(n int) []byte {
-	b := make([]byte, n)
-	rand.Read(b)
-	return b
-}
-
 // network is a generated switchd network: HCL files and secrets in Dir.
 type network struct {
 	Dir         string
@@ -92,6 +67,7 @@ type network struct {
 	WebhookURL  string
 	WebhookSec  string
 	pluginPaths map[string]string
+	files       *testnet.Dir
 }
 
 // plugins builds the four plugin binaries once per test binary.
@@ -113,25 +89,24 @@ func newNetwork(t testing.TB, webhookURL string) *network {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &network{Dir: t.TempDir(), SellerKey: seller, APIKey: "sk_test_" + randHex(16), Settlement: withLuhn("900000000"),
-		WebhookURL: webhookURL, WebhookSec: sec, pluginPaths: plugins(t)}
+	files, err := testnet.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &network{Dir: files.Path, SellerKey: seller, APIKey: "sk_test_" + randHex(16), Settlement: withLuhn("900000000"),
+		WebhookURL: webhookURL, WebhookSec: sec, pluginPaths: plugins(t), files: files}
 	n.Banks = []*bank{newBank("bank_a", "Bank A", "1001", "4111")}
 	n.writeBase(t)
 	n.writeBank(t, n.Banks[0])
 	return n
 }
 
-func (n *network) secret(t testing.TB, name, value string) string {
-	t.Helper()
-	if err := os.WriteFile(filepath.Join(n.Dir, "secrets", name), []byte(value), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("file(%q)", "secrets/"+name)
-}
-
+// write writes a file of the network and fails t if it (or a secret
+// written since the last write) could not be written.
 func (n *network) write(t testing.TB, name, text string) {
 	t.Helper()
-	if err := os.WriteFile(filepath.Join(n.Dir, name), []byte(text), 0o600); err != nil {
+	n.files.Write(name, text)
+	if err := n.files.Err(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -139,121 +114,46 @@ func (n *network) write(t testing.TB, name, text string) {
 // writeBase writes the plugins, the acquirer and the merchants.
 func (n *network) writeBase(t testing.TB) {
 	t.Helper()
-	os.MkdirAll(filepath.Join(n.Dir, "secrets"), 0o700)
 	plug, err := pluginhost.PinnedBlocks(n.pluginPaths, []string{"card", "banktransfer", "merchantsig", "ocra", "passkey"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n.write(t, "plugins.hcl", string(plug))
-	pub := base64.StdEncoding.EncodeToString(n.SellerKey.Public().(ed25519.PublicKey))
-	sum := sha256.Sum256([]byte(n.APIKey))
-	n.write(t, "acquirer.hcl", fmt.Sprintf(`
-institution "acq" {
-  display_name = "Acquiring Bank"
-  roles        = ["acquirer"]
-  bank_code    = "7001"
-
-  authenticator "merchantsig" {
-    attestation_key    = %s
-    attestation_key_id = "acq-1"
-    merchant "shop" {
-      key "k1" { public_key = %q }
-    }
-    merchant "closed_shop" {
-      key "k1" { public_key = %q }
-    }
-  }
-  method "card" {
-    plugin    = "card"
-    token_key = %s
-    merchant_account %q { currency = "EUR" }
-  }
-  method "bank_transfer" {
-    plugin    = "banktransfer"
-    token_key = %s
-    account %q {
-      holder   = "shop"
-      currency = "EUR"
-    }
-  }
-}
-
-merchant "shop" {
-  display_name       = "The Shop"
-  acquirer           = "acq"
-  api_key_sha256     = %q
-  settlement_account = %q
-  webhook_url        = %q
-  webhook_secret     = %s
-  signing_key_id     = "k1"
-}
-
-# closed_shop's settlement account does not exist at the acquirer, so the
-# acquirer refuses every credit.
-merchant "closed_shop" {
-  acquirer           = "acq"
-  api_key_sha256     = %q
-  settlement_account = "8888888888"
-  webhook_url        = %q
-  webhook_secret     = %s
-  signing_key_id     = "k1"
-}
-`, n.secret(t, "acq_att", randHex(32)), pub, pub, n.secret(t, "acq_token", randHex(32)), n.Settlement, n.secret(t, "acq_bt_token", randHex(32)), n.Settlement,
-		hex.EncodeToString(sum[:]), n.Settlement, n.WebhookURL, n.secret(t, "whsec", n.WebhookSec),
-		hex.EncodeToString(sha256Sum("closed_"+n.APIKey)), n.WebhookURL, n.secret(t, "whsec2", n.WebhookSec)))
-}
-
-func sha256Sum(s string) []byte {
-	h := sha256.Sum256([]byte(s))
-	return h[:]
+	pub := n.SellerKey.Public().(ed25519.PublicKey)
+	f := n.files
+	acq := testnet.Institution{ID: "acq", DisplayName: "Acquiring Bank", Role: "acquirer", BankCode: "7001",
+		Authenticator: testnet.Authenticator{Plugin: "merchantsig", AttestationKey: f.Secret("acq_att", randHex(32)), AttestationKeyID: "acq-1",
+			Body: testnet.SellerKey("shop", pub) + testnet.SellerKey("closed_shop", pub)},
+		Methods: []testnet.Method{
+			{Name: "card", Plugin: "card", TokenKey: f.Secret("acq_token", randHex(32)), Body: testnet.MerchantAccount(n.Settlement, "EUR")},
+			{Name: "bank_transfer", Plugin: "banktransfer", TokenKey: f.Secret("acq_bt_token", randHex(32)),
+				Body: testnet.Account{Number: n.Settlement, Holder: "shop", Currency: "EUR"}.HCL()},
+		}}
+	shop := testnet.Merchant{ID: "shop", DisplayName: "The Shop", Acquirer: "acq", APIKey: n.APIKey, Settlement: n.Settlement,
+		WebhookURL: n.WebhookURL, WebhookSecret: f.Secret("whsec", n.WebhookSec)}
+	// closed_shop's settlement account does not exist at the acquirer, so
+	// the acquirer refuses every credit.
+	closed := testnet.Merchant{ID: "closed_shop", Acquirer: "acq", APIKey: "closed_" + n.APIKey, Settlement: "8888888888",
+		WebhookURL: n.WebhookURL, WebhookSecret: f.Secret("whsec2", n.WebhookSec)}
+	n.write(t, "acquirer.hcl", acq.HCL()+shop.HCL()+closed.HCL())
 }
 
 // writeBank writes an issuer's file.
 func (n *network) writeBank(t testing.TB, bk *bank) {
 	t.Helper()
-	n.write(t, bk.ID+".hcl", fmt.Sprintf(`
-institution %q {
-  display_name = %q
-  roles        = ["issuer"]
-  bank_code    = %q
-  bin_ranges   = [%q]
-
-  authenticator "ocra" {
-    attestation_key    = %s
-    attestation_key_id = "%s-1"
-    payer "alice" { key = %s }
-    payer "bob"   { key = %s }
-  }
-  method "card" {
-    plugin    = "card"
-    token_key = %s
-    card "alice" {
-      pan          = %s
-      expiry       = "12/39"
-      holder       = "alice"
-      credit_limit = %d
-      currency     = "EUR"
-    }
-  }
-  method "bank_transfer" {
-    plugin    = "banktransfer"
-    token_key = %s
-    account %q {
-      holder   = "alice"
-      balance  = 1000000
-      currency = "EUR"
-    }
-    account %q {
-      holder   = "bob"
-      balance  = 100
-      currency = "EUR"
-    }
-  }
-}
-`, bk.ID, bk.Name, bk.BankCode, bk.BINStart+"-"+bk.BINEnd,
-		n.secret(t, bk.ID+"_att", randHex(32)), bk.ID,
-		n.secret(t, bk.ID+"_alice", hex.EncodeToString(bk.OCRAKeys["alice"])), n.secret(t, bk.ID+"_bob", hex.EncodeToString(bk.OCRAKeys["bob"])),
-		n.secret(t, bk.ID+"_token", randHex(32)), n.secret(t, bk.ID+"_pan", bk.PAN), bk.CreditLimit, n.secret(t, bk.ID+"_bt_token", randHex(32)), bk.Account, bk.PoorAccount))
+	f := n.files
+	in := testnet.Institution{ID: bk.ID, DisplayName: bk.Name, Role: "issuer", BankCode: bk.BankCode, BINRange: bk.BINStart + "-" + bk.BINEnd,
+		Authenticator: testnet.Authenticator{Plugin: "ocra", AttestationKey: f.Secret(bk.ID+"_att", randHex(32)), AttestationKeyID: bk.ID + "-1",
+			Body: testnet.OCRAPayer("alice", f.Secret(bk.ID+"_alice", hex.EncodeToString(bk.OCRAKeys["alice"]))) +
+				testnet.OCRAPayer("bob", f.Secret(bk.ID+"_bob", hex.EncodeToString(bk.OCRAKeys["bob"])))},
+		Methods: []testnet.Method{
+			{Name: "card", Plugin: "card", TokenKey: f.Secret(bk.ID+"_token", randHex(32)),
+				Body: testnet.Card{Label: "alice", PAN: f.Secret(bk.ID+"_pan", bk.PAN), Holder: "alice", CreditLimit: bk.CreditLimit, Currency: "EUR"}.HCL()},
+			{Name: "bank_transfer", Plugin: "banktransfer", TokenKey: f.Secret(bk.ID+"_bt_token", randHex(32)),
+				Body: testnet.Account{Number: bk.Account, Holder: "alice", Balance: 1000000, Currency: "EUR"}.HCL() +
+					testnet.Account{Number: bk.PoorAccount, Holder: "bob", Balance: 100, Currency: "EUR"}.HCL()},
+		}}
+	n.write(t, bk.ID+".hcl", in.HCL())
 }
 
 // settings returns daemon settings for the network with data in dataDir.
@@ -599,35 +499,12 @@ func sumPrefix(m map[string]int64, prefix string) int64 {
 func (n *network) writePasskeyBank(t testing.TB, bk *bank) {
 	t.Helper()
 	bk.EnrollCode = randHex(8)
-	codeHash := sha256.Sum256([]byte(bk.EnrollCode))
-	n.write(t, bk.ID+".hcl", fmt.Sprintf(`
-institution %q {
-  display_name = %q
-  roles        = ["issuer"]
-  bank_code    = %q
-  bin_ranges   = [%q]
-
-  authenticator "passkey" {
-    rp_id              = "pay.example"
-    rp_display_name    = %q
-    rp_origins         = ["https://pay.example"]
-    attestation_key    = %s
-    attestation_key_id = "%s-1"
-    payer "alice" { enrollment_code_sha256 = %s }
-  }
-  method "card" {
-    plugin    = "card"
-    token_key = %s
-    card "alice" {
-      pan          = %s
-      expiry       = "12/39"
-      holder       = "alice"
-      credit_limit = 1000000
-      currency     = "EUR"
-    }
-  }
-}
-`, bk.ID, bk.Name, bk.BankCode, bk.BINStart+"-"+bk.BINEnd, bk.Name,
-		n.secret(t, bk.ID+"_att", randHex(32)), bk.ID, n.secret(t, bk.ID+"_alice_code_sha256", hex.EncodeToString(codeHash[:])),
-		n.secret(t, bk.ID+"_token", randHex(32)), n.secret(t, bk.ID+"_pan", bk.PAN)))
+	f := n.files
+	in := testnet.Institution{ID: bk.ID, DisplayName: bk.Name, Role: "issuer", BankCode: bk.BankCode, BINRange: bk.BINStart + "-" + bk.BINEnd,
+		Authenticator: testnet.Authenticator{Plugin: "passkey", AttestationKey: f.Secret(bk.ID+"_att", randHex(32)), AttestationKeyID: bk.ID + "-1",
+			Body: fmt.Sprintf("    rp_id              = \"pay.example\"\n    rp_display_name    = %q\n    rp_origins         = [\"https://pay.example\"]\n"+
+				"    payer \"alice\" { enrollment_code_sha256 = %s }\n", bk.Name, f.Secret(bk.ID+"_alice_code_sha256", testnet.SHA256Hex(bk.EnrollCode)))},
+		Methods: []testnet.Method{{Name: "card", Plugin: "card", TokenKey: f.Secret(bk.ID+"_token", randHex(32)),
+			Body: testnet.Card{Label: "alice", PAN: f.Secret(bk.ID+"_pan", bk.PAN), Holder: "alice", CreditLimit: 1000000, Currency: "EUR"}.HCL()}}}
+	n.write(t, bk.ID+".hcl", in.HCL())
 }
