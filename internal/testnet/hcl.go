@@ -125,3 +125,19 @@ func (m Merchant) HCL() string {
 	return fmt.Sprintf("\nmerchant %q {\n%s  acquirer           = %q\n  api_key_sha256     = %q\n  settlement_account = %q\n  webhook_url        = %q\n  webhook_secret     = %s\n  signing_key_id     = \"k1\"\n}\n",
 		m.ID, name, m.Acquirer, SHA256Hex(m.APIKey), m.Settlement, m.WebhookURL, m.WebhookSecret)
 }
+
+// PasskeyRP is the relying party of a passkey authenticator: its id, the
+// name payers see, and the one origin the payment page runs on.
+func PasskeyRP(id, displayName, origin string) string {
+	return fmt.Sprintf("    rp_id              = %q\n    rp_display_name    = %q\n    rp_origins         = [%q]\n", id, displayName, origin)
+}
+
+// PasskeyPayer is a payer block of a passkey authenticator; codeSHA256 is
+// an HCL expression for the hex SHA-256 of the payer's activation code.
+// displayName is omitted when empty.
+func PasskeyPayer(id, displayName, codeSHA256 string) string {
+	if displayName == "" {
+		return fmt.Sprintf("    payer %q { enrollment_code_sha256 = %s }\n", id, codeSHA256)
+	}
+	return fmt.Sprintf("    payer %q {\n      display_name           = %q\n      enrollment_code_sha256 = %s\n    }\n", id, displayName, codeSHA256)
+}

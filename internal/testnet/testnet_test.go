@@ -261,3 +261,31 @@ func TestMerchantHCL(t *testing.T) {
 		})
 	}
 }
+
+func TestPasskeyHCL(t *testing.T) {
+	for _, tc := range []struct {
+		name, display, wantDisplay string
+	}{
+		{"named", "Alice Kim", "Alice Kim"},
+		{"unnamed", "", "<none>"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := Institution{ID: "bank_p", DisplayName: "P", Role: "issuer", BankCode: "5005",
+				Authenticator: Authenticator{Plugin: "passkey", AttestationKey: `"x"`, AttestationKeyID: "p-1",
+					Body: PasskeyRP("localhost", "Passkey Bank", "http://localhost:8080") + PasskeyPayer("alice", tc.display, `file("secrets/code")`)}}.HCL()
+			auth := parse(t, src).Blocks[0].Body.Blocks[0].Body
+			for name, want := range map[string]string{"rp_id": "localhost", "rp_display_name": "Passkey Bank", "rp_origins": "http://localhost:8080"} {
+				if got := str(t, auth, name); got != want {
+					t.Errorf("%s = %s, want %s", name, got, want)
+				}
+			}
+			if len(auth.Blocks) != 1 || auth.Blocks[0].Type != "payer" || auth.Blocks[0].Labels[0] != "alice" {
+				t.Fatalf("payer: %s", src)
+			}
+			payer := auth.Blocks[0].Body
+			if str(t, payer, "enrollment_code_sha256") != "file()" || str(t, payer, "display_name") != tc.wantDisplay {
+				t.Fatalf("payer: %s", src)
+			}
+		})
+	}
+}

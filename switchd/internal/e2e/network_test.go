@@ -502,8 +502,8 @@ func (n *network) writePasskeyBank(t testing.TB, bk *bank) {
 	f := n.files
 	in := testnet.Institution{ID: bk.ID, DisplayName: bk.Name, Role: "issuer", BankCode: bk.BankCode, BINRange: bk.BINStart + "-" + bk.BINEnd,
 		Authenticator: testnet.Authenticator{Plugin: "passkey", AttestationKey: f.Secret(bk.ID+"_att", randHex(32)), AttestationKeyID: bk.ID + "-1",
-			Body: fmt.Sprintf("    rp_id              = \"pay.example\"\n    rp_display_name    = %q\n    rp_origins         = [\"https://pay.example\"]\n"+
-				"    payer \"alice\" { enrollment_code_sha256 = %s }\n", bk.Name, f.Secret(bk.ID+"_alice_code_sha256", testnet.SHA256Hex(bk.EnrollCode)))},
+			Body: testnet.PasskeyRP("pay.example", bk.Name, "https://pay.example") +
+				testnet.PasskeyPayer("alice", "", f.Secret(bk.ID+"_alice_code_sha256", testnet.SHA256Hex(bk.EnrollCode)))},
 		Methods: []testnet.Method{{Name: "card", Plugin: "card", TokenKey: f.Secret(bk.ID+"_token", randHex(32)),
 			Body: testnet.Card{Label: "alice", PAN: f.Secret(bk.ID+"_pan", bk.PAN), Holder: "alice", CreditLimit: 1000000, Currency: "EUR"}.HCL()}}}
 	n.write(t, bk.ID+".hcl", in.HCL())

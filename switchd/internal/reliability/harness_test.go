@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -17,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -27,6 +25,7 @@ import (
 
 	"github.com/switchd/switchd/internal/servetest"
 	"github.com/switchd/switchd/internal/testbin"
+	"github.com/switchd/switchd/internal/testnet"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk/order"
 	"github.com/switchd/switchd/switchd/internal/pluginhost"
@@ -39,26 +38,11 @@ import (
 // there): a generated network, the seller's webhook receiver, an HTTP
 // client playing merchant and payer, and the daemon as a subprocess.
 
-func luhn(s string) string {
-	sum, alt := 0, true
-	for i := len(s) - 1; i >= 0; i-- {
-		d := int(s[i] - '0')
-		if alt {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		alt = !alt
-	}
-	return s + strconv.Itoa((10-sum%10)%10)
-}
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
+var (
+	luhn      = testnet.Luhn
+	randHex   = testnet.RandHex
+	randBytes = testnet.RandBytes
+)
 
 // pluginNames are the plugins the test network runs.
 var pluginNames = []string{"card", "banktransfer", "merchantsig", "ocra"}
@@ -88,6 +72,7 @@ type network struct {
 	// Secrets lists every secret value written to the network, for the
 	// leak scan.
 	Secrets map[string]string
+	files   *testnet.Dir
 }
 
 func newNetwork(t testing.TB, webhookURL string) *network {
@@ -98,10 +83,14 @@ func newNetwork(t testing.TB, webhookURL string) *network {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &network{Dir: t.TempDir(), SellerKey: seller, OtherKey: other, APIKey: "sk_test_" + randHex(16),
+	files, err := testnet.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &network{Dir: files.Path, SellerKey: seller, OtherKey: other, APIKey: "sk_test_" + randHex(16),
 		OtherAPI: "sk_test_" + randHex(16), ClosedAPI: "sk_test_" + randHex(16), Settlement: luhn("900000000"), WebhookSec: sec, BankCode: "1001",
 		PAN: luhn("411100" + "12345678"), Account: luhn("110010000"), Poor: luhn("210010000"),
-		OCRAKey: randBytes(32), BobKey: randBytes(32), Secrets: map[string]string{}}
+		OCRAKey: randBytes(32), BobKey: randBytes(32), Secrets: map[string]string{}, files: files}
 	n.Secrets["shop api key"] = n.APIKey
 	n.Secrets["other api key"] = n.OtherAPI
 	n.Secrets["closed api key"] = n.ClosedAPI
@@ -112,122 +101,42 @@ func newNetwork(t testing.TB, webhookURL string) *network {
 	n.Secrets["alice ocra key (raw)"] = string(n.OCRAKey)
 	n.Secrets["alice ocra key (base64)"] = base64.StdEncoding.EncodeToString(n.OCRAKey)
 	n.Secrets["seller private key"] = base64.StdEncoding.EncodeToString(seller.Seed())
-	os.MkdirAll(filepath.Join(n.Dir, "secrets"), 0o700)
 	n.writePlugins(t, pluginNames)
-	pub := base64.StdEncoding.EncodeToString(seller.Public().(ed25519.PublicKey))
-	opub := base64.StdEncoding.EncodeToString(other.Public().(ed25519.PublicKey))
-	n.write(t, "acquirer.hcl", fmt.Sprintf(`
-institution "acq" {
-  display_name = "Acquiring Bank"
-  roles        = ["acquirer"]
-  bank_code    = "7001"
-
-  authenticator "merchantsig" {
-    attestation_key    = %s
-    attestation_key_id = "acq-1"
-    merchant "shop" {
-      key "k1" { public_key = %q }
-    }
-    merchant "other" {
-      key "k1" { public_key = %q }
-    }
-    merchant "closed" {
-      key "k1" { public_key = %q }
-    }
-  }
-  method "card" {
-    plugin    = "card"
-    token_key = %s
-    merchant_account %q { currency = "EUR" }
-  }
-  method "bank_transfer" {
-    plugin    = "banktransfer"
-    token_key = %s
-    account %q {
-      holder   = "shop"
-      currency = "EUR"
-    }
-  }
-}
-
-merchant "shop" {
-  display_name       = "The Shop"
-  acquirer           = "acq"
-  api_key_sha256     = %q
-  settlement_account = %q
-  webhook_url        = %q
-  webhook_secret     = %s
-  signing_key_id     = "k1"
-}
-
-merchant "other" {
-  display_name       = "Other Shop"
-  acquirer           = "acq"
-  api_key_sha256     = %q
-  settlement_account = %q
-  webhook_url        = %q
-  webhook_secret     = %s
-  signing_key_id     = "k1"
-}
-
-# closed's settlement account does not exist at the acquirer: every credit
-# is refused and the issuer's debit must be reversed.
-merchant "closed" {
-  display_name       = "Closed Shop"
-  acquirer           = "acq"
-  api_key_sha256     = %q
-  settlement_account = "8888888888"
-  webhook_url        = %q
-  webhook_secret     = %s
-  signing_key_id     = "k1"
-}
-`, n.secret(t, "acq_att", randHex(32)), pub, opub, pub, n.secret(t, "acq_token", randHex(32)), n.Settlement,
-		n.secret(t, "acq_bt_token", randHex(32)), n.Settlement,
-		sha(n.APIKey), n.Settlement, webhookURL, n.secret(t, "whsec", sec),
-		sha(n.OtherAPI), n.Settlement, webhookURL, n.secret(t, "whsec2", sec),
-		sha(n.ClosedAPI), webhookURL, n.secret(t, "whsec3", sec)))
-	n.write(t, "bank_a.hcl", fmt.Sprintf(`
-institution "bank_a" {
-  display_name = "Bank A"
-  roles        = ["issuer"]
-  bank_code    = %q
-  bin_ranges   = ["411100-411199"]
-
-  authenticator "ocra" {
-    attestation_key    = %s
-    attestation_key_id = "bank_a-1"
-    payer "alice" { key = %s }
-    payer "bob"   { key = %s }
-  }
-  method "card" {
-    plugin    = "card"
-    token_key = %s
-    card "alice" {
-      pan          = %s
-      expiry       = "12/39"
-      holder       = "alice"
-      credit_limit = 100000000
-      currency     = "EUR"
-    }
-  }
-  method "bank_transfer" {
-    plugin    = "banktransfer"
-    token_key = %s
-    account %q {
-      holder   = "alice"
-      balance  = 100000000
-      currency = "EUR"
-    }
-    account %q {
-      holder   = "bob"
-      balance  = 100
-      currency = "EUR"
-    }
-  }
-}
-`, n.BankCode, n.secret(t, "bank_att", randHex(32)), n.secret(t, "alice", hex.EncodeToString(n.OCRAKey)),
-		n.secret(t, "bob", hex.EncodeToString(n.BobKey)), n.secret(t, "bank_token", randHex(32)),
-		n.secret(t, "pan", n.PAN), n.secret(t, "bank_bt_token", randHex(32)), n.Account, n.Poor))
+	pub, opub := seller.Public().(ed25519.PublicKey), other.Public().(ed25519.PublicKey)
+	f := n.files
+	acq := testnet.Institution{ID: "acq", DisplayName: "Acquiring Bank", Role: "acquirer", BankCode: "7001",
+		Authenticator: testnet.Authenticator{Plugin: "merchantsig", AttestationKey: f.Secret("acq_att", randHex(32)), AttestationKeyID: "acq-1",
+			Body: testnet.SellerKey("shop", pub) + testnet.SellerKey("other", opub) + testnet.SellerKey("closed", pub)},
+		Methods: []testnet.Method{
+			{Name: "card", Plugin: "card", TokenKey: f.Secret("acq_token", randHex(32)), Body: testnet.MerchantAccount(n.Settlement, "EUR")},
+			{Name: "bank_transfer", Plugin: "banktransfer", TokenKey: f.Secret("acq_bt_token", randHex(32)),
+				Body: testnet.Account{Number: n.Settlement, Holder: "shop", Currency: "EUR"}.HCL()},
+		}}
+	merchants := []testnet.Merchant{
+		{ID: "shop", DisplayName: "The Shop", APIKey: n.APIKey, Settlement: n.Settlement, WebhookSecret: f.Secret("whsec", sec)},
+		{ID: "other", DisplayName: "Other Shop", APIKey: n.OtherAPI, Settlement: n.Settlement, WebhookSecret: f.Secret("whsec2", sec)},
+		// closed's settlement account does not exist at the acquirer: every
+		// credit is refused and the issuer's debit must be reversed.
+		{ID: "closed", DisplayName: "Closed Shop", APIKey: n.ClosedAPI, Settlement: "8888888888", WebhookSecret: f.Secret("whsec3", sec)},
+	}
+	text := acq.HCL()
+	for _, m := range merchants {
+		m.Acquirer, m.WebhookURL = "acq", webhookURL
+		text += m.HCL()
+	}
+	n.write(t, "acquirer.hcl", text)
+	bank := testnet.Institution{ID: "bank_a", DisplayName: "Bank A", Role: "issuer", BankCode: n.BankCode, BINRange: "411100-411199",
+		Authenticator: testnet.Authenticator{Plugin: "ocra", AttestationKey: f.Secret("bank_att", randHex(32)), AttestationKeyID: "bank_a-1",
+			Body: testnet.OCRAPayer("alice", f.Secret("alice", hex.EncodeToString(n.OCRAKey))) +
+				testnet.OCRAPayer("bob", f.Secret("bob", hex.EncodeToString(n.BobKey)))},
+		Methods: []testnet.Method{
+			{Name: "card", Plugin: "card", TokenKey: f.Secret("bank_token", randHex(32)),
+				Body: testnet.Card{Label: "alice", PAN: f.Secret("pan", n.PAN), Holder: "alice", CreditLimit: 100000000, Currency: "EUR"}.HCL()},
+			{Name: "bank_transfer", Plugin: "banktransfer", TokenKey: f.Secret("bank_bt_token", randHex(32)),
+				Body: testnet.Account{Number: n.Account, Holder: "alice", Balance: 100000000, Currency: "EUR"}.HCL() +
+					testnet.Account{Number: n.Poor, Holder: "bob", Balance: 100, Currency: "EUR"}.HCL()},
+		}}
+	n.write(t, "bank_a.hcl", bank.HCL())
 	return n
 }
 
@@ -257,65 +166,28 @@ func (n *network) addPasskeyBank(t testing.TB) {
 	n.Secrets["passkey bank PAN"] = n.PasskeyPAN
 	n.EnrollCode = randHex(8)
 	n.Secrets["passkey activation code"] = n.EnrollCode
-	codeHash := sha256.Sum256([]byte(n.EnrollCode))
-	n.write(t, "bank_p.hcl", fmt.Sprintf(`
-institution "bank_p" {
-  display_name = "Passkey Bank"
-  roles        = ["issuer"]
-  bank_code    = "5005"
-  bin_ranges   = ["544400-544499"]
-
-  authenticator "passkey" {
-    rp_id              = "pay.example"
-    rp_display_name    = "Passkey Bank"
-    rp_origins         = ["https://pay.example"]
-    attestation_key    = %s
-    attestation_key_id = "bank_p-1"
-    payer "alice" { enrollment_code_sha256 = %s }
-  }
-  method "card" {
-    plugin    = "card"
-    token_key = %s
-    card "alice" {
-      pan          = %s
-      expiry       = "12/39"
-      holder       = "alice"
-      credit_limit = 100000000
-      currency     = "EUR"
-    }
-  }
-}
-`, n.secret(t, "bank_p_att", randHex(32)), n.secret(t, "bank_p_alice_code_sha256", hex.EncodeToString(codeHash[:])), n.secret(t, "bank_p_token", randHex(32)), n.secret(t, "bank_p_pan", n.PasskeyPAN)))
+	f := n.files
+	bank := testnet.Institution{ID: "bank_p", DisplayName: "Passkey Bank", Role: "issuer", BankCode: "5005", BINRange: "544400-544499",
+		Authenticator: testnet.Authenticator{Plugin: "passkey", AttestationKey: f.Secret("bank_p_att", randHex(32)), AttestationKeyID: "bank_p-1",
+			Body: testnet.PasskeyRP("pay.example", "Passkey Bank", "https://pay.example") + testnet.PasskeyPayer("alice", "", f.Secret("bank_p_alice_code_sha256", testnet.SHA256Hex(n.EnrollCode)))},
+		Methods: []testnet.Method{{Name: "card", Plugin: "card", TokenKey: f.Secret("bank_p_token", randHex(32)),
+			Body: testnet.Card{Label: "alice", PAN: f.Secret("bank_p_pan", n.PasskeyPAN), Holder: "alice", CreditLimit: 100000000, Currency: "EUR"}.HCL()}}}
+	n.write(t, "bank_p.hcl", bank.HCL())
 }
 
-func randBytes(n int) []byte {
-	b := make([]byte, n)
-	rand.Read(b)
-	return b
-}
-
-func sha(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:])
-}
-
-// secret writes a secret file and returns the HCL expression reading it;
-// every value is also remembered for the leak scan.
-func (n *network) secret(t testing.TB, name, value string) string {
-	t.Helper()
-	if err := os.WriteFile(filepath.Join(n.Dir, "secrets", name), []byte(value), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := n.Secrets["file "+name]; !ok && len(value) >= 16 {
-		n.Secrets["file "+name] = value
-	}
-	return fmt.Sprintf("file(%q)", "secrets/"+name)
-}
-
+// write writes a file of the network, fails t if it (or a secret written
+// since the last write) could not be written, and adds every secret file's
+// value to the leak scan's list.
 func (n *network) write(t testing.TB, name, text string) {
 	t.Helper()
-	if err := os.WriteFile(filepath.Join(n.Dir, name), []byte(text), 0o600); err != nil {
+	n.files.Write(name, text)
+	if err := n.files.Err(); err != nil {
 		t.Fatal(err)
+	}
+	for name, value := range n.files.Secrets() {
+		if _, ok := n.Secrets["file "+name]; !ok && len(value) >= 16 {
+			n.Secrets["file "+name] = value
+		}
 	}
 }
 
