@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -15,9 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +24,7 @@ import (
 
 	"github.com/switchd/switchd/config"
 	"github.com/switchd/switchd/internal/testbin"
+	"github.com/switchd/switchd/internal/testnet"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk/order"
 	"github.com/switchd/switchd/switchd/internal/daemon"
@@ -52,30 +50,6 @@ const (
 	webhookTypeBad = "payment.failed"
 )
 
-func withLuhn(s string) string {
-	sum, alt := 0, true
-	for i := len(s) - 1; i >= 0; i-- {
-		d := int(s[i] - '0')
-		if alt {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		alt = !alt
-	}
-	return s + strconv.Itoa((10-sum%10)%10)
-}
-
-func randHex(t testing.TB, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
-
 // network is a generated switchd network: HCL files and secrets in dir,
 // the daemon's data in dataDir, and a fixed loopback address so that the
 // daemon can be restarted under the same origin (the passkey bank's
@@ -92,6 +66,7 @@ type network struct {
 	passkeyCode  string // the activation code bank_p gave alice; bank_p holds its SHA-256
 	ocraKey      []byte // alice's OCRA key at the OCRA bank
 	hooks        *receiver
+	files        *testnet.Dir
 
 	mu     sync.Mutex
 	d      *daemon.Daemon
@@ -130,11 +105,15 @@ func newNetwork(t testing.TB) *network {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &network{dir: t.TempDir(), dataDir: t.TempDir(), addr: freeAddr(t), seller: seller,
-		apiKey: "sk_test_" + randHex(t, 16), settlement: withLuhn("900000000"),
-		account: withLuhn("1" + ocraBankCode + "0000"), ocraPAN: withLuhn(ocraBIN + "0012345678"),
-		passkeyPAN: withLuhn(passkeyBIN + "0087654321"), passkeyCode: "ACT-" + strings.ToUpper(randHex(t, 8)), client: &http.Client{Timeout: 30 * time.Second}}
-	n.ocraKey, _ = hex.DecodeString(randHex(t, 32))
+	files, err := testnet.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &network{dir: files.Path, dataDir: t.TempDir(), addr: freeAddr(t), seller: seller,
+		apiKey: "sk_test_" + testnet.RandHex(16), settlement: testnet.Luhn("900000000"),
+		account: testnet.Luhn("1" + ocraBankCode + "0000"), ocraPAN: testnet.Luhn(ocraBIN + "0012345678"),
+		passkeyPAN: testnet.Luhn(passkeyBIN + "0087654321"), passkeyCode: "ACT-" + strings.ToUpper(testnet.RandHex(8)),
+		ocraKey: testnet.RandBytes(32), files: files, client: &http.Client{Timeout: 30 * time.Second}}
 	n.hooks = newReceiver(t)
 	n.writeConfig(t, plugins(t))
 	n.start(t)
@@ -144,146 +123,55 @@ func newNetwork(t testing.TB) *network {
 
 func (n *network) file(t testing.TB, name, text string) {
 	t.Helper()
-	if err := os.WriteFile(filepath.Join(n.dir, name), []byte(text), 0o600); err != nil {
+	n.files.Write(name, text)
+	if err := n.files.Err(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// secret writes a secret file and returns the HCL expression reading it.
-func (n *network) secret(t testing.TB, name, value string) string {
-	t.Helper()
-	n.file(t, filepath.Join("secrets", name), value)
-	return fmt.Sprintf("file(%q)", "secrets/"+name)
 }
 
 func (n *network) writeConfig(t testing.TB, bins map[string]string) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Join(n.dir, "secrets"), 0o700); err != nil {
-		t.Fatal(err)
-	}
 	plug, err := pluginhost.PinnedBlocks(bins, []string{"card", "banktransfer", "merchantsig", "ocra", "passkey"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n.file(t, "plugins.hcl", string(plug))
 
-	pub := base64.StdEncoding.EncodeToString(n.seller.Public().(ed25519.PublicKey))
-	keyHash := sha256.Sum256([]byte(n.apiKey))
-	n.file(t, "acquirer.hcl", fmt.Sprintf(`
-institution "acq" {
-  display_name = "Acquiring Bank"
-  roles        = ["acquirer"]
-  bank_code    = "7001"
+	f := n.files
+	acq := testnet.Institution{ID: "acq", DisplayName: "Acquiring Bank", Role: "acquirer", BankCode: "7001",
+		Authenticator: testnet.Authenticator{Plugin: "merchantsig", AttestationKey: f.Secret("acq_att", testnet.RandHex(32)), AttestationKeyID: "acq-1",
+			Body: testnet.SellerKey(merchantID, n.seller.Public().(ed25519.PublicKey))},
+		Methods: []testnet.Method{
+			{Name: "card", Plugin: "card", TokenKey: f.Secret("acq_token", testnet.RandHex(32)), Body: testnet.MerchantAccount(n.settlement, currency)},
+			{Name: "bank_transfer", Plugin: "banktransfer", TokenKey: f.Secret("acq_bt_token", testnet.RandHex(32)),
+				Body: testnet.Account{Number: n.settlement, Holder: merchantID, Currency: currency}.HCL()},
+		}}
+	shop := testnet.Merchant{ID: merchantID, DisplayName: shopName, Acquirer: "acq", APIKey: n.apiKey, Settlement: n.settlement,
+		WebhookURL: n.hooks.srv.URL + "/hooks", WebhookSecret: f.Secret("whsec", n.hooks.secret)}
+	n.file(t, "acquirer.hcl", acq.HCL()+shop.HCL())
 
-  authenticator "merchantsig" {
-    attestation_key    = %s
-    attestation_key_id = "acq-1"
-    merchant "shop" {
-      key "k1" { public_key = %q }
-    }
-  }
-  method "card" {
-    plugin    = "card"
-    token_key = %s
-    merchant_account %q { currency = "EUR" }
-  }
-  method "bank_transfer" {
-    plugin    = "banktransfer"
-    token_key = %s
-    account %q {
-      holder   = "shop"
-      currency = "EUR"
-    }
-  }
-}
-
-merchant "shop" {
-  display_name       = %q
-  acquirer           = "acq"
-  api_key_sha256     = %q
-  settlement_account = %q
-  webhook_url        = %q
-  webhook_secret     = %s
-  signing_key_id     = "k1"
-}
-`, n.secret(t, "acq_att", randHex(t, 32)), pub, n.secret(t, "acq_token", randHex(t, 32)), n.settlement,
-		n.secret(t, "acq_bt_token", randHex(t, 32)), n.settlement, shopName, hex.EncodeToString(keyHash[:]),
-		n.settlement, n.hooks.srv.URL+"/hooks", n.secret(t, "whsec", n.hooks.secret)))
-
-	n.file(t, "bank_o.hcl", fmt.Sprintf(`
-institution "bank_o" {
-  display_name = "Hana OCRA Bank"
-  roles        = ["issuer"]
-  bank_code    = %q
-  bin_ranges   = ["%s00-%s99"]
-
-  authenticator "ocra" {
-    attestation_key    = %s
-    attestation_key_id = "bank_o-1"
-    payer "alice" { key = %s }
-  }
-  method "card" {
-    plugin    = "card"
-    token_key = %s
-    card "alice" {
-      pan          = %s
-      expiry       = "12/39"
-      holder       = "alice"
-      credit_limit = 1000000
-      currency     = "EUR"
-    }
-  }
-  method "bank_transfer" {
-    plugin    = "banktransfer"
-    token_key = %s
-    account %q {
-      holder   = "alice"
-      balance  = %d
-      currency = "EUR"
-    }
-  }
-}
-`, ocraBankCode, ocraBIN, ocraBIN, n.secret(t, "bank_o_att", randHex(t, 32)),
-		n.secret(t, "bank_o_alice", hex.EncodeToString(n.ocraKey)), n.secret(t, "bank_o_token", randHex(t, 32)),
-		n.secret(t, "bank_o_pan", n.ocraPAN), n.secret(t, "bank_o_bt_token", randHex(t, 32)), n.account, aliceBalance))
+	bankO := testnet.Institution{ID: "bank_o", DisplayName: "Hana OCRA Bank", Role: "issuer", BankCode: ocraBankCode, BINRange: ocraBIN + "00-" + ocraBIN + "99",
+		Authenticator: testnet.Authenticator{Plugin: "ocra", AttestationKey: f.Secret("bank_o_att", testnet.RandHex(32)), AttestationKeyID: "bank_o-1",
+			Body: testnet.OCRAPayer("alice", f.Secret("bank_o_alice", hex.EncodeToString(n.ocraKey)))},
+		Methods: []testnet.Method{
+			{Name: "card", Plugin: "card", TokenKey: f.Secret("bank_o_token", testnet.RandHex(32)),
+				Body: testnet.Card{Label: "alice", PAN: f.Secret("bank_o_pan", n.ocraPAN), Holder: "alice", CreditLimit: 1000000, Currency: currency}.HCL()},
+			{Name: "bank_transfer", Plugin: "banktransfer", TokenKey: f.Secret("bank_o_bt_token", testnet.RandHex(32)),
+				Body: testnet.Account{Number: n.account, Holder: "alice", Balance: aliceBalance, Currency: currency}.HCL()},
+		}}
+	n.file(t, "bank_o.hcl", bankO.HCL())
 
 	// The page runs the WebAuthn ceremony on the switch's origin:
 	// http://localhost:<port> is a secure context, 127.0.0.1 is not an
 	// allowed RP ID.
 	_, port, _ := net.SplitHostPort(n.addr)
-	n.file(t, "bank_p.hcl", fmt.Sprintf(`
-institution "bank_p" {
-  display_name = "Passkey Savings Bank"
-  roles        = ["issuer"]
-  bank_code    = "5005"
-  bin_ranges   = ["%s00-%s99"]
-
-  authenticator "passkey" {
-    rp_id              = "localhost"
-    rp_display_name    = "Passkey Savings Bank"
-    rp_origins         = ["http://localhost:%s"]
-    attestation_key    = %s
-    attestation_key_id = "bank_p-1"
-    payer "alice" {
-      display_name           = "Alice Kim"
-      enrollment_code_sha256 = %s
-    }
-  }
-  method "card" {
-    plugin    = "card"
-    token_key = %s
-    card "alice" {
-      pan          = %s
-      expiry       = "12/39"
-      holder       = "alice"
-      credit_limit = 1000000
-      currency     = "EUR"
-    }
-  }
-}
-`, passkeyBIN, passkeyBIN, port, n.secret(t, "bank_p_att", randHex(t, 32)),
-		n.secret(t, "bank_p_alice_code.sha256", fmt.Sprintf("%x", sha256.Sum256([]byte(n.passkeyCode)))),
-		n.secret(t, "bank_p_token", randHex(t, 32)), n.secret(t, "bank_p_pan", n.passkeyPAN)))
+	bankP := testnet.Institution{ID: "bank_p", DisplayName: "Passkey Savings Bank", Role: "issuer", BankCode: "5005", BINRange: passkeyBIN + "00-" + passkeyBIN + "99",
+		Authenticator: testnet.Authenticator{Plugin: "passkey", AttestationKey: f.Secret("bank_p_att", testnet.RandHex(32)), AttestationKeyID: "bank_p-1",
+			Body: testnet.PasskeyRP("localhost", "Passkey Savings Bank", "http://localhost:"+port) +
+				testnet.PasskeyPayer("alice", "Alice Kim", f.Secret("bank_p_alice_code.sha256", testnet.SHA256Hex(n.passkeyCode)))},
+		Methods: []testnet.Method{{Name: "card", Plugin: "card", TokenKey: f.Secret("bank_p_token", testnet.RandHex(32)),
+			Body: testnet.Card{Label: "alice", PAN: f.Secret("bank_p_pan", n.passkeyPAN), Holder: "alice", CreditLimit: 1000000, Currency: currency}.HCL()}}}
+	n.file(t, "bank_p.hcl", bankP.HCL())
 }
 
 // pageURL is the payment page of token as the payer's phone opens it.
