@@ -3,15 +3,11 @@ package bench
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 
+	"github.com/switchd/switchd/internal/testnet"
 	"github.com/switchd/switchd/switchd/internal/pluginhost"
 	"github.com/switchd/switchd/switchd/internal/webhook"
 )
@@ -63,28 +59,7 @@ type network struct {
 }
 
 // luhn appends the Luhn check digit to the digits s.
-func luhn(s string) string {
-	sum, double := 0, true
-	for i := len(s) - 1; i >= 0; i-- {
-		d := int(s[i] - '0')
-		if double {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return s + strconv.Itoa((10-sum%10)%10)
-}
-
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand never fails on Linux
-	}
-	return b
-}
+var luhn = testnet.Luhn
 
 // newNetwork writes a network of nPayers payers and nMerchants merchants
 // into dir, with the plugin binaries at plugins (name → path) pinned by
@@ -95,15 +70,16 @@ func newNetwork(dir string, plugins map[string]string, nPayers, nMerchants int, 
 		return nil, fmt.Errorf("bench: webhook secret: %w", err)
 	}
 	n := &network{Dir: dir, WebhookSec: sec}
-	if err := os.MkdirAll(filepath.Join(dir, "secrets"), 0o700); err != nil {
-		return nil, fmt.Errorf("bench: network dir: %w", err)
+	files, err := testnet.NewDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
 	}
 	for i := range nPayers {
 		n.Payers = append(n.Payers, &payer{
 			ID:      fmt.Sprintf("payer%04d", i),
 			PAN:     luhn(fmt.Sprintf("%s00%09d", issuerBIN, i)),
 			Account: luhn(fmt.Sprintf("1%s%04d", issuerCode, i)),
-			OCRAKey: randomBytes(32),
+			OCRAKey: testnet.RandBytes(32),
 		})
 	}
 	for i := range nMerchants {
@@ -113,134 +89,56 @@ func newNetwork(dir string, plugins map[string]string, nPayers, nMerchants int, 
 		}
 		n.Merchants = append(n.Merchants, &merchant{
 			ID:         fmt.Sprintf("shop%03d", i),
-			APIKey:     "sk_bench_" + hex.EncodeToString(randomBytes(16)),
+			APIKey:     "sk_bench_" + testnet.RandHex(16),
 			SigningKey: key,
 			Settlement: luhn(fmt.Sprintf("9%s%04d", acquirerCode, i)),
 		})
 	}
-	w := &hclWriter{dir: dir}
-	w.plugins(plugins)
-	w.issuer(n)
-	w.acquirer(n, webhookURL)
-	if w.err != nil {
-		return nil, w.err
+	plug, err := pluginhost.PinnedBlocks(plugins, pluginNames)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	files.Write("plugins.hcl", string(plug))
+	files.Write(issuerID+".hcl", issuerHCL(files, n))
+	files.Write(acquirerID+".hcl", acquirerHCL(files, n, webhookURL))
+	if err := files.Err(); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
 	}
 	return n, nil
 }
 
-// hclWriter writes the network's files, remembering the first error.
-type hclWriter struct {
-	dir string
-	err error
-}
-
-func (w *hclWriter) write(name, text string) {
-	if w.err == nil {
-		w.err = os.WriteFile(filepath.Join(w.dir, name), []byte(text), 0o600)
-	}
-}
-
-// secret writes value to its own file and returns the HCL expression
-// reading it, so no secret is inline in the configuration.
-func (w *hclWriter) secret(name, value string) string {
-	w.write(filepath.Join("secrets", name), value)
-	return fmt.Sprintf("file(%q)", "secrets/"+name)
-}
-
-func (w *hclWriter) plugins(paths map[string]string) {
-	plug, err := pluginhost.PinnedBlocks(paths, pluginNames)
-	if err != nil {
-		w.err = fmt.Errorf("bench: %w", err)
-		return
-	}
-	w.write("plugins.hcl", string(plug))
-}
-
-func (w *hclWriter) issuer(n *network) {
+// issuerHCL is bank_a's file: every payer's OCRA key, card and account.
+func issuerHCL(f *testnet.Dir, n *network) string {
 	var keys, cards, accounts strings.Builder
 	for _, p := range n.Payers {
-		fmt.Fprintf(&keys, "    payer %q { key = %s }\n", p.ID, w.secret(p.ID+".ocra", hex.EncodeToString(p.OCRAKey)))
-		fmt.Fprintf(&cards, `    card %q {
-      pan          = %s
-      expiry       = "12/39"
-      holder       = %q
-      credit_limit = %d
-      currency     = %q
-    }
-`, p.ID, w.secret(p.ID+".pan", p.PAN), p.ID, seedBalance, currency)
-		fmt.Fprintf(&accounts, `    account %q {
-      holder   = %q
-      balance  = %d
-      currency = %q
-    }
-`, p.Account, p.ID, seedBalance, currency)
+		keys.WriteString(testnet.OCRAPayer(p.ID, f.Secret(p.ID+".ocra", hex.EncodeToString(p.OCRAKey))))
+		cards.WriteString(testnet.Card{Label: p.ID, PAN: f.Secret(p.ID+".pan", p.PAN), Holder: p.ID, CreditLimit: seedBalance, Currency: currency}.HCL())
+		accounts.WriteString(testnet.Account{Number: p.Account, Holder: p.ID, Balance: seedBalance, Currency: currency}.HCL())
 	}
-	w.write(issuerID+".hcl", fmt.Sprintf(`
-institution %q {
-  display_name = "Bank A"
-  roles        = ["issuer"]
-  bank_code    = %q
-  bin_ranges   = ["%s00-%s99"]
-
-  authenticator "ocra" {
-    attestation_key    = %s
-    attestation_key_id = "a-1"
-%s  }
-  method "card" {
-    plugin    = "card"
-    token_key = %s
-%s  }
-  method "bank_transfer" {
-    plugin    = "banktransfer"
-    token_key = %s
-%s  }
-}
-`, issuerID, issuerCode, issuerBIN, issuerBIN, w.secret("a_att", hex.EncodeToString(randomBytes(32))), keys.String(),
-		w.secret("a_card_token", hex.EncodeToString(randomBytes(32))), cards.String(),
-		w.secret("a_bt_token", hex.EncodeToString(randomBytes(32))), accounts.String()))
+	return testnet.Institution{ID: issuerID, DisplayName: "Bank A", Role: "issuer", BankCode: issuerCode, BINRange: issuerBIN + "00-" + issuerBIN + "99",
+		Authenticator: testnet.Authenticator{Plugin: "ocra", AttestationKey: f.Secret("a_att", testnet.RandHex(32)), AttestationKeyID: "a-1", Body: keys.String()},
+		Methods: []testnet.Method{
+			{Name: "card", Plugin: "card", TokenKey: f.Secret("a_card_token", testnet.RandHex(32)), Body: cards.String()},
+			{Name: "bank_transfer", Plugin: "banktransfer", TokenKey: f.Secret("a_bt_token", testnet.RandHex(32)), Body: accounts.String()},
+		}}.HCL()
 }
 
-func (w *hclWriter) acquirer(n *network, webhookURL string) {
+// acquirerHCL is bank_b's file: every merchant's seller key and settlement
+// account, and the merchant blocks.
+func acquirerHCL(f *testnet.Dir, n *network, webhookURL string) string {
 	var sellers, cardAccts, btAccts, merchants strings.Builder
-	whsec := w.secret("whsec", n.WebhookSec)
+	whsec := f.Secret("whsec", n.WebhookSec)
 	for _, m := range n.Merchants {
-		pub := base64.StdEncoding.EncodeToString(m.SigningKey.Public().(ed25519.PublicKey))
-		fmt.Fprintf(&sellers, "    merchant %q {\n      key \"k1\" { public_key = %q }\n    }\n", m.ID, pub)
-		fmt.Fprintf(&cardAccts, "    merchant_account %q { currency = %q }\n", m.Settlement, currency)
-		fmt.Fprintf(&btAccts, "    account %q {\n      holder   = %q\n      currency = %q\n    }\n", m.Settlement, m.ID, currency)
-		sum := sha256.Sum256([]byte(m.APIKey))
-		fmt.Fprintf(&merchants, `
-merchant %q {
-  display_name       = %q
-  acquirer           = %q
-  api_key_sha256     = %q
-  settlement_account = %q
-  webhook_url        = %q
-  webhook_secret     = %s
-  signing_key_id     = "k1"
-}
-`, m.ID, "Shop "+m.ID, acquirerID, hex.EncodeToString(sum[:]), m.Settlement, webhookURL, whsec)
+		sellers.WriteString(testnet.SellerKey(m.ID, m.SigningKey.Public().(ed25519.PublicKey)))
+		cardAccts.WriteString(testnet.MerchantAccount(m.Settlement, currency))
+		btAccts.WriteString(testnet.Account{Number: m.Settlement, Holder: m.ID, Currency: currency}.HCL())
+		merchants.WriteString(testnet.Merchant{ID: m.ID, DisplayName: "Shop " + m.ID, Acquirer: acquirerID, APIKey: m.APIKey,
+			Settlement: m.Settlement, WebhookURL: webhookURL, WebhookSecret: whsec}.HCL())
 	}
-	w.write(acquirerID+".hcl", fmt.Sprintf(`
-institution %q {
-  display_name = "Bank B"
-  roles        = ["acquirer"]
-  bank_code    = %q
-
-  authenticator "merchantsig" {
-    attestation_key    = %s
-    attestation_key_id = "b-1"
-%s  }
-  method "card" {
-    plugin    = "card"
-    token_key = %s
-%s  }
-  method "bank_transfer" {
-    plugin    = "banktransfer"
-    token_key = %s
-%s  }
-}
-%s`, acquirerID, acquirerCode, w.secret("b_att", hex.EncodeToString(randomBytes(32))), sellers.String(),
-		w.secret("b_card_token", hex.EncodeToString(randomBytes(32))), cardAccts.String(),
-		w.secret("b_bt_token", hex.EncodeToString(randomBytes(32))), btAccts.String(), merchants.String()))
+	return testnet.Institution{ID: acquirerID, DisplayName: "Bank B", Role: "acquirer", BankCode: acquirerCode,
+		Authenticator: testnet.Authenticator{Plugin: "merchantsig", AttestationKey: f.Secret("b_att", testnet.RandHex(32)), AttestationKeyID: "b-1", Body: sellers.String()},
+		Methods: []testnet.Method{
+			{Name: "card", Plugin: "card", TokenKey: f.Secret("b_card_token", testnet.RandHex(32)), Body: cardAccts.String()},
+			{Name: "bank_transfer", Plugin: "banktransfer", TokenKey: f.Secret("b_bt_token", testnet.RandHex(32)), Body: btAccts.String()},
+		}}.HCL() + merchants.String()
 }
