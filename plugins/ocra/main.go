@@ -4,8 +4,18 @@
 package main
 
 import (
+	"os"
+
+	"github.com/switchd/switchd/plugins/internal/authkit"
 	"github.com/switchd/switchd/plugins/ocra/ocraplugin"
 	"github.com/switchd/switchd/plugins/sdk"
 )
 
-func main() { sdk.Serve(ocraplugin.New()) }
+// main serves the plugin, as the host starts it (no arguments), or runs
+// the operator command "unlock" (see the README).
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "unlock" {
+		os.Exit(authkit.UnlockMain(ocraplugin.Name, ocraplugin.StateFile, os.Args[2:], os.Stdout, os.Stderr))
+	}
+	sdk.Serve(ocraplugin.New())
+}

@@ -8,7 +8,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,7 +40,13 @@ func TestSubprocess(t *testing.T) {
 			map[string]any{"id": "bob", "key": hex.EncodeToString(bobKey), "suite": "OCRA-1:HOTP-SHA512-8:QN08"},
 		},
 	})
-	dataDir := t.TempDir()
+	// The layout switchd gives an institution's plugin state, so that the
+	// binary's unlock command finds it: <data-dir>/plugins/<plugin>/<institution>.
+	switchdData := t.TempDir()
+	dataDir := filepath.Join(switchdData, "plugins", "ocra", "iss")
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	var responses [][]byte
 	keep := func(m proto.Message) {
 		b, _ := proto.Marshal(m)
@@ -123,6 +131,33 @@ func TestSubprocess(t *testing.T) {
 	if b := beginFor(c, "alice", alice); b.GetDeclineCode() != sdk.DeclineLocked {
 		t.Fatalf("Begin after lockout and restart: %v", b)
 	}
+	// The operator unlocks alice with the binary's unlock command while
+	// the plugin is stopped; while it runs, the command refuses.
+	unlock := func() (string, error) {
+		out, err := exec.Command(bin, "unlock", "--data-dir", switchdData, "--institution", "iss", "alice").CombinedOutput()
+		return string(out), err
+	}
+	if out, err := unlock(); err == nil || !strings.Contains(out, "stop switchd first") {
+		t.Fatalf("unlock while the plugin runs: %v %s", err, out)
+	}
+	p.Kill()
+	if out, err := unlock(); err != nil || !strings.Contains(out, "alice at iss unlocked (was: 5 failures, locked true)") {
+		t.Fatalf("unlock: %v %s", err, out)
+	}
+	c = p.Restart()
+	configure(c)
+	ab := beginFor(c, "alice", alice)
+	if ab.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+		t.Fatalf("Begin after unlock: %v", ab)
+	}
+	aans, err := alice.Answer(ab.GetChallengeData(), digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := finishWith(c, "alice", aans); r.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+		t.Fatalf("alice after unlock: %v", r)
+	}
+
 	// Bob, with a numeric SHA-512 suite, still works.
 	bob := &wallet.OCRA{Key: bobKey, Suite: "OCRA-1:HOTP-SHA512-8:QN08"}
 	bb := beginFor(c, "bob", bob)

@@ -5,8 +5,18 @@
 package main
 
 import (
+	"os"
+
+	"github.com/switchd/switchd/plugins/internal/authkit"
 	"github.com/switchd/switchd/plugins/passkey/passkeyplugin"
 	"github.com/switchd/switchd/plugins/sdk"
 )
 
-func main() { sdk.Serve(passkeyplugin.New()) }
+// main serves the plugin, as the host starts it (no arguments), or runs
+// the operator command "unlock" (see the README).
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "unlock" {
+		os.Exit(authkit.UnlockMain(passkeyplugin.Name, passkeyplugin.StateFile, os.Args[2:], os.Stdout, os.Stderr))
+	}
+	sdk.Serve(passkeyplugin.New())
+}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -231,4 +232,19 @@ func TestSubprocess(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestUnlockCommand: the binary runs the operator's unlock command (shared
+// with ocra, tested in authkit) instead of serving when asked to.
+func TestUnlockCommand(t *testing.T) {
+	bin := testbin.MustBuild(t, "./plugins/passkey")
+	out, err := exec.Command(bin, "unlock").CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), "usage: passkey unlock") {
+		t.Fatalf("unlock without arguments: %v\n%s", err, out)
+	}
+	out, err = exec.Command(bin, "unlock", "--data-dir", t.TempDir(), "--institution", "bank_b", "bob").CombinedOutput()
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "passkey.db") {
+		t.Fatalf("unlock without a state file: %v\n%s", err, out)
+	}
 }

@@ -75,7 +75,7 @@ func (p *Plugin) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoRespon
 }
 
 var (
-	bucketPayers = []byte("payers") // payer_ref -> payerState JSON
+	bucketPayers = []byte(authkit.PayersBucket) // payer_ref -> payerState JSON
 	// bucketPending held open challenges in files of versions before
 	// open challenges moved to memory (openSet); Configure drops it.
 	bucketPending = []byte("pending")

@@ -93,9 +93,9 @@ func (p *Plugin) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoRespon
 }
 
 var (
-	bucketUsers  = []byte("users")  // payer_ref -> userRecord JSON
-	bucketEnrol  = []byte("enrol")  // payer_ref -> enrolRecord JSON
-	bucketPayers = []byte("payers") // payer_ref -> payerState JSON
+	bucketUsers  = []byte("users")              // payer_ref -> userRecord JSON
+	bucketEnrol  = []byte("enrol")              // payer_ref -> enrolRecord JSON
+	bucketPayers = []byte(authkit.PayersBucket) // payer_ref -> payerState JSON
 	// bucketPending held open step-C challenges in files of versions
 	// before they moved to memory (openSet); Configure drops it.
 	bucketPending = []byte("pending")
