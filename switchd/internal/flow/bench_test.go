@@ -23,7 +23,6 @@ import (
 	"github.com/switchd/switchd/plugins/sdk"
 	"github.com/switchd/switchd/plugins/sdk/order"
 	"github.com/switchd/switchd/switchd/internal/flow"
-	"github.com/switchd/switchd/switchd/internal/outbox"
 	"github.com/switchd/switchd/switchd/internal/pluginhost"
 	"github.com/switchd/switchd/switchd/internal/store"
 	"github.com/switchd/switchd/switchd/wallet"
@@ -162,19 +161,8 @@ func setupBench(b *testing.B) (func(b *testing.B), *atomic.Int64) {
 	b.Cleanup(func() { st.Close() })
 	updates := new(atomic.Int64)
 	cst := updateCounter{Store: st, n: updates}
-	var w *outbox.Worker
-	eng, err := flow.New(flow.Options{Store: cst, Plugins: host, Kick: func() { w.Kick() }},
+	eng := flow.StartWithOutbox(b, flow.Options{Store: cst, Plugins: host},
 		&flow.Config{Generation: 1, Network: network, Infos: host.Infos(), AttestationKeys: keys})
-	if err != nil {
-		b.Fatal(err)
-	}
-	w = outbox.New(cst, map[string]outbox.Handler{
-		store.KindAcquirerNotice: eng.HandleAcquirerNotice,
-		store.KindWebhook:        func(context.Context, *store.OutboxMessage) error { return nil },
-	}, outbox.Policy{}, nil)
-	wctx, cancel := context.WithCancel(ctx)
-	b.Cleanup(cancel)
-	go w.Run(wctx)
 
 	pay := func(b *testing.B) {
 		exp := time.Now().Add(10 * time.Minute).Truncate(time.Second)

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchd/switchd/switchd/internal/outbox"
 	"github.com/switchd/switchd/switchd/internal/store"
 	"github.com/switchd/switchd/switchd/internal/store/storetest"
 )
@@ -46,27 +45,11 @@ func BenchmarkEngine(b *testing.B) {
 			for id, s := range signers {
 				keys[id] = map[string]ed25519.PublicKey{"k1": s.pub}
 			}
-			var w *outbox.Worker
-			e, err := New(Options{Store: st, Plugins: plugins, PublicURL: "https://pay.example", Kick: func() { w.Kick() }},
+			e := StartWithOutbox(b, Options{Store: st, Plugins: plugins, PublicURL: "https://pay.example"},
 				&Config{Generation: 1, Network: testNetwork(), AttestationKeys: keys})
-			if err != nil {
-				b.Fatal(err)
-			}
-			w = outbox.New(st, map[string]outbox.Handler{
-				store.KindAcquirerNotice: e.HandleAcquirerNotice,
-				store.KindWebhook:        func(context.Context, *store.OutboxMessage) error { return nil },
-			}, outbox.Policy{}, nil)
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { defer close(done); w.Run(ctx) }()
-			b.Cleanup(func() { cancel(); <-done })
-
+			ctx := context.Background()
 			var verifies atomic.Int64
-			ed25519Verify = func(pub ed25519.PublicKey, msg, sig []byte) bool {
-				verifies.Add(1)
-				return ed25519.Verify(pub, msg, sig)
-			}
-			b.Cleanup(func() { ed25519Verify = ed25519.Verify })
+			b.Cleanup(CountVerifies(&verifies))
 
 			pay := func(i int) {
 				res, err := e.CreatePayment(ctx, "shop", "", "", CreateInput{AmountMinor: 1, Currency: "EUR", OrderRef: "o-" + strconv.Itoa(i),
