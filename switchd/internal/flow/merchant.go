@@ -47,12 +47,26 @@ type CreateResult struct {
 	Status   int
 }
 
-var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+// idEncoding is base32 with the "extended hex" alphabet (0-9, a-v once
+// lowered), whose order is the order of the bytes encoded.
+var idEncoding = base32.HexEncoding.WithPadding(base32.NoPadding)
 
-func randomID(prefix string, n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return prefix + strings.ToLower(idEncoding.EncodeToString(b))
+// newPaymentID returns "pay_" and 24 base32 characters: the creation time
+// in milliseconds (6 bytes, big-endian) and 9 random bytes (72 bits). IDs
+// made later sort after earlier ones, so the payments created together,
+// whose steps follow each other within seconds, share the store's B+tree
+// pages (and so do the outbox messages named after them): a commit then
+// rewrites a few pages instead of one per payment. IDs of earlier versions
+// ("pay_" and 24 random characters of a-z, 2-7) stay valid.
+func newPaymentID(now time.Time) string {
+	var b [15]byte
+	ms := uint64(now.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	rand.Read(b[6:])
+	return "pay_" + strings.ToLower(idEncoding.EncodeToString(b[:]))
 }
 
 // TokenHash returns the stored form of a payer capability token.
@@ -120,7 +134,7 @@ func (e *Engine) CreatePayment(ctx context.Context, merchantID, idemKey, bodyHas
 	if err := e.validateCreate(&in, now); err != nil {
 		return nil, err
 	}
-	id := randomID("pay_", 15)
+	id := newPaymentID(now)
 	token, pageURL := e.payToken(id)
 	p := &store.Payment{
 		ID: id, MerchantID: merchantID, AcquirerID: m.Acquirer,
