@@ -96,8 +96,10 @@ func BenchmarkPaymentLifecycle(b *testing.B) {
 			b.SetParallelism(max(1, mode.payers/runtime.GOMAXPROCS(0)))
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					// Payment IDs are random in the flow, so are their keys.
-					id := fmt.Sprintf("pay_%016x", n.Add(1)*0x9e3779b97f4a7c15)
+					// Payment IDs begin with their creation time in the
+					// flow, then random bits: a time prefix, then a
+					// scrambled counter.
+					id := fmt.Sprintf("pay_%012x%012x", time.Now().UnixMilli(), (n.Add(1)*0x9e3779b97f4a7c15)>>16)
 					if err := lifecycle(s, id); err != nil {
 						b.Error(err)
 						return
