@@ -20,6 +20,9 @@
 // afresh on every run. A fn must not call Update on the same Committer (the
 // committer would wait for itself).
 //
+// Stats counts the transactions committed and the Updates in them, so
+// that Updates per commit (the mean batch) can be watched in production.
+//
 // The daemon's store (switchd/internal/store) and the built-in plugins'
 // state files and ledgers all write through it.
 package boltgroup
@@ -77,6 +80,30 @@ type Committer[T any] struct {
 	// queued counts the Updates handed to the committer goroutine whose
 	// batch has not been gathered yet.
 	queued atomic.Int64
+	// commits and updates are the totals Stats reports.
+	commits, updates atomic.Uint64
+}
+
+// Stats are a Committer's totals since it was made.
+type Stats struct {
+	// Commits counts the read-write transactions that committed: one
+	// per batch, or per Update committing alone. A batch retried because
+	// one of its fns failed counts once, for the transaction that finally
+	// committed; its rolled-back attempts, and a transaction whose commit
+	// failed, count nothing.
+	Commits uint64
+	// Updates counts the Updates whose fn was committed, so Updates /
+	// Commits is the mean batch size. An Update whose fn failed (or
+	// panicked), whose context ended before its fn ran, or whose commit
+	// failed is not counted.
+	Updates uint64
+}
+
+// Stats returns the Committer's totals. It is safe to call at any time,
+// also after Close; the two counters are read one after the other, not as
+// one snapshot.
+func (c *Committer[T]) Stats() Stats {
+	return Stats{Commits: c.commits.Load(), Updates: c.updates.Load()}
 }
 
 type call[T any] struct {
@@ -279,6 +306,11 @@ func (c *Committer[T]) commit(batch []*call[T]) {
 		}
 		if err != nil {
 			err = fmt.Errorf("boltgroup: commit: %w", err)
+		} else {
+			// Counted before the callers are answered, so that an
+			// Update that returned is in Stats.
+			c.commits.Add(1)
+			c.updates.Add(uint64(len(batch)))
 		}
 		for _, cl := range batch {
 			cl.errc <- err

@@ -407,3 +407,98 @@ func TestLoneUpdate(t *testing.T) {
 		})
 	}
 }
+
+// Stats counts committed transactions and committed Updates: a batch
+// retried around failing fns is one commit, and the failed Updates are
+// not counted.
+func TestStats(t *testing.T) {
+	errNo := errors.New("no")
+	tests := []struct {
+		name string
+		// held queues the Updates behind a held first commit (so they
+		// form exactly one batch); otherwise they race freely.
+		held        bool
+		n           int
+		fails       func(i int) bool
+		wantCommits uint64 // 0: anything from 1 to wantUpdates
+		wantUpdates uint64
+	}{
+		{name: "concurrent", n: 64, fails: func(int) bool { return false }, wantUpdates: 64},
+		{name: "one batch", held: true, n: 10, fails: func(int) bool { return false }, wantCommits: 2, wantUpdates: 11},
+		{name: "batch with failing fns", held: true, n: 10, fails: func(i int) bool { return i%3 == 1 }, wantCommits: 2, wantUpdates: 8},
+		{name: "all fail", n: 5, fails: func(int) bool { return true }, wantUpdates: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var (
+				c     *Committer[*bolt.Tx]
+				g     *gate
+				first <-chan error
+			)
+			if tt.held {
+				_, c, g, first = mustHeld(t, Options{})
+			} else {
+				c = New(mustOpen(t, filepath.Join(t.TempDir(), "g.db")), Options{})
+				t.Cleanup(c.Close)
+			}
+			if s := c.Stats(); s != (Stats{}) { // a held first Update has not committed yet
+				t.Fatalf("a new Committer's Stats: %+v", s)
+			}
+			var wg sync.WaitGroup
+			for i := range tt.n {
+				wg.Go(func() {
+					err := c.Update(context.Background(), func(tx *bolt.Tx) error {
+						if err := put(fmt.Sprint(i))(tx); err != nil {
+							return err
+						}
+						if tt.fails(i) {
+							return errNo
+						}
+						return nil
+					})
+					if (err != nil) != tt.fails(i) {
+						t.Errorf("Update %d: %v", i, err)
+					}
+				})
+			}
+			if tt.held {
+				waitQueued(t, c, tt.n)
+				g.open()
+				if err := <-first; err != nil {
+					t.Fatal(err)
+				}
+			}
+			wg.Wait()
+			s := c.Stats()
+			if s.Updates != tt.wantUpdates {
+				t.Errorf("Updates = %d, want %d", s.Updates, tt.wantUpdates)
+			}
+			if tt.wantCommits > 0 && s.Commits != tt.wantCommits {
+				t.Errorf("Commits = %d, want %d", s.Commits, tt.wantCommits)
+			}
+			if tt.wantCommits == 0 && (s.Commits > s.Updates || (s.Updates > 0 && s.Commits == 0)) {
+				t.Errorf("Commits = %d for %d Updates", s.Commits, s.Updates)
+			}
+		})
+	}
+}
+
+// An Update whose context ended before its fn ran is not counted.
+func TestStatsSkipsCancelled(t *testing.T) {
+	_, c, g, first := mustHeld(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	res := make(chan error, 1)
+	go func() { res <- c.Update(ctx, put("late")) }()
+	waitQueued(t, c, 1)
+	cancel()
+	g.open()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-res; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Update: %v", err)
+	}
+	if s := c.Stats(); s != (Stats{Commits: 1, Updates: 1}) {
+		t.Errorf("Stats = %+v, want the first Update's commit alone", s)
+	}
+}
