@@ -47,6 +47,9 @@ type BoltStore struct {
 	db        *bolt.DB
 	path      string
 	committer *boltgroup.Committer[Tx]
+	// opened is bbolt's transaction statistics once Open's own writes
+	// were done: WriteStats counts from there.
+	opened bolt.TxStats
 
 	mu     sync.RWMutex // guards closed
 	closed bool
@@ -84,7 +87,7 @@ func Open(path string, opts Options) (*BoltStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &BoltStore{db: db, path: path}
+	s := &BoltStore{db: db, path: path, opened: db.Stats().TxStats}
 	s.committer = boltgroup.NewWrapped(db, boltgroup.Options{
 		MaxBatchDelay: opts.MaxBatchDelay,
 		MaxBatchSize:  opts.MaxBatchSize,
@@ -108,6 +111,39 @@ func (s *BoltStore) Update(ctx context.Context, fn func(Tx) error) error {
 		return ErrClosed
 	}
 	return err
+}
+
+// WriteStats are a BoltStore's write totals since Open (Open's own
+// writes, creating the buckets, excluded). They only grow; a monitoring
+// system takes their rates, a benchmark their differences over its load.
+type WriteStats struct {
+	// Commits is the number of read-write transactions committed, and
+	// Updates the number of Updates committed in them (see
+	// boltgroup.Stats): Updates / Commits is the mean group-commit batch.
+	Commits, Updates uint64
+	// PagesWritten is the number of page writes to the file (bbolt's
+	// TxStats.Write): one pwrite per dirty page (a node spanning several
+	// pages is one write) and one for the meta page, per commit. It, not
+	// the number of commits, is what a commit's CPU and I/O follow.
+	PagesWritten uint64
+	// WriteTime is the time committing transactions spent writing their
+	// pages and meta page and fsyncing them (bbolt's TxStats.WriteTime).
+	WriteTime time.Duration
+}
+
+// WriteStats returns the store's write totals. It is cheap (two atomic
+// loads and a copy of bbolt's statistics under its lock) and safe to call
+// at any time, also concurrently with Updates; bbolt adds a transaction's
+// figures when it closes, so a commit under way is not in them yet.
+func (s *BoltStore) WriteStats() WriteStats {
+	c := s.committer.Stats()
+	tx := s.db.Stats().TxStats
+	return WriteStats{
+		Commits:      c.Commits,
+		Updates:      c.Updates,
+		PagesWritten: uint64(tx.GetWrite() - s.opened.GetWrite()),
+		WriteTime:    tx.GetWriteTime() - s.opened.GetWriteTime(),
+	}
 }
 
 // View runs fn in a read-only transaction.
