@@ -130,6 +130,10 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
+	d.metrics.RegisterStoreWrites(func() metrics.StoreWrites {
+		w := d.store.WriteStats()
+		return metrics.StoreWrites{Commits: w.Commits, Updates: w.Updates, PagesWritten: w.PagesWritten, WriteSeconds: w.WriteTime.Seconds()}
+	})
 	tokenKey, err := loadTokenKey(filepath.Join(d.set.DataDir, "token.key"))
 	if err != nil {
 		return err
