@@ -20,6 +20,7 @@ import (
 	"github.com/switchd/switchd/plugins/ocra/ocraplugin"
 	"github.com/switchd/switchd/plugins/sdk"
 	"github.com/switchd/switchd/switchd/internal/daemon"
+	"github.com/switchd/switchd/switchd/internal/metrics"
 	"github.com/switchd/switchd/switchd/internal/pluginhost"
 	"github.com/switchd/switchd/switchd/internal/webhook"
 )
@@ -303,6 +304,10 @@ func phase(ctx context.Context, o Options, n *network, rcv *receiver, mode, data
 		profErr = make(chan error, 1)
 		go func() { profErr <- fetchProfile(ctx, ch.addrs.Admin, secs, path) }()
 	}
+	store0, err := storeWrites(ctx, ch.addrs.Admin)
+	if err != nil {
+		return nil, err
+	}
 	cpu0 := make([]time.Duration, len(procs))
 	for i, p := range procs {
 		if cpu0[i], err = procCPU(p.PID); err != nil {
@@ -335,6 +340,13 @@ func phase(ctx context.Context, o Options, n *network, rcv *receiver, mode, data
 	}
 	rcv.waitFor(base+int(res.Approved), 30*time.Second)
 	distinct, deliveries, bad := rcv.counts()
+	// The store's counters once the load's webhooks are out, so that the
+	// outbox's writes for them count too (and the unloaded payments not).
+	store1, err := storeWrites(ctx, ch.addrs.Admin)
+	if err != nil {
+		return nil, err
+	}
+	ph.Store = storeFigures(store0, store1, res.Approved)
 	ph.Webhooks = WebhookCount{Expected: base + int(res.Approved), Distinct: distinct, Deliveries: deliveries, BadSignature: bad}
 
 	// Unloaded, once the load's webhooks are out and the server is idle:
@@ -432,6 +444,28 @@ func pluginPIDs(ctx context.Context, admin string) ([]proc, error) {
 		return nil, fmt.Errorf("%w: the daemon runs %d plugins, want %d", ErrServer, len(out), len(pluginNames))
 	}
 	return out, nil
+}
+
+// storeWrites reads the daemon's store counters from its admin
+// listener's /metrics.
+func storeWrites(ctx context.Context, admin string) (metrics.StoreWrites, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/metrics", nil)
+	if err != nil {
+		return metrics.StoreWrites{}, err
+	}
+	res, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return metrics.StoreWrites{}, fmt.Errorf("bench: metrics: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return metrics.StoreWrites{}, fmt.Errorf("%w: /metrics answered %s", ErrServer, res.Status)
+	}
+	w, err := metrics.ParseStoreWrites(res.Body)
+	if err != nil {
+		return metrics.StoreWrites{}, fmt.Errorf("bench: %w", err)
+	}
+	return w, nil
 }
 
 // fetchProfile writes the daemon's CPU profile over secs seconds to path.

@@ -67,6 +67,20 @@ func TestRunSmoke(t *testing.T) {
 			if ph.PaymentsPerSecond <= 0 || ph.TotalCPUPerPaymentUS <= 0 {
 				t.Errorf("throughput %.1f/s, CPU/payment %.0fµs", ph.PaymentsPerSecond, ph.TotalCPUPerPaymentUS)
 			}
+			// The store counters: every approved payment wrote (more
+			// than once), a commit holds at least one Update and writes
+			// at least a data page and the meta page.
+			st := ph.Store
+			if st.Commits == 0 || st.Updates < uint64(ph.Approved) || st.Updates < st.Commits || st.WriteSeconds <= 0 {
+				t.Errorf("store: %+v for %d approved payments", st, ph.Approved)
+			}
+			if st.PagesWritten < 2*st.Commits || st.PagesPerPayment < 2 || st.PagesPerPayment > 1000 {
+				t.Errorf("store: %d pages for %d commits, %.1f per payment", st.PagesWritten, st.Commits, st.PagesPerPayment)
+			}
+			if want := float64(st.Updates) / float64(st.Commits); st.UpdatesPerCommit != want || st.UpdatesPerCommit < 1 {
+				t.Errorf("store: %.2f Updates per commit, want %.2f (≥ 1)", st.UpdatesPerCommit, want)
+			}
+			t.Logf("store: %+v", st)
 			for _, p := range ph.Processes {
 				if p.PeakRSSBytes <= 0 {
 					t.Errorf("%s: peak RSS %d", p.Name, p.PeakRSSBytes)
@@ -88,14 +102,15 @@ func TestRunSmoke(t *testing.T) {
 	if rep.Raw.RoundTripOut.WallUS <= 0 || rep.Raw.RoundTripIn.WallUS <= 0 || rep.Raw.FsyncWrite.P50 <= 0 {
 		t.Errorf("raw costs %+v", rep.Raw)
 	}
-	if rep.Ratios.CPUPerPayment <= 0 || rep.Ratios.Throughput <= 0 {
+	if rep.Ratios.CPUPerPayment <= 0 || rep.Ratios.Throughput <= 0 || rep.Ratios.StoreUpdatesPerCommit <= 0 || rep.Ratios.StorePagesPerPayment <= 0 {
 		t.Errorf("ratios %+v", rep.Ratios)
 	}
 	var table bytes.Buffer
 	if err := rep.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"payments/s", "CPU/payment total", "C finish+D+E", "plugin ocra", "fsynced bbolt write"} {
+	for _, want := range []string{"payments/s", "CPU/payment total", "C finish+D+E", "plugin ocra", "fsynced bbolt write",
+		"store Updates per commit", "store pages written per payment"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}

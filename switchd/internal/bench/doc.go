@@ -28,7 +28,21 @@
 //     choose, C begin, C finish until approved) and server-side B, D, E
 //     from the payment timelines of a sample, CPU per payment of the daemon
 //     and of each plugin (/proc/<pid>/stat before and after the load),
-//     peak RSS (VmHWM), and the out-of-process/in-process ratios.
+//     peak RSS (VmHWM), what the daemon's store wrote for the load, and
+//     the out-of-process/in-process ratios.
+//
+// What the store wrote comes from the daemon's own counters
+// (switchd_store_*_total on the admin listener's /metrics), read just
+// before the load and again once the load's webhooks have arrived (so the
+// outbox's writes for them count, the unloaded payments' do not):
+// "store Updates per commit" is the mean group-commit batch, and "store
+// pages written per payment" (per approved payment of the load) is bbolt's
+// page writes, each a pwrite, which a commit's CPU follows more closely
+// than the number of commits. Unlike throughput, which moves by ±10%
+// between identical runs on a shared machine, both are nearly
+// deterministic, so they show a change to the store's layout in one run.
+// The JSON report has the raw growths too (commits, Updates, pages,
+// write+fsync seconds) and Updates and write time per payment.
 //
 // Servers run as child processes of the benchmark, so their CPU is
 // measured apart from the load generator's: a program that calls Run must

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/switchd/switchd/switchd/internal/metrics"
 )
 
 // Report is everything one run measured; it is written as the JSON file.
@@ -74,10 +76,50 @@ type Phase struct {
 	PluginCPUPerPaymentUS  float64 `json:"plugin_cpu_per_payment_us"`
 	TotalCPUPerPaymentUS   float64 `json:"total_cpu_per_payment_us"`
 	LoadGenCPUPerPaymentUS float64 `json:"loadgen_cpu_per_payment_us"`
-	CPUProfile             string  `json:"cpu_profile,omitempty"`
+	// Store is what the daemon's store wrote for the load.
+	Store      StoreFigures `json:"store"`
+	CPUProfile string       `json:"cpu_profile,omitempty"`
 	// PluginProfiles are the plugin processes' CPU profiles (out of
 	// process, with --cpuprofile).
 	PluginProfiles []string `json:"plugin_profiles,omitempty"`
+}
+
+// StoreFigures are the growth of the daemon's store counters
+// (switchd_store_*_total on /metrics) from just before the load until
+// the load's webhooks had arrived: the load's payments and their
+// webhooks' outbox writes, not the warm-up's nor the unloaded payments'.
+type StoreFigures struct {
+	Commits      uint64  `json:"commits"`
+	Updates      uint64  `json:"updates"`
+	PagesWritten uint64  `json:"pages_written"`
+	WriteSeconds float64 `json:"write_seconds"`
+	// UpdatesPerCommit is the mean group-commit batch; the per-payment
+	// figures are per approved payment of the load.
+	UpdatesPerCommit  float64 `json:"updates_per_commit"`
+	UpdatesPerPayment float64 `json:"updates_per_payment"`
+	PagesPerPayment   float64 `json:"pages_written_per_payment"`
+	WriteUSPerPayment float64 `json:"write_us_per_payment"`
+}
+
+// storeFigures computes the load's StoreFigures from the counters before
+// and after it, for approved payments.
+func storeFigures(before, after metrics.StoreWrites, approved int64) StoreFigures {
+	f := StoreFigures{
+		Commits:      after.Commits - before.Commits,
+		Updates:      after.Updates - before.Updates,
+		PagesWritten: after.PagesWritten - before.PagesWritten,
+		WriteSeconds: after.WriteSeconds - before.WriteSeconds,
+	}
+	if f.Commits > 0 {
+		f.UpdatesPerCommit = float64(f.Updates) / float64(f.Commits)
+	}
+	if approved > 0 {
+		n := float64(approved)
+		f.UpdatesPerPayment = float64(f.Updates) / n
+		f.PagesPerPayment = float64(f.PagesWritten) / n
+		f.WriteUSPerPayment = f.WriteSeconds * 1e6 / n
+	}
+	return f
 }
 
 // WebhookCount is what the shops' webhook receiver got.
@@ -104,6 +146,10 @@ type Ratios struct {
 	Throughput        float64 `json:"throughput"` // in-process payments/s over out-of-process
 	P99Overall        float64 `json:"p99_overall"`
 	UnloadedSwitchP50 float64 `json:"unloaded_switch_p50"`
+	// StoreUpdatesPerCommit and StorePagesPerPayment compare the store's
+	// figures (see StoreFigures).
+	StoreUpdatesPerCommit float64 `json:"store_updates_per_commit"`
+	StorePagesPerPayment  float64 `json:"store_pages_written_per_payment"`
 }
 
 func (r *Report) ratios() {
@@ -115,10 +161,12 @@ func (r *Report) ratios() {
 		return a / b
 	}
 	r.Ratios = Ratios{
-		CPUPerPayment:     div(o.TotalCPUPerPaymentUS, i.TotalCPUPerPaymentUS),
-		Throughput:        div(i.PaymentsPerSecond, o.PaymentsPerSecond),
-		P99Overall:        div(o.Latency[stepOverall].P99, i.Latency[stepOverall].P99),
-		UnloadedSwitchP50: div(o.Unloaded.P50, i.Unloaded.P50),
+		CPUPerPayment:         div(o.TotalCPUPerPaymentUS, i.TotalCPUPerPaymentUS),
+		Throughput:            div(i.PaymentsPerSecond, o.PaymentsPerSecond),
+		P99Overall:            div(o.Latency[stepOverall].P99, i.Latency[stepOverall].P99),
+		UnloadedSwitchP50:     div(o.Unloaded.P50, i.Unloaded.P50),
+		StoreUpdatesPerCommit: div(o.Store.UpdatesPerCommit, i.Store.UpdatesPerCommit),
+		StorePagesPerPayment:  div(o.Store.PagesPerPayment, i.Store.PagesPerPayment),
 	}
 }
 
@@ -147,6 +195,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 	p("CPU/payment plugins (µs)\t%.0f\t-\t\t\n", o.PluginCPUPerPaymentUS)
 	p("CPU/payment total (µs)\t%.0f\t%.0f\t%.2f\t\n", o.TotalCPUPerPaymentUS, i.TotalCPUPerPaymentUS, r.Ratios.CPUPerPayment)
 	p("CPU/payment load generator (µs)\t%.0f\t%.0f\t\t\n", o.LoadGenCPUPerPaymentUS, i.LoadGenCPUPerPaymentUS)
+	p("store Updates per commit\t%.2f\t%.2f\t%.2f\t\n", o.Store.UpdatesPerCommit, i.Store.UpdatesPerCommit, r.Ratios.StoreUpdatesPerCommit)
+	p("store pages written per payment\t%.1f\t%.1f\t%.2f\t\n", o.Store.PagesPerPayment, i.Store.PagesPerPayment, r.Ratios.StorePagesPerPayment)
 	p("webhooks distinct/expected\t%d/%d\t%d/%d\t\t\n", o.Webhooks.Distinct, o.Webhooks.Expected, i.Webhooks.Distinct, i.Webhooks.Expected)
 	p("webhooks delivered twice or more\t%d\t%d\t\t\n", o.Webhooks.Deliveries-o.Webhooks.Distinct, i.Webhooks.Deliveries-i.Webhooks.Distinct)
 	if err := tw.Flush(); err != nil {
