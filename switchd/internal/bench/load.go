@@ -1,13 +1,11 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"io"
+	"errors"
 	"math/rand/v2"
 	"net/http"
 	"sort"
@@ -56,50 +54,54 @@ type loadResult struct {
 
 type paidRef struct{ ID, Merchant string }
 
-// driver plays the shops and the payers' phones against one server.
+// driver plays the shops and the payers' phones against one server. Each
+// payer index has its own keep-alive connection, kept from one run to the
+// next (warm-up, load, unloaded).
 type driver struct {
-	base string
-	net  *network
-	http *http.Client
+	addr  string
+	net   *network
+	conns []*httpConn
 }
 
 func newDriver(apiAddr string, n *network, conns int) *driver {
-	tr := &http.Transport{MaxIdleConns: conns * 2, MaxIdleConnsPerHost: conns * 2, IdleConnTimeout: time.Minute}
-	return &driver{base: "http://" + apiAddr, net: n, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	d := &driver{addr: apiAddr, net: n}
+	d.grow(conns)
+	return d
 }
 
-func (d *driver) close() { d.http.CloseIdleConnections() }
-
-// post sends body as JSON and decodes a 2xx answer into out. A non-2xx
-// answer is an error naming the step, status and problem code.
-func (d *driver) post(step, path, apiKey string, body []byte, out any) error {
-	req, err := http.NewRequest(http.MethodPost, d.base+path, bytes.NewReader(body))
-	if err != nil {
-		return err
+// grow makes sure there is a connection for each of n payers.
+func (d *driver) grow(n int) {
+	for len(d.conns) < n {
+		d.conns = append(d.conns, newHTTPConn(d.addr))
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if apiKey != "" {
-		req.Header.Set("Authorization", "Bearer "+apiKey)
-	}
-	return d.do(step, req, out)
 }
 
-func (d *driver) do(step string, req *http.Request, out any) error {
-	res, err := d.http.Do(req)
+func (d *driver) close() {
+	for _, c := range d.conns {
+		c.close()
+	}
+}
+
+// post sends body as JSON on c and decodes a 2xx answer into out. A
+// non-2xx answer is an error naming the step, status and problem code.
+func post(c *httpConn, step, path, apiKey string, body []byte, out any) error {
+	return exchange(c, step, http.MethodPost, path, apiKey, body, out)
+}
+
+func exchange(c *httpConn, step, method, path, apiKey string, body []byte, out any) error {
+	status, b, err := c.do(method, path, apiKey, body)
+	if errors.Is(err, errRequest) {
+		return &stepError{step: step, kind: "unusable request"}
+	}
 	if err != nil {
 		return &stepError{step: step, kind: "transport"}
 	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return &stepError{step: step, kind: "transport"}
-	}
-	if res.StatusCode/100 != 2 {
+	if status/100 != 2 {
 		var p struct {
 			Code string `json:"code"`
 		}
 		_ = json.Unmarshal(b, &p)
-		return &stepError{step: step, kind: strconv.Itoa(res.StatusCode) + " " + p.Code}
+		return &stepError{step: step, kind: strconv.Itoa(status) + " " + p.Code}
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return &stepError{step: step, kind: "bad json"}
@@ -113,9 +115,38 @@ type stepError struct{ step, kind string }
 
 func (e *stepError) Error() string { return e.step + ": " + e.kind }
 
+// createBody is the shop's POST /v1/payments.
+type createBody struct {
+	AmountMinor     int64  `json:"amount_minor"`
+	Currency        string `json:"currency"`
+	OrderRef        string `json:"order_ref"`
+	ExpiresAt       string `json:"expires_at"`
+	SellerSignature []byte `json:"seller_signature"` // standard base64
+	SellerKeyID     string `json:"seller_key_id"`
+	SignedAtUnixMS  int64  `json:"signed_at_unix_ms"`
+}
+
+// methodBody is the payer's POST /v1/pay/{token}/method.
+type methodBody struct {
+	Method  string       `json:"method"`
+	Card    *cardBody    `json:"card,omitempty"`
+	Account *accountBody `json:"account,omitempty"`
+}
+
+type cardBody struct {
+	Number      string `json:"number"`
+	ExpiryMonth int    `json:"expiry_month"`
+	ExpiryYear  int    `json:"expiry_year"`
+}
+
+type accountBody struct {
+	BankCode      string `json:"bank_code"`
+	AccountNumber string `json:"account_number"`
+}
+
 // payment runs one complete payment as payer p at shop m, by card or by
 // bank transfer, and returns its id and the time of each step.
-func (d *driver) payment(p *payer, m *merchant, card bool, seq int64) (string, [4]time.Duration, time.Duration, error) {
+func (d *driver) payment(c *httpConn, p *payer, m *merchant, card bool, seq int64) (string, [4]time.Duration, time.Duration, error) {
 	var lat [4]time.Duration
 	start := time.Now()
 	amount := 100 + rand.Int64N(9900)
@@ -124,15 +155,14 @@ func (d *driver) payment(p *payer, m *merchant, card bool, seq int64) (string, [
 	signedAt := time.Now().UnixMilli()
 	o := &pb.Order{MerchantId: m.ID, AcquirerId: acquirerID, AmountMinor: amount, Currency: currency, OrderRef: ref, ExpiresAtUnix: exp.Unix()}
 	sig := ed25519.Sign(m.SigningKey, order.SellerMessage(order.TermsDigest(o), signedAt))
-	body, _ := json.Marshal(map[string]any{"amount_minor": amount, "currency": currency, "order_ref": ref,
-		"expires_at": exp.Format(time.RFC3339), "seller_signature": base64.StdEncoding.EncodeToString(sig),
-		"seller_key_id": "k1", "signed_at_unix_ms": signedAt})
+	body, _ := json.Marshal(createBody{AmountMinor: amount, Currency: currency, OrderRef: ref,
+		ExpiresAt: exp.Format(time.RFC3339), SellerSignature: sig, SellerKeyID: "k1", SignedAtUnixMS: signedAt})
 	var created struct {
 		ID       string `json:"id"`
 		PayToken string `json:"pay_token"`
 	}
 	t := time.Now()
-	if err := d.post(stepCreate, "/v1/payments", m.APIKey, body, &created); err != nil {
+	if err := post(c, stepCreate, "/v1/payments", m.APIKey, body, &created); err != nil {
 		return "", lat, 0, err
 	}
 	lat[0] = time.Since(t)
@@ -140,9 +170,9 @@ func (d *driver) payment(p *payer, m *merchant, card bool, seq int64) (string, [
 		return "", lat, 0, &stepError{step: stepCreate, kind: "no pay_token"}
 	}
 	pay := "/v1/pay/" + created.PayToken
-	var choice any = map[string]any{"method": "card", "card": map[string]any{"number": p.PAN, "expiry_month": 12, "expiry_year": 2039}}
+	choice := methodBody{Method: "card", Card: &cardBody{Number: p.PAN, ExpiryMonth: 12, ExpiryYear: 2039}}
 	if !card {
-		choice = map[string]any{"method": "bank_transfer", "account": map[string]any{"bank_code": issuerCode, "account_number": p.Account}}
+		choice = methodBody{Method: "bank_transfer", Account: &accountBody{BankCode: issuerCode, AccountNumber: p.Account}}
 	}
 	body, _ = json.Marshal(choice)
 	var view struct {
@@ -151,7 +181,7 @@ func (d *driver) payment(p *payer, m *merchant, card bool, seq int64) (string, [
 		} `json:"payment"`
 	}
 	t = time.Now()
-	if err := d.post(stepChoose, pay+"/method", "", body, &view); err != nil {
+	if err := post(c, stepChoose, pay+"/method", "", body, &view); err != nil {
 		return created.ID, lat, 0, err
 	}
 	lat[1] = time.Since(t)
@@ -162,7 +192,7 @@ func (d *driver) payment(p *payer, m *merchant, card bool, seq int64) (string, [
 		DigestHex     string          `json:"digest_hex"`
 	}
 	t = time.Now()
-	if err := d.post(stepBegin, pay+"/auth/begin", "", w.BeginPayerData(), &ch); err != nil {
+	if err := post(c, stepBegin, pay+"/auth/begin", "", w.BeginPayerData(), &ch); err != nil {
 		return created.ID, lat, 0, err
 	}
 	lat[2] = time.Since(t)
@@ -190,7 +220,7 @@ func (d *driver) payment(p *payer, m *merchant, card bool, seq int64) (string, [
 		} `json:"payment"`
 	}
 	t = time.Now()
-	if err := d.post(stepFinish, pay+"/auth/finish", "", answer, &final); err != nil {
+	if err := post(c, stepFinish, pay+"/auth/finish", "", answer, &final); err != nil {
 		return created.ID, lat, 0, err
 	}
 	lat[3] = time.Since(t)
@@ -232,11 +262,13 @@ func (d *driver) run(ctx context.Context, o loadOptions) *loadResult {
 			}
 		}
 	}()
+	d.grow(o.Payers)
 	var wg sync.WaitGroup
 	for i := range o.Payers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			c := d.conns[i]
 			p := d.net.Payers[i%len(d.net.Payers)]
 			m := d.net.Merchants[i%len(d.net.Merchants)]
 			lats := map[string][]time.Duration{}
@@ -251,7 +283,7 @@ func (d *driver) run(ctx context.Context, o loadOptions) *loadResult {
 				if o.Count > 0 && seq > int64(o.Count) {
 					break
 				}
-				id, lat, overall, err := d.payment(p, m, (i+k)%2 == 0, seq)
+				id, lat, overall, err := d.payment(c, p, m, (i+k)%2 == 0, seq)
 				done.Add(1)
 				if err != nil {
 					failed++
@@ -303,18 +335,16 @@ func (d *driver) timelines(ctx context.Context, paid []paidRef, n int, lat map[s
 	}
 	stride := max(1, len(paid)/n)
 	for i := 0; i < len(paid); i += stride {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.base+"/v1/payments/"+paid[i].ID+"/events", nil)
-		if err != nil {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-		req.Header.Set("Authorization", "Bearer "+keys[paid[i].Merchant])
 		var evs struct {
 			Data []struct {
 				At time.Time `json:"at"`
 				To string    `json:"to"`
 			} `json:"data"`
 		}
-		if err := d.do("events", req, &evs); err != nil {
+		if err := exchange(d.conns[0], "events", http.MethodGet, "/v1/payments/"+paid[i].ID+"/events", keys[paid[i].Merchant], nil, &evs); err != nil {
 			return err
 		}
 		at := map[string]time.Time{}
