@@ -9,9 +9,14 @@
 // been used for another payment. A retry of the same signature for the same
 // payment id (the host retrying after a crash) is approved again.
 //
-// Accepted signatures are remembered, by SHA-256 of the signature, in a
-// bbolt file (merchantsig.db) in the instance's data dir until their window
-// has passed, so a restart does not reopen the window. On approval the
+// Accepted signatures are remembered in a bbolt file (merchantsig.db) in
+// the instance's data dir until their window has passed, so a restart does
+// not reopen the window. A record's key is signed_at (Unix ms, 8 bytes big
+// endian) followed by the SHA-256 of the signature, so that the approvals
+// of one group commit rewrite the newest page or two of the tree and the
+// expired records are the first keys (see state.go). Records left by
+// version 1.0.0 (keyed by the signature's hash alone) are read until none
+// can matter any more, then their buckets are dropped. On approval the
 // acquirer attests the full order digest at step "B" with its own Ed25519
 // key.
 //

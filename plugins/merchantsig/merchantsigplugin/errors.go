@@ -10,3 +10,7 @@ var (
 	// ErrKeySize is returned when a decoded key is not 32 bytes.
 	ErrKeySize = errors.New("must decode to 32 bytes")
 )
+
+// ErrCorruptRecord is returned, wrapped, when a record of the state file
+// cannot be decoded. AuthenticateSeller reports it as Unavailable.
+var ErrCorruptRecord = errors.New("merchantsig: corrupt replay record")

@@ -4,10 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -24,7 +21,7 @@ import (
 const Name = "merchantsig"
 
 // Version is the plugin's version.
-const Version = "1.0.0"
+const Version = "1.1.0"
 
 // StateFile is the bbolt file the plugin keeps in each data dir.
 const StateFile = "merchantsig.db"
@@ -77,7 +74,7 @@ func (p *Plugin) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoRespon
 
 // Configure applies one acquirer's settings. On any error diagnostic the
 // instance keeps its previous settings.
-func (p *Plugin) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+func (p *Plugin) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
 	s, diags, err := authkit.Parse(req, Name, "merchantsig needs a data dir to remember accepted signatures.", parse)
 	if err != nil {
 		return nil, err
@@ -85,11 +82,14 @@ func (p *Plugin) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.Con
 	if sdk.HasErrors(diags) {
 		return &pb.ConfigureResponse{Diagnostics: diags}, nil
 	}
-	db, d := p.insts.OpenState(req.GetDataDir(), StateFile, req.GetInstanceId(), bucketSigs, bucketExpiry)
+	db, d := p.insts.OpenState(req.GetDataDir(), StateFile, req.GetInstanceId(), bucketApproved)
 	if d != nil {
 		return &pb.ConfigureResponse{Diagnostics: append(diags, d)}, nil
 	}
 	inst := &instance{settings: s, id: req.GetInstanceId(), institutionID: authkit.InstitutionID(req), db: db}
+	if err := inst.upgrade(ctx, p.now().UnixMilli()); err != nil {
+		return &pb.ConfigureResponse{Diagnostics: append(diags, sdk.ErrorDiag(nil, "Cannot upgrade state file", "merchantsig: %v", err))}, nil
+	}
 	p.insts.Put(inst.id, inst)
 	sdk.Logger().Info("merchantsig: configured", "instance", inst.id, "merchants", len(s.merchants), "key_id", s.key.ID)
 	return &pb.ConfigureResponse{Diagnostics: diags, AttestationKeys: []*pb.PublicKey{s.key.Public()}}, nil
@@ -104,19 +104,6 @@ func (p *Plugin) Health(ctx context.Context, req *pb.HealthRequest) (*pb.HealthR
 }
 
 func (p *Plugin) instance(id string) (*instance, error) { return p.insts.Get(id) }
-
-var (
-	bucketSigs   = []byte("sigs")   // sha256(signature) -> sigRecord JSON
-	bucketExpiry = []byte("expiry") // expiry ms (8 bytes BE) || sha256(signature) -> empty
-)
-
-// sigRecord is what is remembered of an accepted signature. It holds no key
-// material.
-type sigRecord struct {
-	PaymentID  string `json:"payment_id"`
-	MerchantID string `json:"merchant_id"`
-	ExpiresMS  int64  `json:"expires_ms"`
-}
 
 func decline(code string) *pb.AuthenticateSellerResponse {
 	return &pb.AuthenticateSellerResponse{Verdict: pb.Verdict_VERDICT_DECLINED, DeclineCode: code}
@@ -176,35 +163,35 @@ func (p *Plugin) AuthenticateSeller(ctx context.Context, req *pb.AuthenticateSel
 	}
 
 	sum := sha256.Sum256(sig)
+	key := recordKey(signedAt, sum[:])
 	var code string
 	// The fn may run more than once (group commit): it sets code afresh.
 	// The replay check and the record are in the same transaction, so two
 	// calls with one signature cannot both miss the record, batched or not.
+	// signed_at is part of the signed message, so the signature found
+	// under another signed_at would not have verified: the exact key is
+	// the whole lookup.
 	err = inst.db.Update(ctx, func(tx *bolt.Tx) error {
 		code = ""
 		b := tx.Bucket([]byte(inst.id))
-		sigs, exp := b.Bucket(bucketSigs), b.Bucket(bucketExpiry)
-		if err := purge(sigs, exp, nowMS); err != nil {
+		approved := approvedBucket(b)
+		if err := purge(approved, nowMS-windowMS); err != nil {
 			return err
 		}
-		if v := sigs.Get(sum[:]); v != nil {
-			var rec sigRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("merchantsig: corrupt replay record: %w", err)
-			}
-			if rec.PaymentID != o.GetPaymentId() {
+		if err := purgeLegacy(b, nowMS, windowMS); err != nil {
+			return err
+		}
+		paymentID, found, err := approvedFor(b, approved, key)
+		if err != nil {
+			return err
+		}
+		if found {
+			if paymentID != o.GetPaymentId() {
 				code = sdk.DeclineReplay
 			}
 			return nil
 		}
-		rec, err := json.Marshal(sigRecord{PaymentID: o.GetPaymentId(), MerchantID: o.GetMerchantId(), ExpiresMS: signedAt + windowMS})
-		if err != nil {
-			return err
-		}
-		if err := sigs.Put(sum[:], rec); err != nil {
-			return err
-		}
-		return exp.Put(expiryKey(signedAt+windowMS, sum[:]), nil)
+		return approved.Put(key, encodeRecord(o.GetPaymentId(), o.GetMerchantId()))
 	})
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
@@ -224,25 +211,6 @@ func (p *Plugin) AuthenticateSeller(ctx context.Context, req *pb.AuthenticateSel
 		Verdict:     pb.Verdict_VERDICT_APPROVED,
 		Attestation: inst.key.Attest(Step, inst.institutionID, req.GetOrderDigest()),
 	}, nil
-}
-
-func expiryKey(ms int64, sum []byte) []byte {
-	return append(binary.BigEndian.AppendUint64(nil, uint64(ms)), sum...)
-}
-
-// purge forgets signatures whose window ended before nowMS: the window
-// check alone refuses them from then on.
-func purge(sigs, exp *bolt.Bucket, nowMS int64) error {
-	c := exp.Cursor()
-	for k, _ := c.First(); k != nil && len(k) >= 8 && int64(binary.BigEndian.Uint64(k[:8])) < nowMS; k, _ = c.First() {
-		if err := sigs.Delete(k[8:]); err != nil {
-			return err
-		}
-		if err := exp.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // errPayerAuth answers step-C calls: FailedPrecondition for an instance

@@ -209,7 +209,7 @@ func TestReplay(t *testing.T) {
 	inst, _ := p2.instance("acq")
 	var n int
 	if err := inst.db.DB().View(func(tx *bolt.Tx) error {
-		n = tx.Bucket([]byte("acq")).Bucket(bucketSigs).Stats().KeyN
+		n = tx.Bucket([]byte("acq")).Bucket(bucketApproved).Stats().KeyN
 		return nil
 	}); err != nil {
 		t.Fatal(err)
