@@ -46,5 +46,8 @@
 //
 // Servers run as child processes of the benchmark, so their CPU is
 // measured apart from the load generator's: a program that calls Run must
-// call ChildMain when IsChild (see ChildEnv).
+// call ChildMain when IsChild (see ChildEnv). The load generator's payers
+// each write and read their own keep-alive HTTP/1.1 connection (no
+// net/http.Transport goroutines in between), so that it takes as little
+// CPU as it can from the servers on the same machine.
 package bench
