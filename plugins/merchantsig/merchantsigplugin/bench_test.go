@@ -28,9 +28,11 @@ const benchStep = 5 * time.Millisecond
 // "64 sellers" makes 64 at once, so their writes share commits. Both
 // start from an empty file; "64 sellers, full window" starts from a file
 // holding a whole replay window of earlier approvals (one per benchStep),
-// so each call also purges about one: a daemon's steady state. Run with
+// so each call also purges about one: a daemon's steady state. Run at the
+// log level the daemon gives plugins (at the default, info, every
+// approval is logged):
 //
-//	go test -run '^$' -bench AuthenticateSellerCPU -benchmem ./plugins/merchantsig/merchantsigplugin/
+//	SWITCHD_PLUGIN_LOG_LEVEL=warn go test -run '^$' -bench AuthenticateSellerCPU -benchmem ./plugins/merchantsig/merchantsigplugin/
 func BenchmarkAuthenticateSellerCPU(b *testing.B) {
 	benchmarks := []struct {
 		name    string
