@@ -502,3 +502,82 @@ func TestStatsSkipsCancelled(t *testing.T) {
 		t.Errorf("Stats = %+v, want the first Update's commit alone", s)
 	}
 }
+
+// TestMinCommitInterval: with MinCommitInterval, an Update on a file whose
+// last commit started at least that long ago commits at once (no wait);
+// one arriving sooner waits for the rest of the interval, and the Updates
+// that arrive meanwhile share its commit. The clock and the wait are the
+// test's, so nothing here is timed.
+func TestMinCommitInterval(t *testing.T) {
+	const interval = 10 * time.Millisecond
+	db := mustOpen(t, filepath.Join(t.TempDir(), "g.db"))
+	c := New(db, Options{MinCommitInterval: interval})
+	defer c.Close()
+	var now atomic.Int64 // the fake clock, ns since c was made
+	var waits []time.Duration
+	var release func() // set by a step: what the fake wait does
+	var mu sync.Mutex
+	c.clock = func() time.Duration { return time.Duration(now.Load()) }
+	c.sleep = func(d time.Duration) {
+		mu.Lock()
+		waits = append(waits, d)
+		f := release
+		mu.Unlock()
+		if f != nil {
+			f()
+		}
+		now.Add(int64(d))
+	}
+	update := func(key string) {
+		if err := c.Update(context.Background(), put(key)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	took := func() []time.Duration { mu.Lock(); defer mu.Unlock(); w := waits; waits = nil; return w }
+
+	// Idle: the first commit, and one a whole interval after the last
+	// start, go at once.
+	update("a")
+	now.Add(int64(interval))
+	update("b")
+	if w := took(); len(w) != 0 {
+		t.Fatalf("an idle file's Updates waited %v", w)
+	}
+	if s := c.Stats(); s.Commits != 2 {
+		t.Fatalf("%d commits after two idle Updates, want 2", s.Commits)
+	}
+
+	// Busy: 3 ms after the last start, 20 Updates arrive; the first waits
+	// the remaining 7 ms, the wait ends only once all 20 are queued, and
+	// they commit together.
+	now.Add(int64(3 * time.Millisecond))
+	mu.Lock()
+	release = func() {
+		// Runs in the committer's goroutine: report, never Fatal, and
+		// give up after a while so a broken pacing fails instead of hanging.
+		deadline := time.Now().Add(10 * time.Second)
+		for c.queued.Load() < 20 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Microsecond)
+		}
+		if n := c.queued.Load(); n < 20 {
+			t.Errorf("only %d Updates queued while the commit waited, want 20", n)
+		}
+	}
+	mu.Unlock()
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() { update(fmt.Sprintf("busy-%02d", i)) })
+	}
+	wg.Wait()
+	if w := took(); len(w) != 1 || w[0] != 7*time.Millisecond {
+		t.Fatalf("busy file waited %v, want once 7ms", w)
+	}
+	if s := c.Stats(); s.Commits != 3 || s.Updates != 22 {
+		t.Fatalf("stats %+v, want 3 commits of 22 Updates (the 20 in one)", s)
+	}
+	for i := range 20 {
+		if key := fmt.Sprintf("busy-%02d", i); !has(t, db, key) {
+			t.Errorf("acknowledged %s missing", key)
+		}
+	}
+}
