@@ -20,13 +20,6 @@
 // afresh on every run. A fn must not call Update on the same Committer (the
 // committer would wait for itself).
 //
-// Options.MinCommitInterval paces a busy file instead: a commit starts no
-// sooner than that after the previous one started, and the Updates that
-// arrive in between share it. A file whose last commit started longer ago
-// commits at once, so pacing adds nothing to an idle file's latency; it
-// trades up to one interval of a busy file's latency for fewer fsyncs
-// (PostgreSQL's commit_delay, applied only under load, is the same idea).
-//
 // Stats counts the transactions committed and the Updates in them, so
 // that Updates per commit (the mean batch) can be watched in production.
 //
@@ -57,14 +50,6 @@ type Options struct {
 	// MaxBatchSize caps how many Updates share one transaction; 0 means
 	// DefaultMaxBatchSize.
 	MaxBatchSize int
-	// MinCommitInterval, if set, is the least time between the starts of
-	// two transactions: an Update that arrives sooner after the last one
-	// started waits for the rest of the interval, with the Updates that
-	// arrive meanwhile, and they commit together. An Update that arrives
-	// later commits at once, as without it. Use it for a file whose
-	// Updates arrive spread out under load, so that group commit alone
-	// rarely finds more than one waiting.
-	MinCommitInterval time.Duration
 	// BeforeCommit, if set, is called before each read-write transaction
 	// the Committer begins, and AfterCommit after it ends (committed, or
 	// rolled back because a fn failed), by whichever goroutine runs it:
@@ -83,14 +68,7 @@ type Committer[T any] struct {
 	wrap          func(*bolt.Tx) T
 	maxBatch      int
 	delay         time.Duration
-	interval      time.Duration
 	before, after func()
-	// clock is the time since the Committer was made (monotonic), and
-	// lastStart the clock when the last transaction began; sleep waits.
-	// Tests replace clock and sleep.
-	clock     func() time.Duration
-	sleep     func(time.Duration)
-	lastStart atomic.Int64
 
 	mu     sync.RWMutex // guards closed and sends on calls
 	closed bool
@@ -156,17 +134,12 @@ func NewWrapped[T any](db *bolt.DB, opts Options, wrap func(*bolt.Tx) T) *Commit
 		wrap:     wrap,
 		maxBatch: maxBatch,
 		delay:    opts.MaxBatchDelay,
-		interval: opts.MinCommitInterval,
-		sleep:    time.Sleep,
 		before:   opts.BeforeCommit,
 		after:    opts.AfterCommit,
 		calls:    make(chan *call[T], maxBatch),
 		done:     make(chan struct{}),
 		token:    make(chan struct{}, 1),
 	}
-	base := time.Now()
-	c.clock = func() time.Duration { return time.Since(base) }
-	c.lastStart.Store(int64(-opts.MinCommitInterval))
 	go c.commitLoop()
 	return c
 }
@@ -211,11 +184,10 @@ func (c *Committer[T]) submit(cl *call[T]) error {
 }
 
 // commitAlone commits cl in the caller's goroutine if no commit is under
-// way and no Update is queued (and MaxBatchDelay is not set, and the last
-// commit started at least MinCommitInterval ago), and reports whether it
-// did. The caller holds c.mu's read lock, so Close waits for it.
+// way and no Update is queued (and MaxBatchDelay is not set), and reports
+// whether it did. The caller holds c.mu's read lock, so Close waits for it.
 func (c *Committer[T]) commitAlone(cl *call[T]) bool {
-	if c.delay > 0 || c.paceLeft() > 0 {
+	if c.delay > 0 {
 		return false
 	}
 	select {
@@ -252,23 +224,11 @@ func (c *Committer[T]) commitLoop() {
 	defer close(c.done)
 	for cl := range c.calls {
 		c.token <- struct{}{} // wait for an Update committing alone
-		if d := c.paceLeft(); d > 0 {
-			c.sleep(d) // the Updates arriving meanwhile join this batch
-		}
 		batch := c.gather([]*call[T]{cl})
 		c.queued.Add(-int64(len(batch)))
 		c.commit(batch)
 		<-c.token
 	}
-}
-
-// paceLeft is how much of MinCommitInterval is left since the last
-// transaction started (0 or less: none).
-func (c *Committer[T]) paceLeft() time.Duration {
-	if c.interval <= 0 {
-		return 0
-	}
-	return c.interval - (c.clock() - time.Duration(c.lastStart.Load()))
 }
 
 // gather adds the calls already waiting (and, with MaxBatchDelay, those
@@ -323,9 +283,6 @@ func (c *Committer[T]) commit(batch []*call[T]) {
 	for len(batch) > 0 {
 		failed := -1
 		var failErr error
-		if c.interval > 0 {
-			c.lastStart.Store(int64(c.clock()))
-		}
 		if c.before != nil {
 			c.before()
 		}
