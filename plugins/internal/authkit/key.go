@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 
+	"github.com/switchd/switchd/internal/edsig"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
 	"github.com/switchd/switchd/plugins/sdk/order"
@@ -85,6 +86,6 @@ func (k Key) Attest(step, institutionID string, digest []byte) *pb.Attestation {
 		InstitutionId: institutionID,
 		KeyId:         k.ID,
 		Step:          step,
-		Signature:     ed25519.Sign(k.Priv, order.AttestationMessage(step, institutionID, digest)),
+		Signature:     edsig.Sign(k.Priv, order.AttestationMessage(step, institutionID, digest)),
 	}
 }

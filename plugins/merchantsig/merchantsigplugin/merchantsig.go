@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/switchd/switchd/internal/boltgroup"
+	"github.com/switchd/switchd/internal/edsig"
 	"github.com/switchd/switchd/plugins/internal/authkit"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
@@ -147,7 +148,7 @@ func (p *Plugin) AuthenticateSeller(ctx context.Context, req *pb.AuthenticateSel
 	}
 	sig := req.GetSellerSignature()
 	signedAt := req.GetSignedAtUnixMs()
-	if len(sig) != ed25519.SignatureSize || !ed25519.Verify(pub, order.SellerMessage(order.TermsDigest(o), signedAt), sig) {
+	if len(sig) != ed25519.SignatureSize || !edsig.Verify(pub, order.SellerMessage(order.TermsDigest(o), signedAt), sig) {
 		log().Info("merchantsig: declined", "code", sdk.DeclineBadSignature)
 		return decline(sdk.DeclineBadSignature), nil
 	}

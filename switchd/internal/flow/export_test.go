@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/switchd/switchd/internal/edsig"
 	"github.com/switchd/switchd/switchd/internal/outbox"
 	"github.com/switchd/switchd/switchd/internal/store"
 )
@@ -15,9 +16,9 @@ import (
 func CountVerifies(n *atomic.Int64) (restore func()) {
 	ed25519Verify = func(pub ed25519.PublicKey, msg, sig []byte) bool {
 		n.Add(1)
-		return ed25519.Verify(pub, msg, sig)
+		return edsig.Verify(pub, msg, sig)
 	}
-	return func() { ed25519Verify = ed25519.Verify }
+	return func() { ed25519Verify = edsig.Verify }
 }
 
 // StartWithOutbox makes an engine over opts and cfg whose acquirer notices

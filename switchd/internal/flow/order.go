@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/switchd/switchd/internal/edsig"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk/order"
 	"github.com/switchd/switchd/switchd/internal/store"
@@ -39,8 +40,9 @@ func digestOf(p *store.Payment) (*pb.Order, []byte) {
 	return o, d[:]
 }
 
-// ed25519Verify is ed25519.Verify; the engine benchmark counts the calls.
-var ed25519Verify = ed25519.Verify
+// ed25519Verify is edsig.Verify (crypto/ed25519's rules, twice as fast);
+// the engine benchmark counts the calls.
+var ed25519Verify = edsig.Verify
 
 // verifyAttestation checks that a is institution inst's signature at step
 // over digest, with a key the institution reported at Configure.
