@@ -15,27 +15,38 @@ import (
 	"github.com/switchd/switchd/internal/testbin"
 )
 
+// startEmpty starts a daemon with no institutions, its listeners on
+// ports the kernel picks, logging in format into the returned buffer; it
+// is closed when the test ends.
+func startEmpty(t *testing.T, format string) (*Daemon, *testbin.SyncBuffer) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "empty.hcl"), []byte("# no institutions yet\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	set, err := config.LoadSettings(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set.APIAddr, set.AdminAddr, set.LogFormat = "127.0.0.1:0", "127.0.0.1:0", format
+	set.ConfigPath, set.DataDir = dir, filepath.Join(t.TempDir(), "data")
+	out := new(testbin.SyncBuffer)
+	d := New(set, NewLogger(set, out))
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, out
+}
+
 // TestStartLogsBoundAddresses: with --api-addr and --admin-addr on port 0
 // the kernel picks the ports, and the "switchd serving" line Start logs
 // once it listens is how a process running `switchd serve` (an operator's
 // supervisor, the reliability harness) learns them, in both log formats.
 func TestStartLogsBoundAddresses(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "empty.hcl"), []byte("# no institutions yet\n"), 0o600)
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
-			set, err := config.LoadSettings(nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			set.APIAddr, set.AdminAddr, set.LogFormat = "127.0.0.1:0", "127.0.0.1:0", format
-			set.ConfigPath, set.DataDir = dir, filepath.Join(t.TempDir(), "data")
-			var out testbin.SyncBuffer
-			d := New(set, NewLogger(set, &out))
-			if err := d.Start(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
+			d, out := startEmpty(t, format)
 			if strings.HasPrefix(out.String(), "{") != (format == "json") {
 				t.Fatalf("the log is not in the %s format:\n%s", format, out.String())
 			}

@@ -3,13 +3,9 @@ package daemon
 import (
 	"context"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/switchd/switchd/config"
-	"github.com/switchd/switchd/internal/testbin"
 	"github.com/switchd/switchd/switchd/internal/metrics"
 	"github.com/switchd/switchd/switchd/internal/store"
 )
@@ -18,20 +14,7 @@ import (
 // from the daemon's real store at each scrape: a committed Update makes
 // them grow.
 func TestMetricsExportStoreWrites(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "empty.hcl"), []byte("# no institutions yet\n"), 0o600)
-	set, err := config.LoadSettings(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set.APIAddr, set.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
-	set.ConfigPath, set.DataDir = dir, filepath.Join(t.TempDir(), "data")
-	var out testbin.SyncBuffer
-	d := New(set, NewLogger(set, &out))
-	if err := d.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d, _ := startEmpty(t, "text")
 	scrape := func() metrics.StoreWrites {
 		t.Helper()
 		res, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + d.AdminAddr() + "/metrics")
@@ -48,7 +31,7 @@ func TestMetricsExportStoreWrites(t *testing.T) {
 
 	before := scrape()
 	now := time.Now().UTC()
-	err = d.Store().Update(context.Background(), func(tx store.Tx) error {
+	err := d.Store().Update(context.Background(), func(tx store.Tx) error {
 		return tx.PutPayment(&store.Payment{ID: "pay_metrics", MerchantID: "shop", AcquirerID: "bank", AmountMinor: 100, Currency: "EUR",
 			OrderRef: "o1", CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Minute), State: "created", TokenHash: "th"})
 	})
