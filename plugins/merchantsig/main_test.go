@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,12 +44,7 @@ func TestSubprocess(t *testing.T) {
 
 	seed := bytes.Repeat([]byte{0xC3}, 32)
 	seller := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x11}, 32))
-	cfg, _ := json.Marshal(map[string]any{
-		"attestation_key":    base64.StdEncoding.EncodeToString(seed),
-		"attestation_key_id": "acq-k",
-		"merchant": []any{map[string]any{"id": "shop", "key": []any{
-			map[string]any{"id": "s1", "public_key": base64.StdEncoding.EncodeToString(seller.Public().(ed25519.PublicKey))}}}},
-	})
+	cfg := sellerConfig(0xC3, seller)
 	dataDir := t.TempDir()
 	configure := func(t *testing.T, c *sdk.Client) *pb.ConfigureResponse {
 		res, err := c.Configure(ctx, &pb.ConfigureRequest{InstanceId: "acq", Kind: pb.Kind_KIND_AUTHENTICATOR, ConfigJson: cfg,
@@ -63,13 +57,7 @@ func TestSubprocess(t *testing.T) {
 	o := &pb.Order{PaymentId: "pay-1", MerchantId: "shop", AcquirerId: "acq", IssuerId: "iss", AmountMinor: 500,
 		Currency: "EUR", Method: pb.Method_METHOD_BANK_TRANSFER, OrderRef: "R1", ExpiresAtUnix: time.Now().Add(time.Hour).Unix()}
 	ms := time.Now().UnixMilli()
-	d := order.Digest(o)
-	req := &pb.AuthenticateSellerRequest{InstanceId: "acq", Order: o, OrderDigest: d[:], SellerKeyId: "s1", SignedAtUnixMs: ms,
-		SellerSignature: ed25519.Sign(seller, order.SellerMessage(order.TermsDigest(o), ms))}
-	replay := proto.Clone(req).(*pb.AuthenticateSellerRequest)
-	replay.Order.PaymentId = "pay-2"
-	d2 := order.Digest(replay.Order)
-	replay.OrderDigest = d2[:]
+	req, replay := signedRequests(seller, o, ms, "pay-2")
 
 	var responses [][]byte
 	keep := func(m proto.Message) {
@@ -94,14 +82,14 @@ func TestSubprocess(t *testing.T) {
 		t.Fatalf("approve: %v %v", res, err)
 	}
 	keep(res)
-	if !ed25519.Verify(conf.GetAttestationKeys()[0].GetEd25519(), order.AttestationMessage("B", "acq", d[:]), res.GetAttestation().GetSignature()) {
+	if !ed25519.Verify(conf.GetAttestationKeys()[0].GetEd25519(), order.AttestationMessage("B", "acq", req.OrderDigest), res.GetAttestation().GetSignature()) {
 		t.Fatal("attestation does not verify")
 	}
 	if r, err := c.AuthenticateSeller(ctx, replay); err != nil || r.GetDeclineCode() != sdk.DeclineReplay {
 		t.Fatalf("replay for another payment: %v %v", r, err)
 	}
 	bad := proto.Clone(req).(*pb.AuthenticateSellerRequest)
-	bad.OrderDigest = d2[:]
+	bad.OrderDigest = replay.OrderDigest
 	if _, err := c.AuthenticateSeller(ctx, bad); sdk.CodeOf(err) != sdk.CodeInvalidArgument {
 		t.Fatalf("digest mismatch: %v", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"path/filepath"
@@ -13,13 +12,11 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/switchd/switchd/internal/testbin"
 	"github.com/switchd/switchd/plugins/merchantsig/merchantsigplugin"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
-	"github.com/switchd/switchd/plugins/sdk/order"
 )
 
 // TestSubprocessUpgrade starts the binary on a state file written in the
@@ -33,22 +30,11 @@ func TestSubprocessUpgrade(t *testing.T) {
 	defer cancel()
 
 	seller := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x12}, 32))
-	cfg, _ := json.Marshal(map[string]any{
-		"attestation_key":    base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xC4}, 32)),
-		"attestation_key_id": "acq-k",
-		"merchant": []any{map[string]any{"id": "shop", "key": []any{
-			map[string]any{"id": "s1", "public_key": base64.StdEncoding.EncodeToString(seller.Public().(ed25519.PublicKey))}}}},
-	})
+	cfg := sellerConfig(0xC4, seller)
 	o := &pb.Order{PaymentId: "pay-old", MerchantId: "shop", AcquirerId: "acq", IssuerId: "iss", AmountMinor: 700,
 		Currency: "EUR", Method: pb.Method_METHOD_CARD, OrderRef: "R7", ExpiresAtUnix: time.Now().Add(time.Hour).Unix()}
 	ms := time.Now().Add(-time.Second).UnixMilli()
-	d := order.Digest(o)
-	req := &pb.AuthenticateSellerRequest{InstanceId: "acq", Order: o, OrderDigest: d[:], SellerKeyId: "s1", SignedAtUnixMs: ms,
-		SellerSignature: ed25519.Sign(seller, order.SellerMessage(order.TermsDigest(o), ms))}
-	replay := proto.Clone(req).(*pb.AuthenticateSellerRequest)
-	replay.Order.PaymentId = "pay-new"
-	d2 := order.Digest(replay.Order)
-	replay.OrderDigest = d2[:]
+	req, replay := signedRequests(seller, o, ms, "pay-new")
 
 	dataDir := t.TempDir()
 	db, err := bolt.Open(filepath.Join(dataDir, merchantsigplugin.StateFile), 0o600, nil)
