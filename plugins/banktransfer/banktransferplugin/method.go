@@ -3,7 +3,7 @@ package banktransferplugin
 import (
 	"context"
 
-	"github.com/switchd/switchd/plugins/internal/ledger"
+	"github.com/switchd/switchd/plugins/internal/ledgerset"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
 )
@@ -42,16 +42,6 @@ func (p *Plugin) ResolveInstrument(_ context.Context, req *pb.ResolveInstrumentR
 	}, nil
 }
 
-func checkOrder(o *pb.Order) error {
-	if o.GetPaymentId() == "" {
-		return sdk.InvalidArgument("order.payment_id", "is required")
-	}
-	if o.GetAmountMinor() <= 0 {
-		return sdk.InvalidArgument("order.amount_minor", "must be positive")
-	}
-	return nil
-}
-
 // Debit implements sdk.PaymentMethod: it moves the amount from the payer's
 // account to the bank's clearing account, or declines with
 // insufficient_funds when the balance and overdraft do not cover it.
@@ -60,31 +50,9 @@ func (p *Plugin) Debit(ctx context.Context, req *pb.DebitRequest) (*pb.MoneyResu
 	if err != nil {
 		return nil, err
 	}
-	o := req.GetOrder()
-	if err := checkOrder(o); err != nil {
-		return nil, err
-	}
 	payer, ok := in.Settings.tokens[req.GetToken()]
-	if !ok {
-		// An account removed since the first attempt still answers a retry.
-		if st, err := in.Books.Status(ctx, o.GetPaymentId(), ledger.OpDebit); err == nil && st.State != ledger.StateNotFound {
-			return ledger.MoneyResult(st), nil
-		}
-		return nil, sdk.NotFound("token: no account of this bank has this token")
-	}
-	r, err := in.Books.Transfer(ctx, ledger.Transfer{
-		PaymentID:    o.GetPaymentId(),
-		Operation:    ledger.OpDebit,
-		From:         ledgerAccount(payer.number),
-		To:           ledger.ClearingAccount(o.GetCurrency()),
-		Amount:       o.GetAmountMinor(),
-		Currency:     o.GetCurrency(),
-		ShortDecline: sdk.DeclineInsufficientFunds,
-	})
-	if err != nil {
-		return nil, ledger.SDKError(err)
-	}
-	return ledger.MoneyResult(r), nil
+	return ledgerset.Debit(ctx, in.Books, req.GetOrder(), ledgerAccount(payer.number), ok,
+		sdk.DeclineInsufficientFunds, "token: no account of this bank has this token")
 }
 
 // Credit implements sdk.PaymentMethod: it moves the amount from the bank's
@@ -95,28 +63,8 @@ func (p *Plugin) Credit(ctx context.Context, req *pb.CreditRequest) (*pb.MoneyRe
 	if err != nil {
 		return nil, err
 	}
-	o := req.GetOrder()
-	if err := checkOrder(o); err != nil {
-		return nil, err
-	}
-	if _, ok := in.Settings.accounts[req.GetPayeeAccount()]; !ok {
-		if st, err := in.Books.Status(ctx, o.GetPaymentId(), ledger.OpCredit); err == nil && st.State != ledger.StateNotFound {
-			return ledger.MoneyResult(st), nil
-		}
-		return &pb.MoneyResult{State: pb.OperationState_OPERATION_STATE_DECLINED, DeclineCode: sdk.DeclineUnknownAccount, AmountMinor: o.GetAmountMinor(), Currency: o.GetCurrency()}, nil
-	}
-	r, err := in.Books.Transfer(ctx, ledger.Transfer{
-		PaymentID: o.GetPaymentId(),
-		Operation: ledger.OpCredit,
-		From:      ledger.ClearingAccount(o.GetCurrency()),
-		To:        ledgerAccount(req.GetPayeeAccount()),
-		Amount:    o.GetAmountMinor(),
-		Currency:  o.GetCurrency(),
-	})
-	if err != nil {
-		return nil, ledger.SDKError(err)
-	}
-	return ledger.MoneyResult(r), nil
+	_, ok := in.Settings.accounts[req.GetPayeeAccount()]
+	return ledgerset.Credit(ctx, in.Books, req.GetOrder(), ledgerAccount(req.GetPayeeAccount()), ok)
 }
 
 // Reverse implements sdk.PaymentMethod: a Debit's money goes back to the

@@ -3,7 +3,7 @@ package cardplugin
 import (
 	"context"
 
-	"github.com/switchd/switchd/plugins/internal/ledger"
+	"github.com/switchd/switchd/plugins/internal/ledgerset"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
 )
@@ -62,33 +62,9 @@ func (p *Plugin) Debit(ctx context.Context, req *pb.DebitRequest) (*pb.MoneyResu
 	if err != nil {
 		return nil, err
 	}
-	o := req.GetOrder()
-	if o.GetPaymentId() == "" {
-		return nil, sdk.InvalidArgument("order.payment_id", "is required")
-	}
-	if o.GetAmountMinor() <= 0 {
-		return nil, sdk.InvalidArgument("order.amount_minor", "must be positive")
-	}
-	if _, ok := in.Settings.cards[req.GetToken()]; !ok {
-		// A card removed since the first attempt still answers a retry.
-		if st, err := in.Books.Status(ctx, o.GetPaymentId(), ledger.OpDebit); err == nil && st.State != ledger.StateNotFound {
-			return ledger.MoneyResult(st), nil
-		}
-		return nil, sdk.NotFound("token: no card of this issuer has this token")
-	}
-	r, err := in.Books.Transfer(ctx, ledger.Transfer{
-		PaymentID:    o.GetPaymentId(),
-		Operation:    ledger.OpDebit,
-		From:         cardAccount(req.GetToken()),
-		To:           ledger.ClearingAccount(o.GetCurrency()),
-		Amount:       o.GetAmountMinor(),
-		Currency:     o.GetCurrency(),
-		ShortDecline: sdk.DeclineLimitExceeded,
-	})
-	if err != nil {
-		return nil, ledger.SDKError(err)
-	}
-	return ledger.MoneyResult(r), nil
+	_, ok := in.Settings.cards[req.GetToken()]
+	return ledgerset.Debit(ctx, in.Books, req.GetOrder(), cardAccount(req.GetToken()), ok,
+		sdk.DeclineLimitExceeded, "token: no card of this issuer has this token")
 }
 
 // Credit implements sdk.PaymentMethod: it records the seller's receivable,
@@ -100,31 +76,8 @@ func (p *Plugin) Credit(ctx context.Context, req *pb.CreditRequest) (*pb.MoneyRe
 	if err != nil {
 		return nil, err
 	}
-	o := req.GetOrder()
-	if o.GetPaymentId() == "" {
-		return nil, sdk.InvalidArgument("order.payment_id", "is required")
-	}
-	if o.GetAmountMinor() <= 0 {
-		return nil, sdk.InvalidArgument("order.amount_minor", "must be positive")
-	}
-	if _, ok := in.Settings.merchants[req.GetPayeeAccount()]; !ok {
-		if st, err := in.Books.Status(ctx, o.GetPaymentId(), ledger.OpCredit); err == nil && st.State != ledger.StateNotFound {
-			return ledger.MoneyResult(st), nil
-		}
-		return &pb.MoneyResult{State: pb.OperationState_OPERATION_STATE_DECLINED, DeclineCode: sdk.DeclineUnknownAccount, AmountMinor: o.GetAmountMinor(), Currency: o.GetCurrency()}, nil
-	}
-	r, err := in.Books.Transfer(ctx, ledger.Transfer{
-		PaymentID: o.GetPaymentId(),
-		Operation: ledger.OpCredit,
-		From:      ledger.ClearingAccount(o.GetCurrency()),
-		To:        merchantAccount(req.GetPayeeAccount()),
-		Amount:    o.GetAmountMinor(),
-		Currency:  o.GetCurrency(),
-	})
-	if err != nil {
-		return nil, ledger.SDKError(err)
-	}
-	return ledger.MoneyResult(r), nil
+	_, ok := in.Settings.merchants[req.GetPayeeAccount()]
+	return ledgerset.Credit(ctx, in.Books, req.GetOrder(), merchantAccount(req.GetPayeeAccount()), ok)
 }
 
 // Reverse implements sdk.PaymentMethod: a Debit's money goes back to the

@@ -1,8 +1,10 @@
 // Package ledgerset is the plumbing the built-in payment-method plugins
 // (card and banktransfer) share: their configured instances, each with its
-// settings and its own ledger.Ledger at data_dir/ledger.db, and the calls
-// that only look at those (Health, Close, Reverse, GetOperationStatus, and
-// the Balances and Check helpers for tests and tools).
+// settings and its own ledger.Ledger at data_dir/ledger.db, the calls that
+// only look at those (Health, Close, Reverse, GetOperationStatus, and the
+// Balances and Check helpers for tests and tools), and the money calls
+// both make the same way once they know the account (Debit, Credit,
+// CheckOrder).
 //
 // What differs between the plugins (their settings type, the accounts they
 // seed, the name in their diagnostics) is passed in by the caller.
