@@ -197,3 +197,21 @@ func TestParseLockout(t *testing.T) {
 		t.Fatalf("out of range: %v", d)
 	}
 }
+
+// TestKeyAttrs: the schema attributes ParseKey reads are both required,
+// the seed is sensitive (so the host refuses it as a literal and redacts
+// it) and its id is not, and the description names the owner and step.
+func TestKeyAttrs(t *testing.T) {
+	attrs := KeyAttrs("acquirer", "B")
+	if len(attrs) != 2 {
+		t.Fatalf("%d attributes, want 2", len(attrs))
+	}
+	seed, id := attrs[0], attrs[1]
+	if seed.GetName() != "attestation_key" || !seed.GetRequired() || !seed.GetSensitive() ||
+		!strings.Contains(seed.GetDescription(), "acquirer's") || !strings.Contains(seed.GetDescription(), "step-B") {
+		t.Errorf("seed attribute %v", seed)
+	}
+	if id.GetName() != "attestation_key_id" || !id.GetRequired() || id.GetSensitive() {
+		t.Errorf("key id attribute %v", id)
+	}
+}

@@ -47,6 +47,19 @@ func Decode32(s string, errEncoding, errSize error) ([]byte, error) {
 	return b, nil
 }
 
+// KeyAttrs are the schema attributes ParseKey reads: the sensitive
+// attestation_key seed and its attestation_key_id, both required. owner
+// ("acquirer", "issuer") and step ("B", "C") name the institution and the
+// step in their descriptions.
+func KeyAttrs(owner, step string) []*pb.Attribute {
+	return []*pb.Attribute{
+		sdk.SensitiveAttr("attestation_key", pb.AttributeType_ATTRIBUTE_TYPE_STRING, true,
+			"the "+owner+"'s Ed25519 private key seed (32 bytes, hex or base64) for step-"+step+" attestations; use env() or file()"),
+		sdk.Attr("attestation_key_id", pb.AttributeType_ATTRIBUTE_TYPE_STRING, true,
+			"the name under which the attestation key is published"),
+	}
+}
+
 // ParseKey checks the sensitive attestation_key (an Ed25519 seed, see
 // Decode32) and attestation_key_id attributes and returns the key with an
 // error diagnostic for each problem, in that order. owner names the

@@ -35,14 +35,10 @@ type keyBlock struct {
 
 func schema() *pb.Schema {
 	return &pb.Schema{
-		Attributes: []*pb.Attribute{
-			sdk.SensitiveAttr("attestation_key", pb.AttributeType_ATTRIBUTE_TYPE_STRING, true,
-				"the acquirer's Ed25519 private key seed (32 bytes, hex or base64) for step-B attestations; use env() or file()"),
-			sdk.Attr("attestation_key_id", pb.AttributeType_ATTRIBUTE_TYPE_STRING, true,
-				"the name under which the attestation key is published"),
+		Attributes: append(authkit.KeyAttrs("acquirer", "B"),
 			sdk.Attr("replay_window_seconds", pb.AttributeType_ATTRIBUTE_TYPE_NUMBER, false,
 				"how far signed_at may be from now, either way, in seconds (default 300)"),
-		},
+		),
 		Blocks: []*pb.BlockType{{
 			Name:        "merchant",
 			Labels:      []string{"id"},

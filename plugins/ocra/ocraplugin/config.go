@@ -47,16 +47,12 @@ type payerBlock struct {
 
 func schema() *pb.Schema {
 	return &pb.Schema{
-		Attributes: []*pb.Attribute{
-			sdk.SensitiveAttr("attestation_key", pb.AttributeType_ATTRIBUTE_TYPE_STRING, true,
-				"the issuer's Ed25519 private key seed (32 bytes, hex or base64) for step-C attestations; use env() or file()"),
-			sdk.Attr("attestation_key_id", pb.AttributeType_ATTRIBUTE_TYPE_STRING, true,
-				"the name under which the attestation key is published"),
+		Attributes: append(authkit.KeyAttrs("issuer", "C"),
 			sdk.Attr("max_failures", pb.AttributeType_ATTRIBUTE_TYPE_NUMBER, false,
 				"wrong answers in a row after which the payer's credential is locked (default 5)"),
 			sdk.Attr("challenge_ttl_seconds", pb.AttributeType_ATTRIBUTE_TYPE_NUMBER, false,
 				"how long a challenge from BeginMutualAuth can be answered, in seconds (default 300)"),
-		},
+		),
 		Blocks: []*pb.BlockType{{
 			Name:        "payer",
 			Labels:      []string{"id"},

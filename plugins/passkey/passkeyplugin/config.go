@@ -46,24 +46,20 @@ type payerBlock struct {
 
 func schema() *pb.Schema {
 	return &pb.Schema{
-		Attributes: []*pb.Attribute{
+		Attributes: append(authkit.KeyAttrs("issuer", "C"),
 			sdk.Attr("rp_id", pb.AttributeType_ATTRIBUTE_TYPE_STRING, true,
 				"the WebAuthn relying-party id: the host name of the switch's public URL, or a registrable suffix of it"),
 			sdk.Attr("rp_display_name", pb.AttributeType_ATTRIBUTE_TYPE_STRING, true,
 				"the issuer's name as the payer's authenticator shows it"),
 			sdk.Attr("rp_origins", pb.AttributeType_ATTRIBUTE_TYPE_LIST_STRING, true,
 				"the origins (scheme://host[:port]) the payment page is served from; must include the switch's public origin"),
-			sdk.SensitiveAttr("attestation_key", pb.AttributeType_ATTRIBUTE_TYPE_STRING, true,
-				"the issuer's Ed25519 private key seed (32 bytes, hex or base64) for step-C attestations; use env() or file()"),
-			sdk.Attr("attestation_key_id", pb.AttributeType_ATTRIBUTE_TYPE_STRING, true,
-				"the name under which the attestation key is published"),
 			sdk.Attr("user_verification", pb.AttributeType_ATTRIBUTE_TYPE_STRING, false,
 				`"required" (default), "preferred" or "discouraged": whether the authenticator must verify the payer (PIN, biometrics)`),
 			sdk.Attr("max_failures", pb.AttributeType_ATTRIBUTE_TYPE_NUMBER, false,
 				"failed assertions in a row after which the payer is locked (default 5)"),
 			sdk.Attr("challenge_ttl_seconds", pb.AttributeType_ATTRIBUTE_TYPE_NUMBER, false,
 				"how long an enrolment or step-C challenge can be answered, in seconds (default 300)"),
-		},
+		),
 		Blocks: []*pb.BlockType{{
 			Name:        "payer",
 			Labels:      []string{"id"},
