@@ -8,19 +8,15 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/switchd/switchd/config"
 	"github.com/switchd/switchd/internal/testbin"
@@ -30,7 +26,7 @@ import (
 	"github.com/switchd/switchd/switchd/internal/daemon"
 	"github.com/switchd/switchd/switchd/internal/pluginhost"
 	"github.com/switchd/switchd/switchd/internal/store"
-	"github.com/switchd/switchd/switchd/internal/webhook"
+	"github.com/switchd/switchd/switchd/internal/webhook/webhooktest"
 )
 
 // The test network: one acquirer ("acq") with the shop, an OCRA bank
@@ -65,7 +61,7 @@ type network struct {
 	passkeyPAN   string
 	passkeyCode  string // the activation code bank_p gave alice; bank_p holds its SHA-256
 	ocraKey      []byte // alice's OCRA key at the OCRA bank
-	hooks        *receiver
+	hooks        *webhooktest.Receiver
 	files        *testnet.Dir
 
 	mu     sync.Mutex
@@ -114,7 +110,7 @@ func newNetwork(t testing.TB) *network {
 		account: testnet.Luhn("1" + ocraBankCode + "0000"), ocraPAN: testnet.Luhn(ocraBIN + "0012345678"),
 		passkeyPAN: testnet.Luhn(passkeyBIN + "0087654321"), passkeyCode: "ACT-" + strings.ToUpper(testnet.RandHex(8)),
 		ocraKey: testnet.RandBytes(32), files: files, client: &http.Client{Timeout: 30 * time.Second}}
-	n.hooks = newReceiver(t)
+	n.hooks = webhooktest.NewReceiver(t)
 	n.writeConfig(t, plugins(t))
 	n.start(t)
 	t.Cleanup(func() { n.stop(t) })
@@ -147,7 +143,7 @@ func (n *network) writeConfig(t testing.TB, bins map[string]string) {
 				Body: testnet.Account{Number: n.settlement, Holder: merchantID, Currency: currency}.HCL()},
 		}}
 	shop := testnet.Merchant{ID: merchantID, DisplayName: shopName, Acquirer: "acq", APIKey: n.apiKey, Settlement: n.settlement,
-		WebhookURL: n.hooks.srv.URL + "/hooks", WebhookSecret: f.Secret("whsec", n.hooks.secret)}
+		WebhookURL: n.hooks.URL(), WebhookSecret: f.Secret("whsec", n.hooks.Secret())}
 	n.file(t, "acquirer.hcl", acq.HCL()+shop.HCL())
 
 	bankO := testnet.Institution{ID: "bank_o", DisplayName: "Hana OCRA Bank", Role: "issuer", BankCode: ocraBankCode, BINRange: ocraBIN + "00-" + ocraBIN + "99",
@@ -333,97 +329,19 @@ func (n *network) tamperAmount(t testing.TB, id string, amount int64) {
 // must be stopped).
 func (n *network) balances(t testing.TB, plugin, inst string) map[string]int64 {
 	t.Helper()
-	path := filepath.Join(n.dataDir, "plugins", plugin, inst, "ledger.db")
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatalf("ledger %s: %v", path, err)
-	}
-	defer db.Close()
-	out := map[string]int64{}
-	err = db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("accounts"))
-		if b == nil {
-			return fmt.Errorf("no accounts bucket")
-		}
-		return b.ForEach(func(k, v []byte) error {
-			var a struct {
-				Balance int64 `json:"balance"`
-			}
-			if err := json.Unmarshal(v, &a); err != nil {
-				return err
-			}
-			out[string(k)] = a.Balance
-			return nil
-		})
-	})
+	b, err := testnet.LedgerBalances(filepath.Join(n.dataDir, "plugins", plugin, inst, "ledger.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return b
 }
 
-// receiver is the seller's webhook endpoint. It verifies every signature
-// and records the event types per payment.
-type receiver struct {
-	srv    *httptest.Server
-	secret string
-	mu     sync.Mutex
-	events map[string][]string // payment id -> event types
-	bad    int
-}
-
-func newReceiver(t testing.TB) *receiver {
+// waitHook waits until a verified webhook of type typ arrived for payment
+// id, and checks that no delivery failed its signature check.
+func (n *network) waitHook(t testing.TB, id, typ string) {
 	t.Helper()
-	sec, err := webhook.NewSecret()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &receiver{secret: sec, events: map[string][]string{}}
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if err := webhook.Verify(r.secret, req.Header, body, 5*time.Minute); err != nil {
-			r.bad++
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		var wh struct {
-			Type string `json:"type"`
-			Data struct {
-				ID string `json:"id"`
-			} `json:"data"`
-		}
-		if err := json.Unmarshal(body, &wh); err != nil {
-			r.bad++
-			http.Error(w, "bad body", http.StatusBadRequest)
-			return
-		}
-		r.events[wh.Data.ID] = append(r.events[wh.Data.ID], wh.Type)
-	}))
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-// waitFor waits until a verified webhook of type typ arrived for payment id.
-func (r *receiver) waitFor(t testing.TB, id, typ string) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		r.mu.Lock()
-		got, bad := append([]string(nil), r.events[id]...), r.bad
-		r.mu.Unlock()
-		for _, e := range got {
-			if e == typ {
-				if bad != 0 {
-					t.Errorf("%d webhooks failed signature verification", bad)
-				}
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("payment %s: no verified %s webhook; got %v (bad signatures: %d)", id, typ, got, bad)
-		}
-		time.Sleep(25 * time.Millisecond)
+	n.hooks.WaitFor(t, id, typ, 15*time.Second)
+	if bad := n.hooks.Bad(); bad != 0 {
+		t.Errorf("%d webhooks failed signature verification", bad)
 	}
 }

@@ -124,7 +124,7 @@ func TestBankTransferOCRA(t *testing.T) {
 	if href := b.eval(`document.getElementById("return-link").href`); href != shopReturnURL {
 		t.Errorf("back-to-store link = %q, want %q", href, shopReturnURL)
 	}
-	n.hooks.waitFor(t, p.ID, webhookTypeOK)
+	n.waitHook(t, p.ID, webhookTypeOK)
 	if st, _ := n.status(t, p.ID); st != "approved" {
 		t.Errorf("merchant sees %s, want approved", st)
 	}
@@ -230,7 +230,7 @@ func TestCardPasskey(t *testing.T) {
 	if err != nil || len(creds.Credentials) != 1 || creds.Credentials[0].SignCount < 1 {
 		t.Errorf("the passkey did not sign: %+v %v", creds, err)
 	}
-	n.hooks.waitFor(t, p.ID, webhookTypeOK)
+	n.waitHook(t, p.ID, webhookTypeOK)
 	if logs := n.logs.Bytes(); bytes.Contains(logs, []byte(n.passkeyCode)) || bytes.Contains(logs, []byte(wrong)) {
 		t.Error("the daemon's log holds an activation code")
 	}
@@ -292,7 +292,7 @@ func TestOCRAWrongAnswer(t *testing.T) {
 	if title, detail := b.waitResult(); title != en["result_approved"] {
 		t.Fatalf("after a wrong then a right answer: %q / %q", title, detail)
 	}
-	n.hooks.waitFor(t, p.ID, webhookTypeOK)
+	n.waitHook(t, p.ID, webhookTypeOK)
 
 	// Three wrong answers: declined.
 	p = n.create(t, "TEA-6007", teaOrder, time.Now().Add(10*time.Minute))
@@ -317,7 +317,7 @@ func TestOCRAWrongAnswer(t *testing.T) {
 	if st, code := n.status(t, p.ID); st != "declined" || code != "auth_failed" {
 		t.Errorf("payment is %s (%s), want declined (auth_failed)", st, code)
 	}
-	n.hooks.waitFor(t, p.ID, "payment.declined")
+	n.waitHook(t, p.ID, "payment.declined")
 	b.checkConsole()
 }
 

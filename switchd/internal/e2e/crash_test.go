@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchd/switchd/internal/servetest"
 	"github.com/switchd/switchd/internal/testbin"
+	"github.com/switchd/switchd/switchd/internal/webhook/webhooktest"
 )
 
 // proc is switchd running as a subprocess.
@@ -107,9 +108,9 @@ func TestCrashRecovery(t *testing.T) {
 		t.Skip("crash test runs real subprocesses for about half a minute")
 	}
 	bin := testbin.MustBuild(t, "./switchd/internal/e2e/testdata/serve")
-	r := newReceiver(t)
-	n := newNetwork(t, r.srv.URL+"/hooks")
-	r.secret = n.WebhookSec
+	r := webhooktest.NewReceiver(t)
+	n := newNetwork(t, r.URL())
+	r.SetSecret(n.WebhookSec)
 	bk := n.Banks[0]
 	dataDir := t.TempDir()
 	p := startProc(t, bin, n, dataDir)
@@ -206,19 +207,17 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	// Every approval reached the seller, under exactly one event id.
 	for id := range approvedIDs {
-		r.waitFor(t, id, "payment.approved")
+		r.WaitFor(t, id, "payment.approved", hookWait)
 	}
-	r.mu.Lock()
 	ids := map[string]int{}
 	redelivered := 0
-	for whID, pay := range r.pays {
-		if r.types[whID] == "payment.approved" {
-			ids[pay]++
+	for _, h := range r.Hooks() {
+		if h.Type == "payment.approved" {
+			ids[h.PaymentID]++
 		}
-		redelivered += r.byID[whID] - 1
+		redelivered += h.Deliveries - 1
 	}
-	bad := r.bad
-	r.mu.Unlock()
+	bad := r.Bad()
 	for pay, k := range ids {
 		if k != 1 || !approvedIDs[pay] {
 			t.Errorf("payment %s: %d approval event ids (approved: %v)", pay, k, approvedIDs[pay])
@@ -259,9 +258,9 @@ func TestCrashRecovery(t *testing.T) {
 // configuration is logged and ignored, a good one onboards a bank.
 func TestSIGHUPReload(t *testing.T) {
 	bin := testbin.MustBuild(t, "./switchd/internal/e2e/testdata/serve")
-	r := newReceiver(t)
-	n := newNetwork(t, r.srv.URL+"/hooks")
-	r.secret = n.WebhookSec
+	r := webhooktest.NewReceiver(t)
+	n := newNetwork(t, r.URL())
+	r.SetSecret(n.WebhookSec)
 	dataDir := t.TempDir()
 	p := startProc(t, bin, n, dataDir)
 	c := &client{base: "http://" + p.api, apiKey: n.APIKey, http: &http.Client{Timeout: 20 * time.Second}}

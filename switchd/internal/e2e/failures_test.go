@@ -115,7 +115,7 @@ func TestFailureBranches(t *testing.T) {
 			if state != tc.wantState || code != tc.wantCode {
 				t.Fatalf("state %s (%s), want %s (%s)", state, code, tc.wantState, tc.wantCode)
 			}
-			r.waitFor(t, cr.ID, "payment."+tc.wantState)
+			r.WaitFor(t, cr.ID, "payment."+tc.wantState, hookWait)
 		})
 	}
 	e.stop(t)

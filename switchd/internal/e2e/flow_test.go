@@ -14,12 +14,13 @@ import (
 
 	"github.com/switchd/switchd/internal/testbin"
 	"github.com/switchd/switchd/switchd/internal/daemon"
+	"github.com/switchd/switchd/switchd/internal/webhook/webhooktest"
 )
 
 // env is a running test network.
 type env struct {
 	n       *network
-	r       *receiver
+	r       *webhooktest.Receiver
 	dataDir string
 	c       *client
 	d       *daemon.Daemon
@@ -29,9 +30,9 @@ type env struct {
 // setup starts a network and an in-process daemon.
 func setup(t *testing.T) *env {
 	t.Helper()
-	r := newReceiver(t)
-	n := newNetwork(t, r.srv.URL+"/hooks")
-	r.secret = n.WebhookSec
+	r := webhooktest.NewReceiver(t)
+	n := newNetwork(t, r.URL())
+	r.SetSecret(n.WebhookSec)
 	dataDir := t.TempDir()
 	logs := &testbin.SyncBuffer{}
 	d, c := runDaemon(t, n, dataDir, logs)
@@ -76,7 +77,7 @@ func TestCardAndBankTransferAtoE(t *testing.T) {
 			if s, _, err := c.getPayment(n.APIKey, cr.ID); err != nil || s != "approved" {
 				t.Fatalf("merchant sees %s %v", s, err)
 			}
-			r.waitFor(t, cr.ID, "payment.approved")
+			r.WaitFor(t, cr.ID, "payment.approved", hookWait)
 			ids = append(ids, cr.ID)
 			// The timeline shows every step.
 			st, b, _ := c.do("GET", "/v1/payments/"+cr.ID+"/events", n.APIKey, nil, nil)
@@ -145,13 +146,13 @@ func TestCardAndBankTransferAtoE(t *testing.T) {
 	if scanned < 5 {
 		t.Errorf("scanned only %d files", scanned)
 	}
-	for id, count := range r.byID {
-		if count != 1 {
-			t.Errorf("webhook %s delivered %d times", id, count)
+	for _, h := range r.Hooks() {
+		if h.Deliveries != 1 {
+			t.Errorf("webhook %s delivered %d times", h.ID, h.Deliveries)
 		}
 	}
-	if r.bad != 0 {
-		t.Errorf("%d webhooks failed verification", r.bad)
+	if bad := r.Bad(); bad != 0 {
+		t.Errorf("%d webhooks failed verification", bad)
 	}
 	_ = ids
 }

@@ -12,15 +12,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/switchd/switchd/config"
 	"github.com/switchd/switchd/internal/testbin"
@@ -162,76 +158,6 @@ func (n *network) settings(dataDir string) *config.Settings {
 		DataDir: dataDir, ConfigPath: n.Dir, PluginDir: n.Dir, LogLevel: "warn", LogFormat: "text",
 		DefaultExpiry: 15 * time.Minute, WebhookMaxAttempts: 12, WebhookInitialBackoff: 50 * time.Millisecond,
 		WebhookMaxBackoff: time.Second, PluginCallTimeout: 10 * time.Second, PluginGOMAXPROCS: 2}
-}
-
-// receiver is the seller's webhook endpoint: it verifies every signature
-// and records what it received, by webhook-id.
-type receiver struct {
-	srv    *httptest.Server
-	secret string
-	mu     sync.Mutex
-	byID   map[string]int    // webhook-id -> deliveries
-	types  map[string]string // webhook-id -> event type
-	pays   map[string]string // webhook-id -> payment id
-	bad    int
-}
-
-func newReceiver(t testing.TB) *receiver {
-	r := &receiver{byID: map[string]int{}, types: map[string]string{}, pays: map[string]string{}}
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if err := webhook.Verify(r.secret, req.Header, body, 5*time.Minute); err != nil {
-			r.bad++
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		var wh struct {
-			Type string `json:"type"`
-			Data struct {
-				ID string `json:"id"`
-			} `json:"data"`
-		}
-		if err := json.Unmarshal(body, &wh); err != nil {
-			r.bad++
-			http.Error(w, "bad body", http.StatusBadRequest)
-			return
-		}
-		id := req.Header.Get("webhook-id")
-		r.byID[id]++
-		r.types[id] = wh.Type
-		r.pays[id] = wh.Data.ID
-	}))
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-// events returns the event types received for payment id.
-func (r *receiver) events(paymentID string) []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for id, p := range r.pays {
-		if p == paymentID {
-			out = append(out, r.types[id])
-		}
-	}
-	return out
-}
-
-func (r *receiver) waitFor(t testing.TB, paymentID, typ string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, e := range r.events(paymentID) {
-			if e == typ {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("payment %s: no %s webhook; got %v", paymentID, typ, r.events(paymentID))
 }
 
 // client drives the HTTP API as the merchant and as the payer's phone.
@@ -447,36 +373,18 @@ func runDaemon(t testing.TB, n *network, dataDir string, logs io.Writer) (*daemo
 	return d, &client{base: "http://" + d.APIAddr(), apiKey: n.APIKey, http: &http.Client{Timeout: 30 * time.Second}}
 }
 
+// hookWait is how long a test waits for a webhook it expects.
+const hookWait = 10 * time.Second
+
 // balances reads every account balance of a plugin ledger file (the
 // plugin must have stopped: bbolt locks the file while it is open).
 func balances(t testing.TB, path string) map[string]int64 {
 	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatalf("ledger %s: %v", path, err)
-	}
-	defer db.Close()
-	out := map[string]int64{}
-	err = db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("accounts"))
-		if b == nil {
-			return fmt.Errorf("no accounts bucket")
-		}
-		return b.ForEach(func(k, v []byte) error {
-			var a struct {
-				Balance int64 `json:"balance"`
-			}
-			if err := json.Unmarshal(v, &a); err != nil {
-				return err
-			}
-			out[string(k)] = a.Balance
-			return nil
-		})
-	})
+	b, err := testnet.LedgerBalances(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return b
 }
 
 func ledgerPath(dataDir, plugin, inst string) string {

@@ -70,5 +70,5 @@ func TestPasskeyAtoE(t *testing.T) {
 	if err != nil || state != "approved" {
 		t.Fatalf("finish: %s %s %v", state, code, err)
 	}
-	e.r.waitFor(t, cr.ID, "payment.approved")
+	e.r.WaitFor(t, cr.ID, "payment.approved", hookWait)
 }

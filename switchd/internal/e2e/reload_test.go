@@ -88,7 +88,7 @@ func TestReloadOnboardsBank(t *testing.T) {
 		if err != nil || state != "approved" {
 			t.Fatalf("payment through the new bank: %s %s %v", state, code, err)
 		}
-		e.r.waitFor(t, cr.ID, "payment.approved")
+		e.r.WaitFor(t, cr.ID, "payment.approved", hookWait)
 	}
 	// The payment created before the reload can now be routed too.
 	if state, _, err := e.c.pay(cr.PayToken, cardChoice(bc.PAN), bc.OCRAKeys["alice"]); err != nil || state != "approved" {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/switchd/switchd/plugins/passkey/passkeytest"
+	"github.com/switchd/switchd/switchd/internal/webhook/webhooktest"
 )
 
 // TestReliabilityAccess is the access-control matrix against the real
@@ -24,9 +25,9 @@ import (
 func TestReliabilityAccess(t *testing.T) {
 	skipUnlessSubprocesses(t)
 	bin := daemonBin(t)
-	r := newReceiver(t)
-	n := newNetwork(t, r.srv.URL+"/hooks")
-	r.secret = n.WebhookSec
+	r := webhooktest.NewReceiver(t)
+	n := newNetwork(t, r.URL())
+	r.SetSecret(n.WebhookSec)
 	n.addPasskeyBank(t)
 	dataDir := t.TempDir()
 	p := startDaemon(t, bin, n, dataDir, nil, "--log-level", "debug")

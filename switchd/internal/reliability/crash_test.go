@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/switchd/switchd/switchd/internal/webhook/webhooktest"
 )
 
 // TestReliabilityCrashLoop kills `switchd serve` with SIGKILL at a random
@@ -25,9 +27,9 @@ func TestReliabilityCrashLoop(t *testing.T) {
 		minRound, maxRound = time.Second, 8*time.Second
 	}
 	bin := daemonBin(t)
-	r := newReceiver(t)
-	n := newNetwork(t, r.srv.URL+"/hooks")
-	r.secret = n.WebhookSec
+	r := webhooktest.NewReceiver(t)
+	n := newNetwork(t, r.URL())
+	r.SetSecret(n.WebhookSec)
 	dataDir := t.TempDir()
 	l := &load{n: n, expiry: 10 * time.Second}
 	var p *proc

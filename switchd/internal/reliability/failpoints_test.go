@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchd/switchd/switchd/internal/reliability/failpoint"
+	"github.com/switchd/switchd/switchd/internal/webhook/webhooktest"
 )
 
 // TestReliabilityFailpoints runs a daemon built with -tags failpoints under
@@ -25,9 +26,9 @@ func TestReliabilityFailpoints(t *testing.T) {
 	skipUnlessSubprocesses(t)
 	passes := max(1, rounds(t, 5)/5)
 	bin := daemonBin(t, "-tags", "failpoints")
-	r := newReceiver(t)
-	n := newNetwork(t, r.srv.URL+"/hooks")
-	r.secret = n.WebhookSec
+	r := webhooktest.NewReceiver(t)
+	n := newNetwork(t, r.URL())
+	r.SetSecret(n.WebhookSec)
 	dataDir := t.TempDir()
 	l := &load{n: n, expiry: 10 * time.Second}
 	type fp struct {

@@ -12,11 +12,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -189,66 +187,6 @@ func (n *network) write(t testing.TB, name, text string) {
 			n.Secrets["file "+name] = value
 		}
 	}
-}
-
-// receiver is the sellers' webhook endpoint: it verifies every signature
-// and records deliveries by webhook-id, and keeps every body for the leak
-// scan.
-type receiver struct {
-	srv    *httptest.Server
-	secret string
-	mu     sync.Mutex
-	byID   map[string]int    // webhook-id -> deliveries
-	types  map[string]string // webhook-id -> event type
-	pays   map[string]string // webhook-id -> payment id
-	bodies [][]byte
-	bad    int
-}
-
-func newReceiver(t testing.TB) *receiver {
-	r := &receiver{byID: map[string]int{}, types: map[string]string{}, pays: map[string]string{}}
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.bodies = append(r.bodies, body)
-		if err := webhook.Verify(r.secret, req.Header, body, 5*time.Minute); err != nil {
-			r.bad++
-			http.Error(w, "bad signature", http.StatusBadRequest)
-			return
-		}
-		var wh struct {
-			Type string `json:"type"`
-			Data struct {
-				ID string `json:"id"`
-			} `json:"data"`
-		}
-		if err := json.Unmarshal(body, &wh); err != nil {
-			r.bad++
-			http.Error(w, "bad body", http.StatusBadRequest)
-			return
-		}
-		id := req.Header.Get("webhook-id")
-		r.byID[id]++
-		r.types[id] = wh.Type
-		r.pays[id] = wh.Data.ID
-	}))
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-// eventIDs returns, for each payment, the distinct webhook ids received
-// with event type typ.
-func (r *receiver) eventIDs(typ string) map[string][]string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := map[string][]string{}
-	for id, p := range r.pays {
-		if r.types[id] == typ {
-			out[p] = append(out[p], id)
-		}
-	}
-	return out
 }
 
 // client drives the HTTP API as a merchant and as the payer's phone.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/switchd/switchd/switchd/internal/store"
+	"github.com/switchd/switchd/switchd/internal/webhook/webhooktest"
 )
 
 // slowClients is how many slowloris connections the slow-client checks
@@ -28,9 +29,9 @@ const slowClients = 50
 func TestReliabilityHostileInput(t *testing.T) {
 	skipUnlessSubprocesses(t)
 	bin := daemonBin(t)
-	r := newReceiver(t)
-	n := newNetwork(t, r.srv.URL+"/hooks")
-	r.secret = n.WebhookSec
+	r := webhooktest.NewReceiver(t)
+	n := newNetwork(t, r.URL())
+	r.SetSecret(n.WebhookSec)
 	dataDir := t.TempDir()
 	p := startDaemon(t, bin, n, dataDir, nil, "--log-level", "debug")
 	c := newClient(p.api)

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchd/switchd/switchd/internal/webhook/webhooktest"
 )
 
 // payment is one payment the daemon acknowledged (201 to the merchant).
@@ -122,7 +124,7 @@ type outcome struct {
 // once and credited once for its amount, any other had nothing kept; the
 // payer side and the seller side moved the same total; each final state
 // reached the seller under exactly one webhook id.
-func verify(t testing.TB, n *network, dataDir string, r *receiver, acked []payment) outcome {
+func verify(t testing.TB, n *network, dataDir string, r *webhooktest.Receiver, acked []payment) outcome {
 	t.Helper()
 	o := outcome{States: map[string]int{}}
 	st := openStore(t, dataDir)
@@ -176,17 +178,15 @@ func verify(t testing.TB, n *network, dataDir string, r *receiver, acked []payme
 		t.Errorf("money not conserved: payers debited %d, sellers credited %d", totalDebit, totalCredit)
 	}
 	webhooks := map[string]map[string]int{} // payment -> type -> distinct ids
-	r.mu.Lock()
-	for id, pay := range r.pays {
-		if webhooks[pay] == nil {
-			webhooks[pay] = map[string]int{}
+	for _, h := range r.Hooks() {
+		if webhooks[h.PaymentID] == nil {
+			webhooks[h.PaymentID] = map[string]int{}
 		}
-		webhooks[pay][r.types[id]]++
+		webhooks[h.PaymentID][h.Type]++
 	}
-	if r.bad != 0 {
-		t.Errorf("%d webhooks failed signature verification", r.bad)
+	if bad := r.Bad(); bad != 0 {
+		t.Errorf("%d webhooks failed signature verification", bad)
 	}
-	r.mu.Unlock()
 	for _, p := range acked {
 		sp := stored[p.id]
 		if sp == nil {
@@ -238,9 +238,9 @@ func verify(t testing.TB, n *network, dataDir string, r *receiver, acked []payme
 }
 
 // waitWebhooks waits until every approved payment's webhook arrived.
-func waitWebhooks(r *receiver, states map[string]string, timeout time.Duration) {
+func waitWebhooks(r *webhooktest.Receiver, states map[string]string, timeout time.Duration) {
 	for end := time.Now().Add(timeout); time.Now().Before(end); {
-		got := r.eventIDs("payment.approved")
+		got := r.EventIDs("payment.approved")
 		missing := 0
 		for id, s := range states {
 			if s == "approved" && len(got[id]) == 0 {
@@ -255,9 +255,9 @@ func waitWebhooks(r *receiver, states map[string]string, timeout time.Duration) 
 }
 
 // leakScan runs findLeaks and reports each leak as an error.
-func leakScan(t testing.TB, n *network, r *receiver, extra map[string]string, dirs ...string) (files, bodies, hits int) {
+func leakScan(t testing.TB, n *network, r *webhooktest.Receiver, extra map[string]string, dirs ...string) (files, bodies, hits int) {
 	t.Helper()
-	files, bodies, leaks, err := findLeaks(n, r, extra, dirs...)
+	files, bodies, leaks, err := findLeaks(n, r.Bodies(), extra, dirs...)
 	if err != nil {
 		t.Errorf("leak scan: %v", err)
 	}
@@ -267,11 +267,11 @@ func leakScan(t testing.TB, n *network, r *receiver, extra map[string]string, di
 	return files, bodies, len(leaks)
 }
 
-// findLeaks searches every file under dirs and every webhook body r
+// findLeaks searches every file under dirs and every webhook body in
 // received for the network's secrets and the extra ones, and returns how
 // many files and bodies it scanned and each hit. The network's own
 // configuration directory is never passed: it holds the secrets by design.
-func findLeaks(n *network, r *receiver, extra map[string]string, dirs ...string) (files, bodies int, leaks []string, err error) {
+func findLeaks(n *network, received [][]byte, extra map[string]string, dirs ...string) (files, bodies int, leaks []string, err error) {
 	secrets := map[string]string{}
 	for k, v := range n.Secrets {
 		secrets[k] = v
@@ -303,9 +303,6 @@ func findLeaks(n *network, r *receiver, extra map[string]string, dirs ...string)
 			return files, bodies, leaks, err
 		}
 	}
-	r.mu.Lock()
-	received := append([][]byte(nil), r.bodies...)
-	r.mu.Unlock()
 	for i, b := range received {
 		check("webhook body "+strconv.Itoa(i), b)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchd/switchd/plugins/passkey/passkeytest"
+	"github.com/switchd/switchd/switchd/internal/webhook/webhooktest"
 	"github.com/switchd/switchd/switchd/wallet"
 )
 
@@ -109,9 +110,9 @@ func TestReliabilityPluginFaults(t *testing.T) {
 	skipUnlessSubprocesses(t)
 	const callTimeout = 2 * time.Second
 	bin := daemonBin(t)
-	r := newReceiver(t)
-	n := newNetwork(t, r.srv.URL+"/hooks")
-	r.secret = n.WebhookSec
+	r := webhooktest.NewReceiver(t)
+	n := newNetwork(t, r.URL())
+	r.SetSecret(n.WebhookSec)
 	n.addPasskeyBank(t)
 	phone, err := passkeytest.New("https://pay.example")
 	if err != nil {
