@@ -23,9 +23,7 @@ import (
 //
 //	go test -run '^$' -bench Payment -benchmem ./plugins/banktransfer/banktransferplugin/
 func BenchmarkPayment(b *testing.B) {
-	for _, payers := range cpubench.PayerCounts {
-		b.Run(cpubench.Name(payers), func(b *testing.B) { benchPayments(b, payers) })
-	}
+	cpubench.ForPayerCounts(b, benchPayments)
 }
 
 func benchPayments(b *testing.B, payers int) {

@@ -51,9 +51,7 @@ func BenchmarkDebit(b *testing.B) {
 //
 //	go test -run '^$' -bench Payment -benchmem ./plugins/card/cardplugin/
 func BenchmarkPayment(b *testing.B) {
-	for _, payers := range cpubench.PayerCounts {
-		b.Run(cpubench.Name(payers), func(b *testing.B) { benchPayments(b, payers) })
-	}
+	cpubench.ForPayerCounts(b, benchPayments)
 }
 
 func benchPayments(b *testing.B, payers int) {

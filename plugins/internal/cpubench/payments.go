@@ -17,6 +17,14 @@ import (
 // and 64 payers at once (writes share commits).
 var PayerCounts = []int{1, 64}
 
+// ForPayerCounts runs bench as one sub-benchmark per PayerCounts entry,
+// named by Name.
+func ForPayerCounts(b *testing.B, bench func(b *testing.B, payers int)) {
+	for _, payers := range PayerCounts {
+		b.Run(Name(payers), func(b *testing.B) { bench(b, payers) })
+	}
+}
+
 // Name names a sub-benchmark for a payer count.
 func Name(payers int) string {
 	if payers == 1 {

@@ -616,51 +616,49 @@ func TestConfigureReportsEveryProblem(t *testing.T) {
 //
 //	go test -run '^$' -bench MutualAuth -benchmem ./plugins/ocra/ocraplugin/
 func BenchmarkMutualAuth(b *testing.B) {
-	for _, payers := range cpubench.PayerCounts {
-		b.Run(cpubench.Name(payers), func(b *testing.B) {
-			now := t0
-			p, _ := MustPlugin(b, b.TempDir(), &now)
-			suite, err := rfc6287.ParseSuite(DefaultSuite)
+	cpubench.ForPayerCounts(b, func(b *testing.B, payers int) {
+		now := t0
+		p, _ := MustPlugin(b, b.TempDir(), &now)
+		suite, err := rfc6287.ParseSuite(DefaultSuite)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var n atomic.Int64
+		pay := func() bool {
+			o := testOrder(fmt.Sprint("pay-", n.Add(1)))
+			d := digestOf(o)
+			qc, err := suite.NewChallenge()
 			if err != nil {
 				b.Fatal(err)
 			}
-			var n atomic.Int64
-			pay := func() bool {
-				o := testOrder(fmt.Sprint("pay-", n.Add(1)))
-				d := digestOf(o)
-				qc, err := suite.NewChallenge()
-				if err != nil {
-					b.Fatal(err)
-				}
-				bd, _ := json.Marshal(rfc6287.BeginPayerData{ClientChallenge: qc})
-				bg, err := p.BeginMutualAuth(context.Background(), &pb.BeginMutualAuthRequest{InstanceId: "iss", Order: o, OrderDigest: d, PayerRef: "alice", PayerData: bd})
-				if err != nil {
-					b.Error(err)
-					return false
-				}
-				// The payer's answer, without checking the issuer's proof
-				// (the tests do): only R_C.
-				var cd rfc6287.ChallengeData
-				if err := json.Unmarshal(bg.GetChallengeData(), &cd); err != nil {
-					b.Error(err)
-					return false
-				}
-				rc, err := suite.ClientResponse(aliceKey, cd.ServerChallenge, qc)
-				if err != nil {
-					b.Error(err)
-					return false
-				}
-				fd, _ := json.Marshal(rfc6287.FinishPayerData{ClientResponse: rc})
-				r, err := p.FinishMutualAuth(context.Background(), &pb.FinishMutualAuthRequest{InstanceId: "iss", Order: o, OrderDigest: d, PayerRef: "alice", PayerData: fd})
-				if err != nil || r.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
-					b.Error(r, err)
-					return false
-				}
-				return true
+			bd, _ := json.Marshal(rfc6287.BeginPayerData{ClientChallenge: qc})
+			bg, err := p.BeginMutualAuth(context.Background(), &pb.BeginMutualAuthRequest{InstanceId: "iss", Order: o, OrderDigest: d, PayerRef: "alice", PayerData: bd})
+			if err != nil {
+				b.Error(err)
+				return false
 			}
-			cpubench.Run(b, payers, []struct{}{{}}, func(struct{}) bool { return pay() })
-		})
-	}
+			// The payer's answer, without checking the issuer's proof
+			// (the tests do): only R_C.
+			var cd rfc6287.ChallengeData
+			if err := json.Unmarshal(bg.GetChallengeData(), &cd); err != nil {
+				b.Error(err)
+				return false
+			}
+			rc, err := suite.ClientResponse(aliceKey, cd.ServerChallenge, qc)
+			if err != nil {
+				b.Error(err)
+				return false
+			}
+			fd, _ := json.Marshal(rfc6287.FinishPayerData{ClientResponse: rc})
+			r, err := p.FinishMutualAuth(context.Background(), &pb.FinishMutualAuthRequest{InstanceId: "iss", Order: o, OrderDigest: d, PayerRef: "alice", PayerData: fd})
+			if err != nil || r.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+				b.Error(r, err)
+				return false
+			}
+			return true
+		}
+		cpubench.Run(b, payers, []struct{}{{}}, func(struct{}) bool { return pay() })
+	})
 }
 
 // TestConcurrentPayments authenticates many payments at once, some with a
