@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -103,15 +104,7 @@ func (r *Receiver) Hooks() []Hook {
 	for _, h := range r.hooks {
 		out = append(out, *h)
 	}
-	slices.SortFunc(out, func(a, b Hook) int {
-		if a.ID < b.ID {
-			return -1
-		}
-		if a.ID > b.ID {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b Hook) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 
@@ -131,8 +124,10 @@ func (r *Receiver) Bodies() [][]byte {
 
 // Events returns the event types received for payment paymentID.
 func (r *Receiver) Events(paymentID string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	var out []string
-	for _, h := range r.Hooks() {
+	for _, h := range r.hooks {
 		if h.PaymentID == paymentID {
 			out = append(out, h.Type)
 		}
@@ -143,8 +138,10 @@ func (r *Receiver) Events(paymentID string) []string {
 // EventIDs returns, for each payment, the distinct webhook-ids received
 // with event type typ.
 func (r *Receiver) EventIDs(typ string) map[string][]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	out := map[string][]string{}
-	for _, h := range r.Hooks() {
+	for _, h := range r.hooks {
 		if h.Type == typ {
 			out[h.PaymentID] = append(out[h.PaymentID], h.ID)
 		}
