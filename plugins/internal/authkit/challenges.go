@@ -1,8 +1,6 @@
 package authkit
 
 import (
-	"cmp"
-	"slices"
 	"sync"
 
 	"github.com/switchd/switchd/plugins/sdk"
@@ -75,13 +73,12 @@ func (s *Challenges[R]) Put(po *Payer[R], paymentID string, rec R, nowMS int64) 
 		}
 	}
 	if _, replacing := po.open[paymentID]; !replacing && len(po.open) >= MaxOpenPerPayer {
-		ids := make([]string, 0, len(po.open))
-		for id := range po.open {
-			ids = append(ids, id)
+		first, firstMS := "", int64(0)
+		for id, r := range po.open {
+			if ms := r.ExpiresUnixMS(); first == "" || ms < firstMS {
+				first, firstMS = id, ms
+			}
 		}
-		first := slices.MinFunc(ids, func(a, b string) int {
-			return cmp.Compare(po.open[a].ExpiresUnixMS(), po.open[b].ExpiresUnixMS())
-		})
 		delete(po.open, first)
 	}
 	po.open[paymentID] = rec
