@@ -2,23 +2,29 @@
 // tests that need real subprocesses. Each binary is built once per test
 // process, into a temporary directory, with the ordinary go build cache, so
 // tests work from a clean clone without `make` having run first.
+//
+// A test process ends without cleanup (os.Exit, or a kill on timeout), so
+// the directory is a tmpdir.Dir: the next test process that builds removes
+// the directories of test processes that have exited. A run therefore
+// leaves at most its own binaries behind, never an ever-growing pile.
 // LaunchPlugin then starts a plugin binary the way the host does.
 package testbin
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/switchd/switchd/internal/tmpdir"
 )
 
 var (
 	mu    sync.Mutex
-	dir   string
+	dir   *tmpdir.Dir
 	built = map[string]string{}
 )
 
@@ -41,8 +47,8 @@ func Build(pkg string, extraArgs ...string) (string, error) {
 	if p, ok := built[key]; ok {
 		return p, nil
 	}
-	if dir == "" {
-		d, err := os.MkdirTemp("", "switchd-testbin-")
+	if dir == nil {
+		d, err := tmpdir.New("switchd-testbin-")
 		if err != nil {
 			return "", fmt.Errorf("testbin: %w", err)
 		}
@@ -53,7 +59,7 @@ func Build(pkg string, extraArgs ...string) (string, error) {
 		return "", err
 	}
 	name := filepath.Base(strings.TrimSuffix(pkg, "/"))
-	out := filepath.Join(dir, fmt.Sprintf("%s-%d", name, len(built)))
+	out := filepath.Join(dir.Path(), fmt.Sprintf("%s-%d", name, len(built)))
 	args := append([]string{"build", "-o", out}, extraArgs...)
 	args = append(args, pkg)
 	cmd := exec.Command("go", args...)
