@@ -3,13 +3,16 @@ package pluginhost_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/switchd/switchd/switchd/internal/pluginhost"
 )
@@ -25,15 +28,7 @@ func TestPluginEnvironment(t *testing.T) {
 	if len(st) != 1 || st[0].PID == 0 {
 		t.Fatalf("status %+v", st)
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", st[0].PID))
-	if err != nil {
-		t.Fatalf("cannot read the plugin's environment: %v", err)
-	}
-	env := map[string]string{}
-	for _, kv := range strings.Split(strings.TrimRight(string(b), "\x00"), "\x00") {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
+	env := processEnv(t, st[0].PID)
 	tests := []struct {
 		key, want string
 		present   bool
@@ -54,6 +49,94 @@ func TestPluginEnvironment(t *testing.T) {
 			}
 		})
 	}
+}
+
+// processEnv reads the environment of process pid.
+func processEnv(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Fatalf("cannot read the plugin's environment: %v", err)
+	}
+	env := map[string]string{}
+	for _, kv := range strings.Split(strings.TrimRight(string(b), "\x00"), "\x00") {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	return env
+}
+
+// TestPluginSocketDirectory: each plugin process gets a private directory
+// for its gRPC socket (mode 0700, under the temporary directory), and the
+// host removes it once the process has exited, whether it was killed or
+// closed. Without this, every killed plugin left a socket file in /tmp.
+func TestPluginSocketDirectory(t *testing.T) {
+	h, _ := mustStartSample(t, pluginhost.Options{})
+	configure(t, h, "bank-a", "hello a")
+	m, err := h.PaymentMethod("sample")
+	if err != nil {
+		t.Fatal(err)
+	}
+	socketDir := func(pid int) string {
+		t.Helper()
+		dir := processEnv(t, pid)["PLUGIN_UNIX_SOCKET_DIR"]
+		if filepath.Dir(dir) != filepath.Clean(os.TempDir()) || !strings.HasPrefix(filepath.Base(dir), "switchd-plugin-") {
+			t.Fatalf("PLUGIN_UNIX_SOCKET_DIR = %q, want a switchd-plugin- directory in %s", dir, os.TempDir())
+		}
+		info, err := os.Stat(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm() != 0o700 {
+			t.Errorf("%s has mode %v, want 0700", dir, info.Mode().Perm())
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sockets := 0
+		for _, e := range entries {
+			if e.Type()&os.ModeSocket != 0 {
+				sockets++
+			}
+		}
+		if sockets == 0 {
+			t.Errorf("%s holds no socket: %v", dir, entries)
+		}
+		return dir
+	}
+	gone := func(dir, after string) {
+		t.Helper()
+		within(t, 5*time.Second, func() bool {
+			for {
+				if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+					return true
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+		t.Logf("%s removed after %s", dir, after)
+	}
+
+	pid := samplePID(t, h)
+	first := socketDir(pid)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	gone(first, "SIGKILL")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if got, err := resolveAfterCrash(ctx, m, "bank-a", "ok"); err != nil || got != "hello a" {
+		t.Fatalf("after restart: %q, %v", got, err)
+	}
+	second := socketDir(samplePID(t, h))
+	if second == first {
+		t.Fatalf("the restarted plugin reuses %s", first)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	gone(second, "Close")
 }
 
 // TestStatusJSON: the admin status shows a plugin with the field names of

@@ -2,6 +2,7 @@ package pluginhost
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,13 +13,12 @@ import (
 	"syscall"
 	"time"
 
-	"crypto/sha256"
-
 	"github.com/hashicorp/go-plugin"
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
 
+	"github.com/switchd/switchd/internal/tmpdir"
 	"github.com/switchd/switchd/plugins/sdk"
 )
 
@@ -94,8 +94,21 @@ func (p *proc) kill() {
 	p.client.Kill()
 	if p.pid > 0 {
 		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+		// Wait for the exit to be seen, which also removes the socket
+		// directory, so that a daemon exiting right after Close leaves
+		// nothing behind. After SIGKILL this takes milliseconds; the bound
+		// only guards against a kernel that never reports it.
+		t := time.NewTimer(exitWait)
+		defer t.Stop()
+		select {
+		case <-p.exited:
+		case <-t.C:
+		}
 	}
 }
+
+// exitWait bounds kill's wait for the exit of a process it has killed.
+const exitWait = 2 * time.Second
 
 // exitGrace is how long a call that failed on a broken connection waits for
 // the process's exit to be seen, so that it can report ErrPluginExited and
@@ -163,6 +176,15 @@ func launch(spec Spec, opts Options, logger *slogAdapter, profile string) (*proc
 	if profile != "" {
 		cmd.Env = append(cmd.Env, sdk.CPUProfileEnv+"="+profile)
 	}
+	// The plugin's gRPC socket goes into a directory of its own (mode
+	// 0700), removed once the process has exited. A killed plugin cannot
+	// remove its socket itself, and go-plugin would otherwise leave one file
+	// in /tmp per kill.
+	sockets, err := tmpdir.New("switchd-plugin-")
+	if err != nil {
+		return nil, fmt.Errorf("pluginhost: plugin %q: socket directory: %w", spec.Name, err)
+	}
+	cmd.Env = append(cmd.Env, plugin.EnvUnixSocketDir+"="+sockets.Path())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
@@ -190,10 +212,12 @@ func launch(spec Spec, opts Options, logger *slogAdapter, profile string) (*proc
 		p.started = time.Now()
 		started <- nil
 		waitExit(p.pid, client)
+		sockets.Remove()
 		close(p.exited)
 	}()
 	if err := <-started; err != nil {
 		client.Kill()
+		sockets.Remove()
 		if strings.Contains(err.Error(), "Unrecognized remote plugin message") {
 			// What the plugin printed is not repeated: it could be anything.
 			return nil, fmt.Errorf("plugin %q (%s): %w (stdout carries the go-plugin handshake; plugins must log to stderr with sdk.Logger)", spec.Name, spec.Path, ErrStdoutBeforeHandshake)
