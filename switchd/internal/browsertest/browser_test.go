@@ -78,6 +78,10 @@ func newBrowser(t testing.TB, lang string) *browser {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("lang", lang),
 		chromedp.UserDataDir(t.TempDir()),
+		// Chromium keeps its singleton socket in a directory of its own
+		// under TMPDIR, which stays behind when the test ends the
+		// browser; this one is removed with the test.
+		chromedp.Env("TMPDIR=" + t.TempDir()),
 		chromedp.WindowSize(phoneWidth, phoneHeight),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
