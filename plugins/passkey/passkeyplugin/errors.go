@@ -26,3 +26,13 @@ var (
 	// be decoded.
 	ErrCorruptRecord = errors.New("passkey: corrupt record in state file")
 )
+
+// Errors of the operator's commands, which run while the plugin is
+// stopped.
+var (
+	// ErrNotRemoved is returned (wrapped) by RemovePayer when nothing could
+	// be removed: the state file does not exist, the plugin holds it open
+	// (authkit.ErrInUse), the institution is not in it, or a record of the
+	// payer is corrupt (ErrCorruptRecord). The file is then unchanged.
+	ErrNotRemoved = errors.New("passkey: nothing removed")
+)
