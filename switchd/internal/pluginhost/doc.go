@@ -10,11 +10,15 @@
 // plugin, the expected and the actual digest), and go-plugin's SecureConfig
 // checks it again right before exec. Plugins speak gRPC only, over a Unix
 // socket with automatic mutual TLS, and negotiate the contract version with
-// VersionedPlugins. They do not inherit the daemon's environment: they see
-// only SWITCHD_PLUGIN_LOG_LEVEL, GOGC=200 and GOMAXPROCS (Options, by
-// default a quarter of the CPUs; see Performance), go-plugin's handshake
-// variables, and SWITCHD_PLUGIN_CPUPROFILE when Options.CPUProfileDir asks
-// for CPU profiles.
+// VersionedPlugins. The socket lives in a directory of its own per process
+// (mode 0700, switchd-plugin-* under TMPDIR), which the host removes when
+// the process exits, however it exits; a killed daemon's are removed by the
+// next daemon (package tmpdir). They do not inherit the daemon's
+// environment: they see only SWITCHD_PLUGIN_LOG_LEVEL, GOGC=200 and
+// GOMAXPROCS (Options, by default a quarter of the CPUs; see Performance),
+// go-plugin's handshake variables and PLUGIN_UNIX_SOCKET_DIR, and
+// SWITCHD_PLUGIN_CPUPROFILE when Options.CPUProfileDir asks for CPU
+// profiles.
 //
 // # No orphans
 //
