@@ -13,10 +13,15 @@ import (
 )
 
 // main serves the plugin, as the host starts it (no arguments), or runs
-// the operator command "unlock" (see the README).
+// the operator command "unlock" or "remove" (see the README).
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "unlock" {
-		os.Exit(authkit.UnlockMain(passkeyplugin.Name, passkeyplugin.StateFile, os.Args[2:], os.Stdout, os.Stderr))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "unlock":
+			os.Exit(authkit.UnlockMain(passkeyplugin.Name, passkeyplugin.StateFile, os.Args[2:], os.Stdout, os.Stderr))
+		case "remove":
+			os.Exit(removeMain(os.Args[2:], os.Stdout, os.Stderr))
+		}
 	}
 	sdk.Serve(passkeyplugin.New())
 }
