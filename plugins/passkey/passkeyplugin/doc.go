@@ -50,7 +50,9 @@
 // challenges live in memory (openSet), so a restart forgets them and Begin
 // writes nothing; Finish writes only the failure count and the credential
 // when the assertion changed its sign counter. The attestation key lives
-// only in memory.
+// only in memory. RemovePayer, run by the operator's remove command while
+// the plugin is stopped, removes a payer's passkeys and open enrolment so
+// that the payer can enrol a new one (lost phone).
 //
 // The package is importable so that tests and benchmarks can run the
 // plugin in-process; the binary in plugins/passkey serves it with
