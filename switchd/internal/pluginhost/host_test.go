@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -327,10 +328,14 @@ func TestPluginLogsAreStructured(t *testing.T) {
 	}
 }
 
-func TestNoPluginOutlivesKilledDaemon(t *testing.T) {
-	plugin := mustCopyBinary(t, samplePkg)
+// startStandInDaemon runs testdata/daemon (a host with the sample plugin
+// at pluginPath) with the extra environment env, and returns it and its
+// plugin's pid. The daemon is killed when the test ends.
+func startStandInDaemon(t *testing.T, pluginPath string, env ...string) (*exec.Cmd, int) {
+	t.Helper()
 	daemon := testbin.MustBuild(t, "./switchd/internal/pluginhost/testdata/daemon")
-	cmd := exec.Command(daemon, plugin, mustSHA(t, plugin))
+	cmd := exec.Command(daemon, pluginPath, mustSHA(t, pluginPath))
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -339,7 +344,7 @@ func TestNoPluginOutlivesKilledDaemon(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	line := within(t, 30*time.Second, func() string {
 		s, _ := bufio.NewReader(out).ReadString('\n')
 		return s
@@ -348,9 +353,13 @@ func TestNoPluginOutlivesKilledDaemon(t *testing.T) {
 	if err != nil || pid <= 0 {
 		t.Fatalf("daemon printed %q, want the plugin pid", line)
 	}
-	if !alive(pid) {
-		t.Fatalf("plugin %d not running before the daemon is killed", pid)
-	}
+	return cmd, pid
+}
+
+// killDaemon SIGKILLs a stand-in daemon and waits until its plugin, pid,
+// has died with it.
+func killDaemon(t *testing.T, cmd *exec.Cmd, pid int) {
+	t.Helper()
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -361,6 +370,49 @@ func TestNoPluginOutlivesKilledDaemon(t *testing.T) {
 			t.Fatalf("plugin %d still running 10s after the daemon was killed", pid)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestNoPluginOutlivesKilledDaemon(t *testing.T) {
+	cmd, pid := startStandInDaemon(t, mustCopyBinary(t, samplePkg))
+	if !alive(pid) {
+		t.Fatalf("plugin %d not running before the daemon is killed", pid)
+	}
+	killDaemon(t, cmd, pid)
+}
+
+// TestNextDaemonRemovesKilledDaemonsSockets: a daemon killed with SIGKILL
+// cannot remove its plugins' socket directories; the next daemon does, at
+// its first plugin launch, once they are a minute old (package tmpdir).
+func TestNextDaemonRemovesKilledDaemonsSockets(t *testing.T) {
+	// A TMPDIR of this test's own, short enough for Unix socket paths.
+	tmp, err := os.MkdirTemp("", "sweep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	plugin := mustCopyBinary(t, samplePkg)
+
+	first, pid := startStandInDaemon(t, plugin, "TMPDIR="+tmp)
+	dir := processEnv(t, pid)["PLUGIN_UNIX_SOCKET_DIR"]
+	if filepath.Dir(dir) != tmp {
+		t.Fatalf("socket directory %q is not in the daemon's TMPDIR %s", dir, tmp)
+	}
+	killDaemon(t, first, pid)
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("the killed daemon's socket directory is already gone (%v); this test needs it left behind", err)
+	}
+	old := time.Now().Add(-2 * time.Minute)
+	if err := os.Chtimes(dir, old, old); err != nil {
+		t.Fatal(err)
+	}
+
+	_, pid = startStandInDaemon(t, plugin, "TMPDIR="+tmp)
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the next daemon left the killed daemon's socket directory %s (stat: %v)", dir, err)
+	}
+	if now := processEnv(t, pid)["PLUGIN_UNIX_SOCKET_DIR"]; filepath.Dir(now) != tmp {
+		t.Errorf("the next daemon's socket directory %q is not in %s", now, tmp)
 	}
 }
 
