@@ -376,8 +376,12 @@ func phase(ctx context.Context, o Options, n *network, rcv *receiver, mode, data
 		if err != nil {
 			return nil, err
 		}
+		anon, err := anonRSS(p.PID)
+		if err != nil {
+			return nil, err
+		}
 		ph.Processes = append(ph.Processes, ProcessFigures{Name: p.Name, PID: p.PID, CPUSeconds: p.CPU.Seconds(),
-			CPUPerPaymentUS: per(p.CPU), PeakRSSBytes: rss})
+			CPUPerPaymentUS: per(p.CPU), PeakRSSBytes: rss, AnonRSSBytes: anon})
 		if p.Name == "switchd" {
 			ph.DaemonCPUPerPaymentUS = per(p.CPU)
 		} else {

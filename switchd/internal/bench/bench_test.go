@@ -85,6 +85,9 @@ func TestRunSmoke(t *testing.T) {
 				if p.PeakRSSBytes <= 0 {
 					t.Errorf("%s: peak RSS %d", p.Name, p.PeakRSSBytes)
 				}
+				if p.AnonRSSBytes <= 0 || p.AnonRSSBytes > p.PeakRSSBytes {
+					t.Errorf("%s: anon RSS %d, want more than 0 and at most the peak RSS %d", p.Name, p.AnonRSSBytes, p.PeakRSSBytes)
+				}
 			}
 		})
 	}

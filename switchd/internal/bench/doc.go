@@ -28,7 +28,9 @@
 //     choose, C begin, C finish until approved) and server-side B, D, E
 //     from the payment timelines of a sample, CPU per payment of the daemon
 //     and of each plugin (/proc/<pid>/stat before and after the load),
-//     peak RSS (VmHWM), what the daemon's store wrote for the load, and
+//     peak RSS (VmHWM, mapped files included, so the daemon's grows with
+//     its bbolt file) and anonymous RSS at the end of the load (RssAnon:
+//     heap, stacks, runtime), what the daemon's store wrote for the load, and
 //     the out-of-process/in-process ratios.
 //
 // What the store wrote comes from the daemon's own counters

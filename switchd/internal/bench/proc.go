@@ -47,14 +47,22 @@ func selfCPU() time.Duration {
 }
 
 // peakRSS returns process pid's peak resident set size in bytes (VmHWM
-// in /proc/<pid>/status).
-func peakRSS(pid int) (int64, error) {
+// in /proc/<pid>/status). It counts the pages of mapped files too, such as
+// the daemon's bbolt file, which grows with the payments stored.
+func peakRSS(pid int) (int64, error) { return statusBytes(pid, "VmHWM") }
+
+// anonRSS returns process pid's resident anonymous memory in bytes
+// (RssAnon: the heap, stacks and runtime, without mapped files).
+func anonRSS(pid int) (int64, error) { return statusBytes(pid, "RssAnon") }
+
+// statusBytes reads a "<field>: N kB" line of /proc/<pid>/status.
+func statusBytes(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, fmt.Errorf("bench: %w", err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			f := strings.Fields(rest)
 			if len(f) == 2 && f[1] == "kB" {
 				kb, err := strconv.ParseInt(f[0], 10, 64)
@@ -64,5 +72,5 @@ func peakRSS(pid int) (int64, error) {
 			}
 		}
 	}
-	return 0, fmt.Errorf("%w: no VmHWM in /proc/%d/status", ErrProc, pid)
+	return 0, fmt.Errorf("%w: no %s in /proc/%d/status", ErrProc, field, pid)
 }

@@ -130,13 +130,18 @@ type WebhookCount struct {
 	BadSignature int `json:"bad_signature"`
 }
 
-// ProcessFigures are one process's CPU during the load and its peak RSS.
+// ProcessFigures are one process's CPU during the load and its memory.
 type ProcessFigures struct {
 	Name            string  `json:"name"`
 	PID             int     `json:"pid"`
 	CPUSeconds      float64 `json:"cpu_seconds"`
 	CPUPerPaymentUS float64 `json:"cpu_per_payment_us"`
-	PeakRSSBytes    int64   `json:"peak_rss_bytes"`
+	// PeakRSSBytes is the peak resident set (VmHWM), mapped files
+	// included: the daemon's grows with its bbolt file.
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+	// AnonRSSBytes is the resident anonymous memory (RssAnon: heap,
+	// stacks, runtime) once the load is over.
+	AnonRSSBytes int64 `json:"anon_rss_bytes"`
 }
 
 // Ratios compare out of process with in process (>1: out of process costs
@@ -225,13 +230,13 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 
 	fmt.Fprintln(w, "\nprocesses during the load")
-	p("process\tCPU s\tCPU/payment µs\tpeak RSS MiB\t\n")
+	p("process\tCPU s\tCPU/payment µs\tpeak RSS MiB\tanon RSS MiB\t\n")
 	for _, ps := range append(append([]ProcessFigures{}, o.Processes...), i.Processes...) {
 		name := ps.Name
 		if ps.PID == i.Processes[0].PID {
 			name = "switchd (in-process)"
 		}
-		p("%s\t%.2f\t%.0f\t%.1f\t\n", name, ps.CPUSeconds, ps.CPUPerPaymentUS, float64(ps.PeakRSSBytes)/(1<<20))
+		p("%s\t%.2f\t%.0f\t%.1f\t%.1f\t\n", name, ps.CPUSeconds, ps.CPUPerPaymentUS, float64(ps.PeakRSSBytes)/(1<<20), float64(ps.AnonRSSBytes)/(1<<20))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

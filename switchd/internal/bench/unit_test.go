@@ -2,6 +2,7 @@ package bench
 
 import (
 	"os"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -70,4 +71,21 @@ func TestProcReaders(t *testing.T) {
 	if err != nil || rss < 1<<20 {
 		t.Fatalf("peak RSS of this process: %d, %v", rss, err)
 	}
+	// A heap allocation this test touches shows in the anonymous RSS.
+	before, err := anonRSS(os.Getpid())
+	if err != nil || before <= 0 || before > rss {
+		t.Fatalf("anon RSS of this process: %d, %v (peak %d)", before, err, rss)
+	}
+	ballast := make([]byte, 64<<20)
+	for i := range ballast {
+		ballast[i] = 1
+	}
+	after, err := anonRSS(os.Getpid())
+	if err != nil || after < before+32<<20 {
+		t.Errorf("anon RSS %d after touching 64 MiB, %d before (%v)", after, before, err)
+	}
+	if _, err := anonRSS(1 << 30); err == nil {
+		t.Error("anonRSS of a process that does not exist succeeded")
+	}
+	runtime.KeepAlive(ballast)
 }
