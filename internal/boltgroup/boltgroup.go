@@ -77,7 +77,7 @@ type Committer[T any] struct {
 	// token is held (one value in it) by whoever runs a commit: the
 	// committer goroutine for a batch, or an Update committing alone.
 	token chan struct{}
-	// queued counts the Updates handed to the committer goroutine whose
+	// queued counts the Updates sent to the committer goroutine whose
 	// batch has not been gathered yet.
 	queued atomic.Int64
 	// commits and updates are the totals Stats reports.
@@ -177,8 +177,12 @@ func (c *Committer[T]) submit(cl *call[T]) error {
 		return ErrClosed
 	}
 	if !c.commitAlone(cl) {
-		c.queued.Add(1)
+		// Counted once sent, so that a count of n means n calls the
+		// committer can gather. (The committer may subtract a call
+		// before it is counted; the count is then briefly low, which
+		// only lets another Update commit alone meanwhile.)
 		c.calls <- cl
+		c.queued.Add(1)
 	}
 	return nil
 }
