@@ -98,13 +98,22 @@ func (p *proc) kill() {
 		// directory, so that a daemon exiting right after Close leaves
 		// nothing behind. After SIGKILL this takes milliseconds; the bound
 		// only guards against a kernel that never reports it.
-		t := time.NewTimer(exitWait)
-		defer t.Stop()
-		select {
-		case <-p.exited:
-		case <-t.C:
-		}
+		p.exitedWithin(context.Background(), exitWait)
 	}
+}
+
+// exitedWithin waits up to d (bounded by ctx) for the process's exit to be
+// seen, and reports whether it was.
+func (p *proc) exitedWithin(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-p.exited:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 // exitWait bounds kill's wait for the exit of a process it has killed.
@@ -126,15 +135,7 @@ func (p *proc) diedDuring(ctx context.Context, err error) bool {
 	if p.cc == nil || sdk.CodeOf(err) != sdk.CodeUnavailable || p.cc.GetState() == connectivity.Ready {
 		return false
 	}
-	t := time.NewTimer(exitGrace)
-	defer t.Stop()
-	select {
-	case <-p.exited:
-		return true
-	case <-t.C:
-	case <-ctx.Done():
-	}
-	return false
+	return p.exitedWithin(ctx, exitGrace)
 }
 
 // verify checks the binary's digest against spec before anything is
