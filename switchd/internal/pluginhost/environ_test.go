@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -189,13 +188,9 @@ func TestPluginCPUProfile(t *testing.T) {
 	if len(st) != 1 || st[0].PID == 0 {
 		t.Fatalf("status %+v", st)
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", st[0].PID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := "SWITCHD_PLUGIN_CPUPROFILE=" + filepath.Join(dir, "sample.1.pprof")
-	if !slices.Contains(strings.Split(string(b), "\x00"), want) {
-		t.Fatalf("plugin environment lacks %s", want)
+	want := filepath.Join(dir, "sample.1.pprof")
+	if got, ok := processEnv(t, st[0].PID)["SWITCHD_PLUGIN_CPUPROFILE"]; !ok || got != want {
+		t.Fatalf("plugin environment lacks SWITCHD_PLUGIN_CPUPROFILE=%s", want)
 	}
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
