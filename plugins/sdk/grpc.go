@@ -2,6 +2,8 @@ package sdk
 
 import (
 	"context"
+	"errors"
+	"io"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -78,6 +80,84 @@ func (s *pluginServer) GetInfo(ctx context.Context, r *pb.GetInfoRequest) (*pb.G
 func (s *pluginServer) Configure(ctx context.Context, r *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
 	res, err := s.impl.Configure(ctx, r)
 	return res, toStatus(err)
+}
+
+// LoadState gathers the stream's chunks and hands them to the plugin's
+// StateHolder in one call.
+func (s *pluginServer) LoadState(stream pb.Plugin_LoadStateServer) error {
+	h, ok := s.impl.(StateHolder)
+	if !ok {
+		return toStatus(&Error{Code: CodeUnimplemented, Msg: "this plugin keeps no state in the host"})
+	}
+	var instance string
+	var records []*pb.StateWrite
+	for {
+		chunk, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if instance == "" {
+			instance = chunk.GetInstanceId()
+		}
+		if chunk.GetInstanceId() != instance {
+			return toStatus(InvalidArgument("instance_id", "every chunk of one LoadState must name the same instance"))
+		}
+		records = append(records, chunk.GetRecords()...)
+	}
+	if instance == "" {
+		return toStatus(InvalidArgument("instance_id", "missing"))
+	}
+	if err := h.LoadState(stream.Context(), instance, records); err != nil {
+		return toStatus(err)
+	}
+	return stream.SendAndClose(&pb.LoadStateResponse{Records: uint64(len(records))})
+}
+
+// ExportState streams the plugin's exported records in chunks.
+func (s *pluginServer) ExportState(r *pb.ExportStateRequest, stream pb.Plugin_ExportStateServer) error {
+	h, ok := s.impl.(StateHolder)
+	if !ok {
+		return toStatus(&Error{Code: CodeUnimplemented, Msg: "this plugin keeps no state in the host"})
+	}
+	if r.GetInstanceId() == "" {
+		return toStatus(InvalidArgument("instance_id", "missing"))
+	}
+	records, err := h.ExportState(stream.Context(), r.GetInstanceId(), r.GetDataDir())
+	if err != nil {
+		return toStatus(err)
+	}
+	for _, c := range StateChunks(records) {
+		if err := stream.Send(&pb.ExportStateResponse{Records: c}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// StateChunkBytes bounds the records of one LoadState or ExportState
+// message, well under gRPC's 4 MiB message limit.
+const StateChunkBytes = 1 << 20
+
+// StateChunks splits records into runs of at most StateChunkBytes of keys
+// and values (a single larger record is a run of its own).
+func StateChunks(records []*pb.StateWrite) [][]*pb.StateWrite {
+	var out [][]*pb.StateWrite
+	start, size := 0, 0
+	for i, r := range records {
+		n := len(r.GetKey()) + len(r.GetValue()) + 8
+		if i > start && size+n > StateChunkBytes {
+			out = append(out, records[start:i])
+			start, size = i, 0
+		}
+		size += n
+	}
+	if start < len(records) {
+		out = append(out, records[start:])
+	}
+	return out
 }
 
 func (s *pluginServer) Health(ctx context.Context, r *pb.HealthRequest) (*pb.HealthResponse, error) {
@@ -193,6 +273,7 @@ var (
 	_ Authenticator = (*Client)(nil)
 	_ Enroller      = (*Client)(nil)
 	_ PaymentMethod = (*Client)(nil)
+	_ StateHolder   = (*Client)(nil)
 )
 
 // NewClient returns a Client over conn.
@@ -225,6 +306,51 @@ func (c *Client) Configure(ctx context.Context, r *pb.ConfigureRequest) (*pb.Con
 // Health calls the plugin's Health.
 func (c *Client) Health(ctx context.Context, r *pb.HealthRequest) (*pb.HealthResponse, error) {
 	return wrap(c.plugin.Health(ctx, r))
+}
+
+// LoadState streams an instance's records to the plugin (see StateHolder).
+// An instance with no records is sent as one empty chunk, so the plugin
+// still learns that its state is empty.
+func (c *Client) LoadState(ctx context.Context, instanceID string, records []*pb.StateWrite) error {
+	stream, err := c.plugin.LoadState(ctx)
+	if err != nil {
+		return fromStatus(err)
+	}
+	chunks := StateChunks(records)
+	if len(chunks) == 0 {
+		chunks = [][]*pb.StateWrite{nil}
+	}
+	for _, ch := range chunks {
+		if err := stream.Send(&pb.LoadStateRequest{InstanceId: instanceID, Records: ch}); err != nil {
+			if errors.Is(err, io.EOF) {
+				break // the plugin answered early; CloseAndRecv has its error
+			}
+			return fromStatus(err)
+		}
+	}
+	if _, err := stream.CloseAndRecv(); err != nil {
+		return fromStatus(err)
+	}
+	return nil
+}
+
+// ExportState gathers the records the plugin exports for instanceID.
+func (c *Client) ExportState(ctx context.Context, instanceID, dataDir string) ([]*pb.StateWrite, error) {
+	stream, err := c.plugin.ExportState(ctx, &pb.ExportStateRequest{InstanceId: instanceID, DataDir: dataDir})
+	if err != nil {
+		return nil, fromStatus(err)
+	}
+	var out []*pb.StateWrite
+	for {
+		chunk, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fromStatus(err)
+		}
+		out = append(out, chunk.GetRecords()...)
+	}
 }
 
 // AuthenticateSeller calls step B.

@@ -20,7 +20,33 @@ const (
 	CapMutualAuth = "mutual_auth"
 	// CapReverse means the payment method can reverse operations.
 	CapReverse = "reverse"
+	// CapHostState means the plugin keeps its durable state in the host's
+	// database: it implements StateHolder, returns the records each answer
+	// changes as state_writes, and opens no state file of its own. The host
+	// commits those writes before it acts on the answer, in its own batched
+	// commits, so the plugin's answers cost no fsync of their own.
+	CapHostState = "host_state"
 )
+
+// StateHolder is implemented by a plugin that lists CapHostState. The
+// contract is in the .proto (LoadState, ExportState, StateWrite). In short:
+//   - the plugin applies a change to its working state before it answers,
+//     and returns the records that make the answer true in state_writes;
+//   - nothing it returned is durable until the host has committed it, and
+//     the host commits before it acts on the answer;
+//   - after a restart the host loads what it committed, so a change whose
+//     answer never reached the host is gone on both sides;
+//   - an error answer carries no writes and must change nothing.
+type StateHolder interface {
+	// LoadState replaces the working state of instanceID with records, in
+	// key order. It is called before the instance's first Configure in
+	// each process.
+	LoadState(ctx context.Context, instanceID string, records []*pb.StateWrite) error
+	// ExportState returns the records of the instance's state that an
+	// earlier version of the plugin kept in its own files under dataDir, or
+	// nil. See the .proto for when it is called.
+	ExportState(ctx context.Context, instanceID, dataDir string) ([]*pb.StateWrite, error)
+}
 
 // Plugin is what every plugin serves.
 type Plugin interface {

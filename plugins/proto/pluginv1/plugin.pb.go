@@ -1072,8 +1072,13 @@ type ConfigureResponse struct {
 	// this instance signs attestations, so the host and other parties can check
 	// them. The first one is current.
 	AttestationKeys []*PublicKey `protobuf:"bytes,2,rep,name=attestation_keys,json=attestationKeys,proto3" json:"attestation_keys,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// state_writes, from a "host_state" plugin, are the records this
+	// Configure adds or changes (for example opening balances). The host
+	// commits them before it counts the instance as configured; a Configure
+	// whose writes do not commit has failed.
+	StateWrites   []*StateWrite `protobuf:"bytes,3,rep,name=state_writes,json=stateWrites,proto3" json:"state_writes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConfigureResponse) Reset() {
@@ -1120,6 +1125,279 @@ func (x *ConfigureResponse) GetAttestationKeys() []*PublicKey {
 	return nil
 }
 
+func (x *ConfigureResponse) GetStateWrites() []*StateWrite {
+	if x != nil {
+		return x.StateWrites
+	}
+	return nil
+}
+
+// StateWrite is one record of a "host_state" plugin's durable state: the
+// host stores it under the plugin and instance, in its own database, in the
+// same fsynced commit as the step it belongs to. An empty value deletes the
+// key. Writes of different payments may commit in either order, so a
+// record must not depend on another payment's record (keep journal entries
+// keyed by payment, not running totals). Puts are idempotent: an answer may
+// repeat the writes of an earlier answer (a retry, a status query), which
+// makes an answer the host lost durable after all. Keys are 1 to 512 bytes,
+// values at most 64 KiB.
+type StateWrite struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// key of the record, unique within the instance.
+	Key []byte `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// value of the record; empty deletes key.
+	Value         []byte `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StateWrite) Reset() {
+	*x = StateWrite{}
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StateWrite) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StateWrite) ProtoMessage() {}
+
+func (x *StateWrite) ProtoReflect() protoreflect.Message {
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StateWrite.ProtoReflect.Descriptor instead.
+func (*StateWrite) Descriptor() ([]byte, []int) {
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *StateWrite) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *StateWrite) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+// LoadStateRequest is one chunk of an instance's records.
+type LoadStateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// instance_id is the institution the records belong to; every chunk of one
+	// stream names the same instance.
+	InstanceId string `protobuf:"bytes,1,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	// records are in key order across the whole stream.
+	Records       []*StateWrite `protobuf:"bytes,2,rep,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadStateRequest) Reset() {
+	*x = LoadStateRequest{}
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadStateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadStateRequest) ProtoMessage() {}
+
+func (x *LoadStateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadStateRequest.ProtoReflect.Descriptor instead.
+func (*LoadStateRequest) Descriptor() ([]byte, []int) {
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *LoadStateRequest) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+func (x *LoadStateRequest) GetRecords() []*StateWrite {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+// LoadStateResponse answers LoadState.
+type LoadStateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// records is how many records the plugin loaded.
+	Records       uint64 `protobuf:"varint,1,opt,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadStateResponse) Reset() {
+	*x = LoadStateResponse{}
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadStateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadStateResponse) ProtoMessage() {}
+
+func (x *LoadStateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadStateResponse.ProtoReflect.Descriptor instead.
+func (*LoadStateResponse) Descriptor() ([]byte, []int) {
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *LoadStateResponse) GetRecords() uint64 {
+	if x != nil {
+		return x.Records
+	}
+	return 0
+}
+
+// ExportStateRequest asks for the records of an instance's own files.
+type ExportStateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// instance_id is the institution.
+	InstanceId string `protobuf:"bytes,1,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	// data_dir is the instance's data directory, as in ConfigureRequest.
+	DataDir       string `protobuf:"bytes,2,opt,name=data_dir,json=dataDir,proto3" json:"data_dir,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportStateRequest) Reset() {
+	*x = ExportStateRequest{}
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportStateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportStateRequest) ProtoMessage() {}
+
+func (x *ExportStateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportStateRequest.ProtoReflect.Descriptor instead.
+func (*ExportStateRequest) Descriptor() ([]byte, []int) {
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ExportStateRequest) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+func (x *ExportStateRequest) GetDataDir() string {
+	if x != nil {
+		return x.DataDir
+	}
+	return ""
+}
+
+// ExportStateResponse is one chunk of exported records.
+type ExportStateResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// records to commit; their values are never empty.
+	Records       []*StateWrite `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportStateResponse) Reset() {
+	*x = ExportStateResponse{}
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportStateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportStateResponse) ProtoMessage() {}
+
+func (x *ExportStateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportStateResponse.ProtoReflect.Descriptor instead.
+func (*ExportStateResponse) Descriptor() ([]byte, []int) {
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ExportStateResponse) GetRecords() []*StateWrite {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
 // PublicKey is a named public key.
 type PublicKey struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1133,7 +1411,7 @@ type PublicKey struct {
 
 func (x *PublicKey) Reset() {
 	*x = PublicKey{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1145,7 +1423,7 @@ func (x *PublicKey) String() string {
 func (*PublicKey) ProtoMessage() {}
 
 func (x *PublicKey) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1158,7 +1436,7 @@ func (x *PublicKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublicKey.ProtoReflect.Descriptor instead.
 func (*PublicKey) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PublicKey) GetKeyId() string {
@@ -1186,7 +1464,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1198,7 +1476,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1211,7 +1489,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HealthRequest) GetInstanceId() string {
@@ -1234,7 +1512,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1246,7 +1524,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1259,7 +1537,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *HealthResponse) GetServing() bool {
@@ -1305,7 +1583,7 @@ type Order struct {
 
 func (x *Order) Reset() {
 	*x = Order{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1595,7 @@ func (x *Order) String() string {
 func (*Order) ProtoMessage() {}
 
 func (x *Order) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1330,7 +1608,7 @@ func (x *Order) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Order.ProtoReflect.Descriptor instead.
 func (*Order) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Order) GetPaymentId() string {
@@ -1414,7 +1692,7 @@ type Attestation struct {
 
 func (x *Attestation) Reset() {
 	*x = Attestation{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[13]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1426,7 +1704,7 @@ func (x *Attestation) String() string {
 func (*Attestation) ProtoMessage() {}
 
 func (x *Attestation) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[13]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1439,7 +1717,7 @@ func (x *Attestation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attestation.ProtoReflect.Descriptor instead.
 func (*Attestation) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Attestation) GetInstitutionId() string {
@@ -1492,7 +1770,7 @@ type AuthenticateSellerRequest struct {
 
 func (x *AuthenticateSellerRequest) Reset() {
 	*x = AuthenticateSellerRequest{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[14]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1504,7 +1782,7 @@ func (x *AuthenticateSellerRequest) String() string {
 func (*AuthenticateSellerRequest) ProtoMessage() {}
 
 func (x *AuthenticateSellerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[14]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1517,7 +1795,7 @@ func (x *AuthenticateSellerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateSellerRequest.ProtoReflect.Descriptor instead.
 func (*AuthenticateSellerRequest) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AuthenticateSellerRequest) GetInstanceId() string {
@@ -1571,14 +1849,18 @@ type AuthenticateSellerResponse struct {
 	// "unknown_key", "stale_signature", "unknown_merchant".
 	DeclineCode string `protobuf:"bytes,2,opt,name=decline_code,json=declineCode,proto3" json:"decline_code,omitempty"`
 	// attestation is the acquirer's signature over the digest (step "B").
-	Attestation   *Attestation `protobuf:"bytes,3,opt,name=attestation,proto3" json:"attestation,omitempty"`
+	Attestation *Attestation `protobuf:"bytes,3,opt,name=attestation,proto3" json:"attestation,omitempty"`
+	// state_writes, from a "host_state" plugin, are the records that make this
+	// answer true (for example the replay record of the seller's signature).
+	// The host commits them before it acts on the answer.
+	StateWrites   []*StateWrite `protobuf:"bytes,4,rep,name=state_writes,json=stateWrites,proto3" json:"state_writes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AuthenticateSellerResponse) Reset() {
 	*x = AuthenticateSellerResponse{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1590,7 +1872,7 @@ func (x *AuthenticateSellerResponse) String() string {
 func (*AuthenticateSellerResponse) ProtoMessage() {}
 
 func (x *AuthenticateSellerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1603,7 +1885,7 @@ func (x *AuthenticateSellerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateSellerResponse.ProtoReflect.Descriptor instead.
 func (*AuthenticateSellerResponse) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AuthenticateSellerResponse) GetVerdict() Verdict {
@@ -1623,6 +1905,13 @@ func (x *AuthenticateSellerResponse) GetDeclineCode() string {
 func (x *AuthenticateSellerResponse) GetAttestation() *Attestation {
 	if x != nil {
 		return x.Attestation
+	}
+	return nil
+}
+
+func (x *AuthenticateSellerResponse) GetStateWrites() []*StateWrite {
+	if x != nil {
+		return x.StateWrites
 	}
 	return nil
 }
@@ -1650,7 +1939,7 @@ type BeginMutualAuthRequest struct {
 
 func (x *BeginMutualAuthRequest) Reset() {
 	*x = BeginMutualAuthRequest{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1662,7 +1951,7 @@ func (x *BeginMutualAuthRequest) String() string {
 func (*BeginMutualAuthRequest) ProtoMessage() {}
 
 func (x *BeginMutualAuthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1675,7 +1964,7 @@ func (x *BeginMutualAuthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginMutualAuthRequest.ProtoReflect.Descriptor instead.
 func (*BeginMutualAuthRequest) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *BeginMutualAuthRequest) GetInstanceId() string {
@@ -1741,7 +2030,7 @@ type BeginMutualAuthResponse struct {
 
 func (x *BeginMutualAuthResponse) Reset() {
 	*x = BeginMutualAuthResponse{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1753,7 +2042,7 @@ func (x *BeginMutualAuthResponse) String() string {
 func (*BeginMutualAuthResponse) ProtoMessage() {}
 
 func (x *BeginMutualAuthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1766,7 +2055,7 @@ func (x *BeginMutualAuthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginMutualAuthResponse.ProtoReflect.Descriptor instead.
 func (*BeginMutualAuthResponse) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *BeginMutualAuthResponse) GetMechanism() string {
@@ -1816,7 +2105,7 @@ type FinishMutualAuthRequest struct {
 
 func (x *FinishMutualAuthRequest) Reset() {
 	*x = FinishMutualAuthRequest{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1828,7 +2117,7 @@ func (x *FinishMutualAuthRequest) String() string {
 func (*FinishMutualAuthRequest) ProtoMessage() {}
 
 func (x *FinishMutualAuthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[18]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1841,7 +2130,7 @@ func (x *FinishMutualAuthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishMutualAuthRequest.ProtoReflect.Descriptor instead.
 func (*FinishMutualAuthRequest) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *FinishMutualAuthRequest) GetInstanceId() string {
@@ -1895,7 +2184,7 @@ type FinishMutualAuthResponse struct {
 
 func (x *FinishMutualAuthResponse) Reset() {
 	*x = FinishMutualAuthResponse{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1907,7 +2196,7 @@ func (x *FinishMutualAuthResponse) String() string {
 func (*FinishMutualAuthResponse) ProtoMessage() {}
 
 func (x *FinishMutualAuthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[19]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1920,7 +2209,7 @@ func (x *FinishMutualAuthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishMutualAuthResponse.ProtoReflect.Descriptor instead.
 func (*FinishMutualAuthResponse) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{19}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *FinishMutualAuthResponse) GetVerdict() Verdict {
@@ -1959,7 +2248,7 @@ type BeginEnrollmentRequest struct {
 
 func (x *BeginEnrollmentRequest) Reset() {
 	*x = BeginEnrollmentRequest{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1971,7 +2260,7 @@ func (x *BeginEnrollmentRequest) String() string {
 func (*BeginEnrollmentRequest) ProtoMessage() {}
 
 func (x *BeginEnrollmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[20]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1984,7 +2273,7 @@ func (x *BeginEnrollmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginEnrollmentRequest.ProtoReflect.Descriptor instead.
 func (*BeginEnrollmentRequest) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{20}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *BeginEnrollmentRequest) GetInstanceId() string {
@@ -2021,7 +2310,7 @@ type BeginEnrollmentResponse struct {
 
 func (x *BeginEnrollmentResponse) Reset() {
 	*x = BeginEnrollmentResponse{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2033,7 +2322,7 @@ func (x *BeginEnrollmentResponse) String() string {
 func (*BeginEnrollmentResponse) ProtoMessage() {}
 
 func (x *BeginEnrollmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[21]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2046,7 +2335,7 @@ func (x *BeginEnrollmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginEnrollmentResponse.ProtoReflect.Descriptor instead.
 func (*BeginEnrollmentResponse) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{21}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *BeginEnrollmentResponse) GetMechanism() string {
@@ -2078,7 +2367,7 @@ type FinishEnrollmentRequest struct {
 
 func (x *FinishEnrollmentRequest) Reset() {
 	*x = FinishEnrollmentRequest{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2090,7 +2379,7 @@ func (x *FinishEnrollmentRequest) String() string {
 func (*FinishEnrollmentRequest) ProtoMessage() {}
 
 func (x *FinishEnrollmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[22]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2103,7 +2392,7 @@ func (x *FinishEnrollmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishEnrollmentRequest.ProtoReflect.Descriptor instead.
 func (*FinishEnrollmentRequest) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{22}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *FinishEnrollmentRequest) GetInstanceId() string {
@@ -2138,7 +2427,7 @@ type FinishEnrollmentResponse struct {
 
 func (x *FinishEnrollmentResponse) Reset() {
 	*x = FinishEnrollmentResponse{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2150,7 +2439,7 @@ func (x *FinishEnrollmentResponse) String() string {
 func (*FinishEnrollmentResponse) ProtoMessage() {}
 
 func (x *FinishEnrollmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[23]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2163,7 +2452,7 @@ func (x *FinishEnrollmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishEnrollmentResponse.ProtoReflect.Descriptor instead.
 func (*FinishEnrollmentResponse) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{23}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *FinishEnrollmentResponse) GetCredentialId() string {
@@ -2189,7 +2478,7 @@ type CardInstrument struct {
 
 func (x *CardInstrument) Reset() {
 	*x = CardInstrument{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2201,7 +2490,7 @@ func (x *CardInstrument) String() string {
 func (*CardInstrument) ProtoMessage() {}
 
 func (x *CardInstrument) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[24]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2214,7 +2503,7 @@ func (x *CardInstrument) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CardInstrument.ProtoReflect.Descriptor instead.
 func (*CardInstrument) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{24}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CardInstrument) GetPan() string {
@@ -2251,7 +2540,7 @@ type AccountInstrument struct {
 
 func (x *AccountInstrument) Reset() {
 	*x = AccountInstrument{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2263,7 +2552,7 @@ func (x *AccountInstrument) String() string {
 func (*AccountInstrument) ProtoMessage() {}
 
 func (x *AccountInstrument) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[25]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2276,7 +2565,7 @@ func (x *AccountInstrument) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountInstrument.ProtoReflect.Descriptor instead.
 func (*AccountInstrument) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{25}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AccountInstrument) GetBankCode() string {
@@ -2313,7 +2602,7 @@ type ResolveInstrumentRequest struct {
 
 func (x *ResolveInstrumentRequest) Reset() {
 	*x = ResolveInstrumentRequest{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2325,7 +2614,7 @@ func (x *ResolveInstrumentRequest) String() string {
 func (*ResolveInstrumentRequest) ProtoMessage() {}
 
 func (x *ResolveInstrumentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[26]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2338,7 +2627,7 @@ func (x *ResolveInstrumentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveInstrumentRequest.ProtoReflect.Descriptor instead.
 func (*ResolveInstrumentRequest) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{26}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ResolveInstrumentRequest) GetInstanceId() string {
@@ -2422,7 +2711,7 @@ type ResolveInstrumentResponse struct {
 
 func (x *ResolveInstrumentResponse) Reset() {
 	*x = ResolveInstrumentResponse{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2434,7 +2723,7 @@ func (x *ResolveInstrumentResponse) String() string {
 func (*ResolveInstrumentResponse) ProtoMessage() {}
 
 func (x *ResolveInstrumentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[27]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2447,7 +2736,7 @@ func (x *ResolveInstrumentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResolveInstrumentResponse.ProtoReflect.Descriptor instead.
 func (*ResolveInstrumentResponse) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{27}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ResolveInstrumentResponse) GetVerdict() Verdict {
@@ -2519,7 +2808,7 @@ type DebitRequest struct {
 
 func (x *DebitRequest) Reset() {
 	*x = DebitRequest{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2531,7 +2820,7 @@ func (x *DebitRequest) String() string {
 func (*DebitRequest) ProtoMessage() {}
 
 func (x *DebitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[28]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2544,7 +2833,7 @@ func (x *DebitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DebitRequest.ProtoReflect.Descriptor instead.
 func (*DebitRequest) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{28}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DebitRequest) GetInstanceId() string {
@@ -2603,7 +2892,7 @@ type CreditRequest struct {
 
 func (x *CreditRequest) Reset() {
 	*x = CreditRequest{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2615,7 +2904,7 @@ func (x *CreditRequest) String() string {
 func (*CreditRequest) ProtoMessage() {}
 
 func (x *CreditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[29]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2628,7 +2917,7 @@ func (x *CreditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreditRequest.ProtoReflect.Descriptor instead.
 func (*CreditRequest) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{29}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CreditRequest) GetInstanceId() string {
@@ -2691,7 +2980,7 @@ type ReverseRequest struct {
 
 func (x *ReverseRequest) Reset() {
 	*x = ReverseRequest{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2703,7 +2992,7 @@ func (x *ReverseRequest) String() string {
 func (*ReverseRequest) ProtoMessage() {}
 
 func (x *ReverseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[30]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2716,7 +3005,7 @@ func (x *ReverseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReverseRequest.ProtoReflect.Descriptor instead.
 func (*ReverseRequest) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{30}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ReverseRequest) GetInstanceId() string {
@@ -2762,7 +3051,7 @@ type OperationStatusRequest struct {
 
 func (x *OperationStatusRequest) Reset() {
 	*x = OperationStatusRequest{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2774,7 +3063,7 @@ func (x *OperationStatusRequest) String() string {
 func (*OperationStatusRequest) ProtoMessage() {}
 
 func (x *OperationStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[31]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2787,7 +3076,7 @@ func (x *OperationStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OperationStatusRequest.ProtoReflect.Descriptor instead.
 func (*OperationStatusRequest) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{31}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *OperationStatusRequest) GetInstanceId() string {
@@ -2827,14 +3116,19 @@ type MoneyResult struct {
 	Currency string `protobuf:"bytes,5,opt,name=currency,proto3" json:"currency,omitempty"`
 	// attestation is the institution's signature over the digest (step "D")
 	// when the operation is APPROVED, if the plugin signs.
-	Attestation   *Attestation `protobuf:"bytes,6,opt,name=attestation,proto3" json:"attestation,omitempty"`
+	Attestation *Attestation `protobuf:"bytes,6,opt,name=attestation,proto3" json:"attestation,omitempty"`
+	// state_writes, from a "host_state" plugin, are the records that make this
+	// answer true: the operation's record and its journal entries. The host
+	// commits them before it acts on the answer. A status query or a retry
+	// may repeat them.
+	StateWrites   []*StateWrite `protobuf:"bytes,7,rep,name=state_writes,json=stateWrites,proto3" json:"state_writes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MoneyResult) Reset() {
 	*x = MoneyResult{}
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2846,7 +3140,7 @@ func (x *MoneyResult) String() string {
 func (*MoneyResult) ProtoMessage() {}
 
 func (x *MoneyResult) ProtoReflect() protoreflect.Message {
-	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[32]
+	mi := &file_switchd_plugin_v1_plugin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2859,7 +3153,7 @@ func (x *MoneyResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoneyResult.ProtoReflect.Descriptor instead.
 func (*MoneyResult) Descriptor() ([]byte, []int) {
-	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{32}
+	return file_switchd_plugin_v1_plugin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *MoneyResult) GetState() OperationState {
@@ -2900,6 +3194,13 @@ func (x *MoneyResult) GetCurrency() string {
 func (x *MoneyResult) GetAttestation() *Attestation {
 	if x != nil {
 		return x.Attestation
+	}
+	return nil
+}
+
+func (x *MoneyResult) GetStateWrites() []*StateWrite {
+	if x != nil {
+		return x.StateWrites
 	}
 	return nil
 }
@@ -2957,10 +3258,27 @@ const file_switchd_plugin_v1_plugin_proto_rawDesc = "" +
 	"\bseverity\x18\x01 \x01(\x0e2\x1b.switchd.plugin.v1.SeverityR\bseverity\x12\x18\n" +
 	"\asummary\x18\x02 \x01(\tR\asummary\x12\x16\n" +
 	"\x06detail\x18\x03 \x01(\tR\x06detail\x12\x12\n" +
-	"\x04path\x18\x04 \x03(\tR\x04path\"\x9d\x01\n" +
+	"\x04path\x18\x04 \x03(\tR\x04path\"\xdf\x01\n" +
 	"\x11ConfigureResponse\x12?\n" +
 	"\vdiagnostics\x18\x01 \x03(\v2\x1d.switchd.plugin.v1.DiagnosticR\vdiagnostics\x12G\n" +
-	"\x10attestation_keys\x18\x02 \x03(\v2\x1c.switchd.plugin.v1.PublicKeyR\x0fattestationKeys\"<\n" +
+	"\x10attestation_keys\x18\x02 \x03(\v2\x1c.switchd.plugin.v1.PublicKeyR\x0fattestationKeys\x12@\n" +
+	"\fstate_writes\x18\x03 \x03(\v2\x1d.switchd.plugin.v1.StateWriteR\vstateWrites\"4\n" +
+	"\n" +
+	"StateWrite\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"l\n" +
+	"\x10LoadStateRequest\x12\x1f\n" +
+	"\vinstance_id\x18\x01 \x01(\tR\n" +
+	"instanceId\x127\n" +
+	"\arecords\x18\x02 \x03(\v2\x1d.switchd.plugin.v1.StateWriteR\arecords\"-\n" +
+	"\x11LoadStateResponse\x12\x18\n" +
+	"\arecords\x18\x01 \x01(\x04R\arecords\"P\n" +
+	"\x12ExportStateRequest\x12\x1f\n" +
+	"\vinstance_id\x18\x01 \x01(\tR\n" +
+	"instanceId\x12\x19\n" +
+	"\bdata_dir\x18\x02 \x01(\tR\adataDir\"N\n" +
+	"\x13ExportStateResponse\x127\n" +
+	"\arecords\x18\x01 \x03(\v2\x1d.switchd.plugin.v1.StateWriteR\arecords\"<\n" +
 	"\tPublicKey\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
 	"\aed25519\x18\x02 \x01(\fR\aed25519\"0\n" +
@@ -2995,11 +3313,12 @@ const file_switchd_plugin_v1_plugin_proto_rawDesc = "" +
 	"\forder_digest\x18\x03 \x01(\fR\vorderDigest\x12)\n" +
 	"\x10seller_signature\x18\x04 \x01(\fR\x0fsellerSignature\x12\"\n" +
 	"\rseller_key_id\x18\x05 \x01(\tR\vsellerKeyId\x12)\n" +
-	"\x11signed_at_unix_ms\x18\x06 \x01(\x03R\x0esignedAtUnixMs\"\xb7\x01\n" +
+	"\x11signed_at_unix_ms\x18\x06 \x01(\x03R\x0esignedAtUnixMs\"\xf9\x01\n" +
 	"\x1aAuthenticateSellerResponse\x124\n" +
 	"\averdict\x18\x01 \x01(\x0e2\x1a.switchd.plugin.v1.VerdictR\averdict\x12!\n" +
 	"\fdecline_code\x18\x02 \x01(\tR\vdeclineCode\x12@\n" +
-	"\vattestation\x18\x03 \x01(\v2\x1e.switchd.plugin.v1.AttestationR\vattestation\"\x9b\x02\n" +
+	"\vattestation\x18\x03 \x01(\v2\x1e.switchd.plugin.v1.AttestationR\vattestation\x12@\n" +
+	"\fstate_writes\x18\x04 \x03(\v2\x1d.switchd.plugin.v1.StateWriteR\vstateWrites\"\x9b\x02\n" +
 	"\x16BeginMutualAuthRequest\x12\x1f\n" +
 	"\vinstance_id\x18\x01 \x01(\tR\n" +
 	"instanceId\x12.\n" +
@@ -3095,14 +3414,15 @@ const file_switchd_plugin_v1_plugin_proto_rawDesc = "" +
 	"instanceId\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x02 \x01(\tR\tpaymentId\x12:\n" +
-	"\toperation\x18\x03 \x01(\x0e2\x1c.switchd.plugin.v1.OperationR\toperation\"\x88\x02\n" +
+	"\toperation\x18\x03 \x01(\x0e2\x1c.switchd.plugin.v1.OperationR\toperation\"\xca\x02\n" +
 	"\vMoneyResult\x127\n" +
 	"\x05state\x18\x01 \x01(\x0e2!.switchd.plugin.v1.OperationStateR\x05state\x12!\n" +
 	"\fdecline_code\x18\x02 \x01(\tR\vdeclineCode\x12\x1c\n" +
 	"\treference\x18\x03 \x01(\tR\treference\x12!\n" +
 	"\famount_minor\x18\x04 \x01(\x03R\vamountMinor\x12\x1a\n" +
 	"\bcurrency\x18\x05 \x01(\tR\bcurrency\x12@\n" +
-	"\vattestation\x18\x06 \x01(\v2\x1e.switchd.plugin.v1.AttestationR\vattestation*M\n" +
+	"\vattestation\x18\x06 \x01(\v2\x1e.switchd.plugin.v1.AttestationR\vattestation\x12@\n" +
+	"\fstate_writes\x18\a \x03(\v2\x1d.switchd.plugin.v1.StateWriteR\vstateWrites*M\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12KIND_AUTHENTICATOR\x10\x01\x12\x17\n" +
@@ -3135,11 +3455,13 @@ const file_switchd_plugin_v1_plugin_proto_rawDesc = "" +
 	"\tOperation\x12\x19\n" +
 	"\x15OPERATION_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fOPERATION_DEBIT\x10\x01\x12\x14\n" +
-	"\x10OPERATION_CREDIT\x10\x022\x81\x02\n" +
+	"\x10OPERATION_CREDIT\x10\x022\xbb\x03\n" +
 	"\x06Plugin\x12P\n" +
 	"\aGetInfo\x12!.switchd.plugin.v1.GetInfoRequest\x1a\".switchd.plugin.v1.GetInfoResponse\x12V\n" +
 	"\tConfigure\x12#.switchd.plugin.v1.ConfigureRequest\x1a$.switchd.plugin.v1.ConfigureResponse\x12M\n" +
-	"\x06Health\x12 .switchd.plugin.v1.HealthRequest\x1a!.switchd.plugin.v1.HealthResponse2\xb0\x04\n" +
+	"\x06Health\x12 .switchd.plugin.v1.HealthRequest\x1a!.switchd.plugin.v1.HealthResponse\x12X\n" +
+	"\tLoadState\x12#.switchd.plugin.v1.LoadStateRequest\x1a$.switchd.plugin.v1.LoadStateResponse(\x01\x12^\n" +
+	"\vExportState\x12%.switchd.plugin.v1.ExportStateRequest\x1a&.switchd.plugin.v1.ExportStateResponse0\x012\xb0\x04\n" +
 	"\rAuthenticator\x12q\n" +
 	"\x12AuthenticateSeller\x12,.switchd.plugin.v1.AuthenticateSellerRequest\x1a-.switchd.plugin.v1.AuthenticateSellerResponse\x12h\n" +
 	"\x0fBeginMutualAuth\x12).switchd.plugin.v1.BeginMutualAuthRequest\x1a*.switchd.plugin.v1.BeginMutualAuthResponse\x12k\n" +
@@ -3166,7 +3488,7 @@ func file_switchd_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_switchd_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_switchd_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_switchd_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_switchd_plugin_v1_plugin_proto_goTypes = []any{
 	(Kind)(0),                          // 0: switchd.plugin.v1.Kind
 	(Method)(0),                        // 1: switchd.plugin.v1.Method
@@ -3184,30 +3506,35 @@ var file_switchd_plugin_v1_plugin_proto_goTypes = []any{
 	(*InstitutionInfo)(nil),            // 13: switchd.plugin.v1.InstitutionInfo
 	(*Diagnostic)(nil),                 // 14: switchd.plugin.v1.Diagnostic
 	(*ConfigureResponse)(nil),          // 15: switchd.plugin.v1.ConfigureResponse
-	(*PublicKey)(nil),                  // 16: switchd.plugin.v1.PublicKey
-	(*HealthRequest)(nil),              // 17: switchd.plugin.v1.HealthRequest
-	(*HealthResponse)(nil),             // 18: switchd.plugin.v1.HealthResponse
-	(*Order)(nil),                      // 19: switchd.plugin.v1.Order
-	(*Attestation)(nil),                // 20: switchd.plugin.v1.Attestation
-	(*AuthenticateSellerRequest)(nil),  // 21: switchd.plugin.v1.AuthenticateSellerRequest
-	(*AuthenticateSellerResponse)(nil), // 22: switchd.plugin.v1.AuthenticateSellerResponse
-	(*BeginMutualAuthRequest)(nil),     // 23: switchd.plugin.v1.BeginMutualAuthRequest
-	(*BeginMutualAuthResponse)(nil),    // 24: switchd.plugin.v1.BeginMutualAuthResponse
-	(*FinishMutualAuthRequest)(nil),    // 25: switchd.plugin.v1.FinishMutualAuthRequest
-	(*FinishMutualAuthResponse)(nil),   // 26: switchd.plugin.v1.FinishMutualAuthResponse
-	(*BeginEnrollmentRequest)(nil),     // 27: switchd.plugin.v1.BeginEnrollmentRequest
-	(*BeginEnrollmentResponse)(nil),    // 28: switchd.plugin.v1.BeginEnrollmentResponse
-	(*FinishEnrollmentRequest)(nil),    // 29: switchd.plugin.v1.FinishEnrollmentRequest
-	(*FinishEnrollmentResponse)(nil),   // 30: switchd.plugin.v1.FinishEnrollmentResponse
-	(*CardInstrument)(nil),             // 31: switchd.plugin.v1.CardInstrument
-	(*AccountInstrument)(nil),          // 32: switchd.plugin.v1.AccountInstrument
-	(*ResolveInstrumentRequest)(nil),   // 33: switchd.plugin.v1.ResolveInstrumentRequest
-	(*ResolveInstrumentResponse)(nil),  // 34: switchd.plugin.v1.ResolveInstrumentResponse
-	(*DebitRequest)(nil),               // 35: switchd.plugin.v1.DebitRequest
-	(*CreditRequest)(nil),              // 36: switchd.plugin.v1.CreditRequest
-	(*ReverseRequest)(nil),             // 37: switchd.plugin.v1.ReverseRequest
-	(*OperationStatusRequest)(nil),     // 38: switchd.plugin.v1.OperationStatusRequest
-	(*MoneyResult)(nil),                // 39: switchd.plugin.v1.MoneyResult
+	(*StateWrite)(nil),                 // 16: switchd.plugin.v1.StateWrite
+	(*LoadStateRequest)(nil),           // 17: switchd.plugin.v1.LoadStateRequest
+	(*LoadStateResponse)(nil),          // 18: switchd.plugin.v1.LoadStateResponse
+	(*ExportStateRequest)(nil),         // 19: switchd.plugin.v1.ExportStateRequest
+	(*ExportStateResponse)(nil),        // 20: switchd.plugin.v1.ExportStateResponse
+	(*PublicKey)(nil),                  // 21: switchd.plugin.v1.PublicKey
+	(*HealthRequest)(nil),              // 22: switchd.plugin.v1.HealthRequest
+	(*HealthResponse)(nil),             // 23: switchd.plugin.v1.HealthResponse
+	(*Order)(nil),                      // 24: switchd.plugin.v1.Order
+	(*Attestation)(nil),                // 25: switchd.plugin.v1.Attestation
+	(*AuthenticateSellerRequest)(nil),  // 26: switchd.plugin.v1.AuthenticateSellerRequest
+	(*AuthenticateSellerResponse)(nil), // 27: switchd.plugin.v1.AuthenticateSellerResponse
+	(*BeginMutualAuthRequest)(nil),     // 28: switchd.plugin.v1.BeginMutualAuthRequest
+	(*BeginMutualAuthResponse)(nil),    // 29: switchd.plugin.v1.BeginMutualAuthResponse
+	(*FinishMutualAuthRequest)(nil),    // 30: switchd.plugin.v1.FinishMutualAuthRequest
+	(*FinishMutualAuthResponse)(nil),   // 31: switchd.plugin.v1.FinishMutualAuthResponse
+	(*BeginEnrollmentRequest)(nil),     // 32: switchd.plugin.v1.BeginEnrollmentRequest
+	(*BeginEnrollmentResponse)(nil),    // 33: switchd.plugin.v1.BeginEnrollmentResponse
+	(*FinishEnrollmentRequest)(nil),    // 34: switchd.plugin.v1.FinishEnrollmentRequest
+	(*FinishEnrollmentResponse)(nil),   // 35: switchd.plugin.v1.FinishEnrollmentResponse
+	(*CardInstrument)(nil),             // 36: switchd.plugin.v1.CardInstrument
+	(*AccountInstrument)(nil),          // 37: switchd.plugin.v1.AccountInstrument
+	(*ResolveInstrumentRequest)(nil),   // 38: switchd.plugin.v1.ResolveInstrumentRequest
+	(*ResolveInstrumentResponse)(nil),  // 39: switchd.plugin.v1.ResolveInstrumentResponse
+	(*DebitRequest)(nil),               // 40: switchd.plugin.v1.DebitRequest
+	(*CreditRequest)(nil),              // 41: switchd.plugin.v1.CreditRequest
+	(*ReverseRequest)(nil),             // 42: switchd.plugin.v1.ReverseRequest
+	(*OperationStatusRequest)(nil),     // 43: switchd.plugin.v1.OperationStatusRequest
+	(*MoneyResult)(nil),                // 44: switchd.plugin.v1.MoneyResult
 }
 var file_switchd_plugin_v1_plugin_proto_depIdxs = []int32{
 	0,  // 0: switchd.plugin.v1.GetInfoResponse.kinds:type_name -> switchd.plugin.v1.Kind
@@ -3222,59 +3549,68 @@ var file_switchd_plugin_v1_plugin_proto_depIdxs = []int32{
 	13, // 9: switchd.plugin.v1.ConfigureRequest.institution:type_name -> switchd.plugin.v1.InstitutionInfo
 	4,  // 10: switchd.plugin.v1.Diagnostic.severity:type_name -> switchd.plugin.v1.Severity
 	14, // 11: switchd.plugin.v1.ConfigureResponse.diagnostics:type_name -> switchd.plugin.v1.Diagnostic
-	16, // 12: switchd.plugin.v1.ConfigureResponse.attestation_keys:type_name -> switchd.plugin.v1.PublicKey
-	1,  // 13: switchd.plugin.v1.Order.method:type_name -> switchd.plugin.v1.Method
-	19, // 14: switchd.plugin.v1.AuthenticateSellerRequest.order:type_name -> switchd.plugin.v1.Order
-	2,  // 15: switchd.plugin.v1.AuthenticateSellerResponse.verdict:type_name -> switchd.plugin.v1.Verdict
-	20, // 16: switchd.plugin.v1.AuthenticateSellerResponse.attestation:type_name -> switchd.plugin.v1.Attestation
-	19, // 17: switchd.plugin.v1.BeginMutualAuthRequest.order:type_name -> switchd.plugin.v1.Order
-	20, // 18: switchd.plugin.v1.BeginMutualAuthRequest.acquirer_attestation:type_name -> switchd.plugin.v1.Attestation
-	2,  // 19: switchd.plugin.v1.BeginMutualAuthResponse.verdict:type_name -> switchd.plugin.v1.Verdict
-	19, // 20: switchd.plugin.v1.FinishMutualAuthRequest.order:type_name -> switchd.plugin.v1.Order
-	2,  // 21: switchd.plugin.v1.FinishMutualAuthResponse.verdict:type_name -> switchd.plugin.v1.Verdict
-	20, // 22: switchd.plugin.v1.FinishMutualAuthResponse.attestation:type_name -> switchd.plugin.v1.Attestation
-	31, // 23: switchd.plugin.v1.ResolveInstrumentRequest.card:type_name -> switchd.plugin.v1.CardInstrument
-	32, // 24: switchd.plugin.v1.ResolveInstrumentRequest.account:type_name -> switchd.plugin.v1.AccountInstrument
-	2,  // 25: switchd.plugin.v1.ResolveInstrumentResponse.verdict:type_name -> switchd.plugin.v1.Verdict
-	19, // 26: switchd.plugin.v1.DebitRequest.order:type_name -> switchd.plugin.v1.Order
-	20, // 27: switchd.plugin.v1.DebitRequest.issuer_attestation:type_name -> switchd.plugin.v1.Attestation
-	19, // 28: switchd.plugin.v1.CreditRequest.order:type_name -> switchd.plugin.v1.Order
-	20, // 29: switchd.plugin.v1.CreditRequest.issuer_attestation:type_name -> switchd.plugin.v1.Attestation
-	6,  // 30: switchd.plugin.v1.ReverseRequest.operation:type_name -> switchd.plugin.v1.Operation
-	6,  // 31: switchd.plugin.v1.OperationStatusRequest.operation:type_name -> switchd.plugin.v1.Operation
-	5,  // 32: switchd.plugin.v1.MoneyResult.state:type_name -> switchd.plugin.v1.OperationState
-	20, // 33: switchd.plugin.v1.MoneyResult.attestation:type_name -> switchd.plugin.v1.Attestation
-	7,  // 34: switchd.plugin.v1.Plugin.GetInfo:input_type -> switchd.plugin.v1.GetInfoRequest
-	12, // 35: switchd.plugin.v1.Plugin.Configure:input_type -> switchd.plugin.v1.ConfigureRequest
-	17, // 36: switchd.plugin.v1.Plugin.Health:input_type -> switchd.plugin.v1.HealthRequest
-	21, // 37: switchd.plugin.v1.Authenticator.AuthenticateSeller:input_type -> switchd.plugin.v1.AuthenticateSellerRequest
-	23, // 38: switchd.plugin.v1.Authenticator.BeginMutualAuth:input_type -> switchd.plugin.v1.BeginMutualAuthRequest
-	25, // 39: switchd.plugin.v1.Authenticator.FinishMutualAuth:input_type -> switchd.plugin.v1.FinishMutualAuthRequest
-	27, // 40: switchd.plugin.v1.Authenticator.BeginEnrollment:input_type -> switchd.plugin.v1.BeginEnrollmentRequest
-	29, // 41: switchd.plugin.v1.Authenticator.FinishEnrollment:input_type -> switchd.plugin.v1.FinishEnrollmentRequest
-	33, // 42: switchd.plugin.v1.PaymentMethod.ResolveInstrument:input_type -> switchd.plugin.v1.ResolveInstrumentRequest
-	35, // 43: switchd.plugin.v1.PaymentMethod.Debit:input_type -> switchd.plugin.v1.DebitRequest
-	36, // 44: switchd.plugin.v1.PaymentMethod.Credit:input_type -> switchd.plugin.v1.CreditRequest
-	37, // 45: switchd.plugin.v1.PaymentMethod.Reverse:input_type -> switchd.plugin.v1.ReverseRequest
-	38, // 46: switchd.plugin.v1.PaymentMethod.GetOperationStatus:input_type -> switchd.plugin.v1.OperationStatusRequest
-	8,  // 47: switchd.plugin.v1.Plugin.GetInfo:output_type -> switchd.plugin.v1.GetInfoResponse
-	15, // 48: switchd.plugin.v1.Plugin.Configure:output_type -> switchd.plugin.v1.ConfigureResponse
-	18, // 49: switchd.plugin.v1.Plugin.Health:output_type -> switchd.plugin.v1.HealthResponse
-	22, // 50: switchd.plugin.v1.Authenticator.AuthenticateSeller:output_type -> switchd.plugin.v1.AuthenticateSellerResponse
-	24, // 51: switchd.plugin.v1.Authenticator.BeginMutualAuth:output_type -> switchd.plugin.v1.BeginMutualAuthResponse
-	26, // 52: switchd.plugin.v1.Authenticator.FinishMutualAuth:output_type -> switchd.plugin.v1.FinishMutualAuthResponse
-	28, // 53: switchd.plugin.v1.Authenticator.BeginEnrollment:output_type -> switchd.plugin.v1.BeginEnrollmentResponse
-	30, // 54: switchd.plugin.v1.Authenticator.FinishEnrollment:output_type -> switchd.plugin.v1.FinishEnrollmentResponse
-	34, // 55: switchd.plugin.v1.PaymentMethod.ResolveInstrument:output_type -> switchd.plugin.v1.ResolveInstrumentResponse
-	39, // 56: switchd.plugin.v1.PaymentMethod.Debit:output_type -> switchd.plugin.v1.MoneyResult
-	39, // 57: switchd.plugin.v1.PaymentMethod.Credit:output_type -> switchd.plugin.v1.MoneyResult
-	39, // 58: switchd.plugin.v1.PaymentMethod.Reverse:output_type -> switchd.plugin.v1.MoneyResult
-	39, // 59: switchd.plugin.v1.PaymentMethod.GetOperationStatus:output_type -> switchd.plugin.v1.MoneyResult
-	47, // [47:60] is the sub-list for method output_type
-	34, // [34:47] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	21, // 12: switchd.plugin.v1.ConfigureResponse.attestation_keys:type_name -> switchd.plugin.v1.PublicKey
+	16, // 13: switchd.plugin.v1.ConfigureResponse.state_writes:type_name -> switchd.plugin.v1.StateWrite
+	16, // 14: switchd.plugin.v1.LoadStateRequest.records:type_name -> switchd.plugin.v1.StateWrite
+	16, // 15: switchd.plugin.v1.ExportStateResponse.records:type_name -> switchd.plugin.v1.StateWrite
+	1,  // 16: switchd.plugin.v1.Order.method:type_name -> switchd.plugin.v1.Method
+	24, // 17: switchd.plugin.v1.AuthenticateSellerRequest.order:type_name -> switchd.plugin.v1.Order
+	2,  // 18: switchd.plugin.v1.AuthenticateSellerResponse.verdict:type_name -> switchd.plugin.v1.Verdict
+	25, // 19: switchd.plugin.v1.AuthenticateSellerResponse.attestation:type_name -> switchd.plugin.v1.Attestation
+	16, // 20: switchd.plugin.v1.AuthenticateSellerResponse.state_writes:type_name -> switchd.plugin.v1.StateWrite
+	24, // 21: switchd.plugin.v1.BeginMutualAuthRequest.order:type_name -> switchd.plugin.v1.Order
+	25, // 22: switchd.plugin.v1.BeginMutualAuthRequest.acquirer_attestation:type_name -> switchd.plugin.v1.Attestation
+	2,  // 23: switchd.plugin.v1.BeginMutualAuthResponse.verdict:type_name -> switchd.plugin.v1.Verdict
+	24, // 24: switchd.plugin.v1.FinishMutualAuthRequest.order:type_name -> switchd.plugin.v1.Order
+	2,  // 25: switchd.plugin.v1.FinishMutualAuthResponse.verdict:type_name -> switchd.plugin.v1.Verdict
+	25, // 26: switchd.plugin.v1.FinishMutualAuthResponse.attestation:type_name -> switchd.plugin.v1.Attestation
+	36, // 27: switchd.plugin.v1.ResolveInstrumentRequest.card:type_name -> switchd.plugin.v1.CardInstrument
+	37, // 28: switchd.plugin.v1.ResolveInstrumentRequest.account:type_name -> switchd.plugin.v1.AccountInstrument
+	2,  // 29: switchd.plugin.v1.ResolveInstrumentResponse.verdict:type_name -> switchd.plugin.v1.Verdict
+	24, // 30: switchd.plugin.v1.DebitRequest.order:type_name -> switchd.plugin.v1.Order
+	25, // 31: switchd.plugin.v1.DebitRequest.issuer_attestation:type_name -> switchd.plugin.v1.Attestation
+	24, // 32: switchd.plugin.v1.CreditRequest.order:type_name -> switchd.plugin.v1.Order
+	25, // 33: switchd.plugin.v1.CreditRequest.issuer_attestation:type_name -> switchd.plugin.v1.Attestation
+	6,  // 34: switchd.plugin.v1.ReverseRequest.operation:type_name -> switchd.plugin.v1.Operation
+	6,  // 35: switchd.plugin.v1.OperationStatusRequest.operation:type_name -> switchd.plugin.v1.Operation
+	5,  // 36: switchd.plugin.v1.MoneyResult.state:type_name -> switchd.plugin.v1.OperationState
+	25, // 37: switchd.plugin.v1.MoneyResult.attestation:type_name -> switchd.plugin.v1.Attestation
+	16, // 38: switchd.plugin.v1.MoneyResult.state_writes:type_name -> switchd.plugin.v1.StateWrite
+	7,  // 39: switchd.plugin.v1.Plugin.GetInfo:input_type -> switchd.plugin.v1.GetInfoRequest
+	12, // 40: switchd.plugin.v1.Plugin.Configure:input_type -> switchd.plugin.v1.ConfigureRequest
+	22, // 41: switchd.plugin.v1.Plugin.Health:input_type -> switchd.plugin.v1.HealthRequest
+	17, // 42: switchd.plugin.v1.Plugin.LoadState:input_type -> switchd.plugin.v1.LoadStateRequest
+	19, // 43: switchd.plugin.v1.Plugin.ExportState:input_type -> switchd.plugin.v1.ExportStateRequest
+	26, // 44: switchd.plugin.v1.Authenticator.AuthenticateSeller:input_type -> switchd.plugin.v1.AuthenticateSellerRequest
+	28, // 45: switchd.plugin.v1.Authenticator.BeginMutualAuth:input_type -> switchd.plugin.v1.BeginMutualAuthRequest
+	30, // 46: switchd.plugin.v1.Authenticator.FinishMutualAuth:input_type -> switchd.plugin.v1.FinishMutualAuthRequest
+	32, // 47: switchd.plugin.v1.Authenticator.BeginEnrollment:input_type -> switchd.plugin.v1.BeginEnrollmentRequest
+	34, // 48: switchd.plugin.v1.Authenticator.FinishEnrollment:input_type -> switchd.plugin.v1.FinishEnrollmentRequest
+	38, // 49: switchd.plugin.v1.PaymentMethod.ResolveInstrument:input_type -> switchd.plugin.v1.ResolveInstrumentRequest
+	40, // 50: switchd.plugin.v1.PaymentMethod.Debit:input_type -> switchd.plugin.v1.DebitRequest
+	41, // 51: switchd.plugin.v1.PaymentMethod.Credit:input_type -> switchd.plugin.v1.CreditRequest
+	42, // 52: switchd.plugin.v1.PaymentMethod.Reverse:input_type -> switchd.plugin.v1.ReverseRequest
+	43, // 53: switchd.plugin.v1.PaymentMethod.GetOperationStatus:input_type -> switchd.plugin.v1.OperationStatusRequest
+	8,  // 54: switchd.plugin.v1.Plugin.GetInfo:output_type -> switchd.plugin.v1.GetInfoResponse
+	15, // 55: switchd.plugin.v1.Plugin.Configure:output_type -> switchd.plugin.v1.ConfigureResponse
+	23, // 56: switchd.plugin.v1.Plugin.Health:output_type -> switchd.plugin.v1.HealthResponse
+	18, // 57: switchd.plugin.v1.Plugin.LoadState:output_type -> switchd.plugin.v1.LoadStateResponse
+	20, // 58: switchd.plugin.v1.Plugin.ExportState:output_type -> switchd.plugin.v1.ExportStateResponse
+	27, // 59: switchd.plugin.v1.Authenticator.AuthenticateSeller:output_type -> switchd.plugin.v1.AuthenticateSellerResponse
+	29, // 60: switchd.plugin.v1.Authenticator.BeginMutualAuth:output_type -> switchd.plugin.v1.BeginMutualAuthResponse
+	31, // 61: switchd.plugin.v1.Authenticator.FinishMutualAuth:output_type -> switchd.plugin.v1.FinishMutualAuthResponse
+	33, // 62: switchd.plugin.v1.Authenticator.BeginEnrollment:output_type -> switchd.plugin.v1.BeginEnrollmentResponse
+	35, // 63: switchd.plugin.v1.Authenticator.FinishEnrollment:output_type -> switchd.plugin.v1.FinishEnrollmentResponse
+	39, // 64: switchd.plugin.v1.PaymentMethod.ResolveInstrument:output_type -> switchd.plugin.v1.ResolveInstrumentResponse
+	44, // 65: switchd.plugin.v1.PaymentMethod.Debit:output_type -> switchd.plugin.v1.MoneyResult
+	44, // 66: switchd.plugin.v1.PaymentMethod.Credit:output_type -> switchd.plugin.v1.MoneyResult
+	44, // 67: switchd.plugin.v1.PaymentMethod.Reverse:output_type -> switchd.plugin.v1.MoneyResult
+	44, // 68: switchd.plugin.v1.PaymentMethod.GetOperationStatus:output_type -> switchd.plugin.v1.MoneyResult
+	54, // [54:69] is the sub-list for method output_type
+	39, // [39:54] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_switchd_plugin_v1_plugin_proto_init() }
@@ -3282,7 +3618,7 @@ func file_switchd_plugin_v1_plugin_proto_init() {
 	if File_switchd_plugin_v1_plugin_proto != nil {
 		return
 	}
-	file_switchd_plugin_v1_plugin_proto_msgTypes[26].OneofWrappers = []any{
+	file_switchd_plugin_v1_plugin_proto_msgTypes[31].OneofWrappers = []any{
 		(*ResolveInstrumentRequest_Card)(nil),
 		(*ResolveInstrumentRequest_Account)(nil),
 	}
@@ -3292,7 +3628,7 @@ func file_switchd_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchd_plugin_v1_plugin_proto_rawDesc), len(file_switchd_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   33,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -54,9 +54,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Plugin_GetInfo_FullMethodName   = "/switchd.plugin.v1.Plugin/GetInfo"
-	Plugin_Configure_FullMethodName = "/switchd.plugin.v1.Plugin/Configure"
-	Plugin_Health_FullMethodName    = "/switchd.plugin.v1.Plugin/Health"
+	Plugin_GetInfo_FullMethodName     = "/switchd.plugin.v1.Plugin/GetInfo"
+	Plugin_Configure_FullMethodName   = "/switchd.plugin.v1.Plugin/Configure"
+	Plugin_Health_FullMethodName      = "/switchd.plugin.v1.Plugin/Health"
+	Plugin_LoadState_FullMethodName   = "/switchd.plugin.v1.Plugin/LoadState"
+	Plugin_ExportState_FullMethodName = "/switchd.plugin.v1.Plugin/ExportState"
 )
 
 // PluginClient is the client API for Plugin service.
@@ -76,6 +78,22 @@ type PluginClient interface {
 	Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ConfigureResponse, error)
 	// Health reports whether the plugin can serve. It has its own short deadline.
 	Health(ctx context.Context, in *HealthRequest, opts ...grpc.CallOption) (*HealthResponse, error)
+	// LoadState is for a plugin that lists the "host_state" capability: the
+	// host keeps that plugin's durable state in its own database and commits
+	// it with the payment steps (see StateWrite). Before the host sends an
+	// instance's Configure to a process for the first time (at launch, and
+	// after every restart) it streams the instance's records, in key order,
+	// as they were committed. The plugin replaces that instance's working
+	// state with them. A plugin without the capability answers UNIMPLEMENTED.
+	LoadState(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[LoadStateRequest, LoadStateResponse], error)
+	// ExportState is for a "host_state" plugin that kept an instance's state
+	// in its own files before it listed the capability. The host calls it
+	// when it holds no record of the instance yet, before LoadState, and
+	// commits every record streamed in one transaction. The plugin streams
+	// the records of its old files (none when it has none) and may then
+	// rename them; it must keep answering with the same records until the
+	// host holds some, since the host may stop before its commit.
+	ExportState(ctx context.Context, in *ExportStateRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportStateResponse], error)
 }
 
 type pluginClient struct {
@@ -116,6 +134,38 @@ func (c *pluginClient) Health(ctx context.Context, in *HealthRequest, opts ...gr
 	return out, nil
 }
 
+func (c *pluginClient) LoadState(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[LoadStateRequest, LoadStateResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Plugin_ServiceDesc.Streams[0], Plugin_LoadState_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[LoadStateRequest, LoadStateResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Plugin_LoadStateClient = grpc.ClientStreamingClient[LoadStateRequest, LoadStateResponse]
+
+func (c *pluginClient) ExportState(ctx context.Context, in *ExportStateRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportStateResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Plugin_ServiceDesc.Streams[1], Plugin_ExportState_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExportStateRequest, ExportStateResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Plugin_ExportStateClient = grpc.ServerStreamingClient[ExportStateResponse]
+
 // PluginServer is the server API for Plugin service.
 // All implementations must embed UnimplementedPluginServer
 // for forward compatibility.
@@ -133,6 +183,22 @@ type PluginServer interface {
 	Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error)
 	// Health reports whether the plugin can serve. It has its own short deadline.
 	Health(context.Context, *HealthRequest) (*HealthResponse, error)
+	// LoadState is for a plugin that lists the "host_state" capability: the
+	// host keeps that plugin's durable state in its own database and commits
+	// it with the payment steps (see StateWrite). Before the host sends an
+	// instance's Configure to a process for the first time (at launch, and
+	// after every restart) it streams the instance's records, in key order,
+	// as they were committed. The plugin replaces that instance's working
+	// state with them. A plugin without the capability answers UNIMPLEMENTED.
+	LoadState(grpc.ClientStreamingServer[LoadStateRequest, LoadStateResponse]) error
+	// ExportState is for a "host_state" plugin that kept an instance's state
+	// in its own files before it listed the capability. The host calls it
+	// when it holds no record of the instance yet, before LoadState, and
+	// commits every record streamed in one transaction. The plugin streams
+	// the records of its old files (none when it has none) and may then
+	// rename them; it must keep answering with the same records until the
+	// host holds some, since the host may stop before its commit.
+	ExportState(*ExportStateRequest, grpc.ServerStreamingServer[ExportStateResponse]) error
 	mustEmbedUnimplementedPluginServer()
 }
 
@@ -151,6 +217,12 @@ func (UnimplementedPluginServer) Configure(context.Context, *ConfigureRequest) (
 }
 func (UnimplementedPluginServer) Health(context.Context, *HealthRequest) (*HealthResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Health not implemented")
+}
+func (UnimplementedPluginServer) LoadState(grpc.ClientStreamingServer[LoadStateRequest, LoadStateResponse]) error {
+	return status.Error(codes.Unimplemented, "method LoadState not implemented")
+}
+func (UnimplementedPluginServer) ExportState(*ExportStateRequest, grpc.ServerStreamingServer[ExportStateResponse]) error {
+	return status.Error(codes.Unimplemented, "method ExportState not implemented")
 }
 func (UnimplementedPluginServer) mustEmbedUnimplementedPluginServer() {}
 func (UnimplementedPluginServer) testEmbeddedByValue()                {}
@@ -227,6 +299,24 @@ func _Plugin_Health_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Plugin_LoadState_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(PluginServer).LoadState(&grpc.GenericServerStream[LoadStateRequest, LoadStateResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Plugin_LoadStateServer = grpc.ClientStreamingServer[LoadStateRequest, LoadStateResponse]
+
+func _Plugin_ExportState_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExportStateRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(PluginServer).ExportState(m, &grpc.GenericServerStream[ExportStateRequest, ExportStateResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Plugin_ExportStateServer = grpc.ServerStreamingServer[ExportStateResponse]
+
 // Plugin_ServiceDesc is the grpc.ServiceDesc for Plugin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -247,7 +337,18 @@ var Plugin_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Plugin_Health_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "LoadState",
+			Handler:       _Plugin_LoadState_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "ExportState",
+			Handler:       _Plugin_ExportState_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "switchd/plugin/v1/plugin.proto",
 }
 
