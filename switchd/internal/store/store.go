@@ -64,7 +64,24 @@ type Tx interface {
 	DueOutboxRefs(now time.Time, limit int) ([]OutboxRef, error)
 	// OutboxFor lists a payment's outbox messages.
 	OutboxFor(paymentID string) ([]*OutboxMessage, error)
+
+	// PutPluginState sets key to value in the state of one instance of a
+	// plugin that keeps its durable state in the switch's database
+	// (sdk.CapHostState); an empty value deletes key. Keys are 1 to
+	// MaxStateKey bytes, values at most MaxStateValue.
+	PutPluginState(plugin, instance string, key, value []byte) error
+	// PluginState calls fn for each record of the instance's state, in key
+	// order. key and value are valid only during fn.
+	PluginState(plugin, instance string, fn func(key, value []byte) error) error
+	// HasPluginState reports whether the instance's state holds a record.
+	HasPluginState(plugin, instance string) (bool, error)
 }
+
+// Bounds of one plugin state record (see Tx.PutPluginState).
+const (
+	MaxStateKey   = 512
+	MaxStateValue = 64 << 10
+)
 
 // Payment is the stored form of a payment. It never holds a full card
 // number or CVV: only BIN, last four and the issuer plugin's token.

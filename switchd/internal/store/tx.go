@@ -26,8 +26,9 @@ var (
 	bOutbox     = []byte("outbox")            // id -> OutboxMessage
 	bOutboxDue  = []byte("outbox_due")        // tkey(next attempt) id -> kind, pending only
 	bOutboxPay  = []byte("outbox_payment")    // lp(payment) tkey(created) id -> nil
+	bPlugState  = []byte("plugin_state")      // lp(plugin) lp(instance) -> sub-bucket: key -> value
 
-	allBuckets = [][]byte{bPayments, bByMerchant, bByToken, bActive, bEvents, bIdem, bIdemByTime, bOutbox, bOutboxDue, bOutboxPay}
+	allBuckets = [][]byte{bPayments, bByMerchant, bByToken, bActive, bEvents, bIdem, bIdemByTime, bOutbox, bOutboxDue, bOutboxPay, bPlugState}
 )
 
 // finalStates are the payment states that leave the active index (they
