@@ -53,6 +53,21 @@
 //     and for an InProcess target the plugin's handler must return too (a
 //     binary's handlers are not observable).
 //
+//   - state_writes: no answer carried writes without the host_state
+//     capability; every write is well-formed (key 1 to 512 bytes, value at
+//     most 64 KiB); a refused Configure (error diagnostics) or an error
+//     answer carries none (rule 3).
+//
+// # Plugins that keep their state in the host
+//
+// When GetInfo lists sdk.CapHostState the kit acts as the host does: it
+// keeps a committed state per instance (an in-memory map standing in for
+// the switch's database), calls ExportState (while it holds no record of
+// the instance) and then LoadState before the instance's first Configure
+// in each process, and commits the state_writes of every answer
+// (ConfigureResponse, MoneyResult, AuthenticateSellerResponse) before it
+// uses the answer. Every check above then runs on the plugin in that mode.
+//
 // Every call the kit makes has a deadline; wall-clock time is only checked
 // against a generous bound of seconds.
 package plugintest

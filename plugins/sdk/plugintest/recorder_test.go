@@ -43,6 +43,12 @@ func (r *recorder) Logf(format string, args ...any) {
 	*r.log = append(*r.log, r.name+": (log) "+fmt.Sprintf(format, args...))
 }
 
+// Skipf logs and ends the check without failing it.
+func (r *recorder) Skipf(format string, args ...any) {
+	r.Logf("(skip) "+format, args...)
+	runtime.Goexit()
+}
+
 func (r *recorder) Failed() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,7 +89,8 @@ const callTimeout = 30 * time.Second
 // env is one run of the kit against one started plugin.
 type env struct {
 	s        Suite
-	c        *sdk.Client
+	top      tb // the run's t, which owns the plugin processes
+	c        *host
 	conn     *conn
 	info     *pb.GetInfoResponse
 	inst     string
@@ -121,7 +123,7 @@ func run(t tb, s Suite) {
 	if err != nil {
 		t.Fatalf("start %v: %v", s.Target, err)
 	}
-	e := &env{s: s, c: cn.client, conn: cn, inst: s.Institution.GetId(), dataDir: map[pb.Kind]string{}, hasKind: map[pb.Kind]bool{}}
+	e := &env{s: s, top: t, c: newHost(cn.client, false), conn: cn, inst: s.Institution.GetId(), dataDir: map[pb.Kind]string{}, hasKind: map[pb.Kind]bool{}}
 	rb := make([]byte, 4)
 	_, _ = rand.Read(rb)
 	e.runID = hex.EncodeToString(rb)
@@ -135,6 +137,7 @@ func run(t tb, s Suite) {
 	for _, k := range e.info.GetKinds() {
 		e.hasKind[k] = true
 	}
+	e.c.on = slices.Contains(e.info.GetCapabilities(), sdk.CapHostState)
 	e.method = e.s.Order.GetMethod()
 	if e.method == pb.Method_METHOD_UNSPECIFIED && len(e.info.GetMethods()) > 0 {
 		e.method = e.info.GetMethods()[0]
@@ -165,6 +168,10 @@ func run(t tb, s Suite) {
 		t.Run("authenticator", e.checkAuthenticator)
 	}
 	t.Run("deadline", e.checkDeadline)
+	if e.c.on {
+		t.Run("host_state", e.checkHostState)
+	}
+	t.Run("state_writes", e.checkStateWrites)
 }
 
 func (e *env) configure(inst string, k pb.Kind, cfg []byte, dir string) (*pb.ConfigureResponse, error) {

@@ -10,6 +10,7 @@ type tb interface {
 	Errorf(format string, args ...any)
 	Fatalf(format string, args ...any)
 	Logf(format string, args ...any)
+	Skipf(format string, args ...any)
 	Failed() bool
 	Cleanup(func())
 	TempDir() string

@@ -25,8 +25,9 @@ import (
 // Target is the plugin under test: a built binary run as a real plugin
 // subprocess, or an implementation served in memory.
 type Target struct {
-	path string
-	impl sdk.Plugin
+	path    string
+	impl    sdk.Plugin
+	newImpl func() sdk.Plugin
 }
 
 // Binary is the plugin binary at path, launched as the host launches it: a
@@ -40,10 +41,25 @@ func Binary(path string) Target { return Target{path: path} }
 // context.
 func InProcess(p sdk.Plugin) Target { return Target{impl: p} }
 
+// InProcessFunc is InProcess for the implementation newPlugin returns. The
+// kit calls newPlugin to start the target and again for each restart that
+// the host_state checks make (a fresh implementation stands for a new
+// process), so newPlugin must return a new value with no state of its
+// own. InProcess cannot be restarted, and those checks skip.
+//
+// Suite.Balance, if set, must read the implementation newPlugin returned
+// last.
+func InProcessFunc(newPlugin func() sdk.Plugin) Target { return Target{newImpl: newPlugin} }
+
+// restartable reports whether the kit can start the target afresh.
+func (tg Target) restartable() bool { return tg.path != "" || tg.newImpl != nil }
+
 func (tg Target) String() string {
 	switch {
 	case tg.impl != nil:
 		return fmt.Sprintf("in-process %T", tg.impl)
+	case tg.newImpl != nil:
+		return "in-process from a constructor"
 	case tg.path != "":
 		return "binary " + tg.path
 	}
@@ -56,12 +72,16 @@ type conn struct {
 	// handlers counts the plugin's running handlers; nil for a binary,
 	// whose handlers the kit cannot see.
 	handlers *atomic.Int64
+	// stop ends the process (or the in-memory server); safe to call twice.
+	stop func()
 }
 
 func (tg Target) start(t tb) (*conn, error) {
 	switch {
 	case tg.impl != nil:
 		return startInProcess(t, tg.impl)
+	case tg.newImpl != nil:
+		return startInProcess(t, tg.newImpl())
 	case tg.path != "":
 		return startBinary(t, tg.path)
 	}
@@ -86,8 +106,9 @@ func startInProcess(t tb, impl sdk.Plugin) (*conn, error) {
 		srv.Stop()
 		return nil, fmt.Errorf("plugintest: %w", err)
 	}
-	t.Cleanup(func() { cc.Close(); srv.Stop() })
-	return &conn{client: sdk.NewClient(cc), handlers: &running}, nil
+	stop := func() { cc.Close(); srv.Stop() }
+	t.Cleanup(stop)
+	return &conn{client: sdk.NewClient(cc), handlers: &running, stop: stop}, nil
 }
 
 func startBinary(t tb, path string) (*conn, error) {
@@ -129,7 +150,7 @@ func startBinary(t tb, path string) (*conn, error) {
 	if !ok {
 		return nil, fmt.Errorf("plugintest: dispensed %T, want *sdk.Client", raw)
 	}
-	return &conn{client: c}, nil
+	return &conn{client: c, stop: client.Kill}, nil
 }
 
 // waitIdle waits up to d for the plugin's handlers to return and reports
