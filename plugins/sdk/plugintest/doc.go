@@ -27,26 +27,32 @@
 //
 //   - info, schema: name, semantic version, kinds, protocol version 1,
 //     methods; schema names unique and well-formed, every attribute typed.
+//
 //   - unconfigured: each served kind answers FailedPrecondition for an
 //     instance never configured (and is not Unimplemented).
+//
 //   - configure: Suite.Config is accepted and the plugin and instance are
 //     then healthy; each Suite.BadConfigs entry gives an error diagnostic
 //     or InvalidArgument that does not repeat the value of any sensitive
 //     attribute, and leaves the instance serving its previous settings (the
 //     later checks run on it).
+//
 //   - info_stable: GetInfo does not change with configuration.
+//
 //   - payment_method: the instrument resolves to a token that does not
 //     reveal the card number; Debit and Credit repeated, and concurrent,
 //     with one payment id move money once and give the same result, which
 //     GetOperationStatus reports; Reverse twice puts back once; a bad digest
 //     is refused and moves nothing; unknown payments are NOT_FOUND. With
 //     Suite.Balance the kit also checks the balances.
+//
 //   - authenticator: step B approves the seller's signature with a valid
 //     attestation and declines it for changed terms; step C approves the
 //     payer's answer with a valid attestation and declines it for an order
 //     that differs in any field; with Suite.PayerVerifiesIssuer the issuer's
 //     proof must not verify for another order; enrolment is served exactly
 //     when the "enrollment" capability is listed.
+//
 //   - deadline: a call with an expired deadline fails promptly and moves
 //     nothing; a Debit cut short by its deadline can be retried and moves
 //     money once; with Suite.SlowConfig a slow call returns at its deadline,
