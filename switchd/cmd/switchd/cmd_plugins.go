@@ -176,7 +176,9 @@ start or is not healthy.`,
 // listPlugins starts each locked plugin on its own, so that one that is
 // refused or broken is reported in its row and does not hide the others.
 func listPlugins(ctx context.Context, lock map[string]pluginhost.LockEntry) []pluginhost.Status {
-	host := pluginhost.New(pluginhost.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), LogLevel: "error"})
+	// Plugins that keep their state in the host (host_state) get a
+	// throw-away store in memory, as the throw-away data directory.
+	host := pluginhost.New(pluginhost.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), LogLevel: "error", State: pluginhost.NewMemState()})
 	defer host.Close()
 	names := make([]string, 0, len(lock))
 	for name := range lock {

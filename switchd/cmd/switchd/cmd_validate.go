@@ -143,7 +143,9 @@ func startPlugins(ctx context.Context, plugins []*config.Plugin, pluginDir, lock
 		diags = diags.Append(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Cannot read the lock file", Detail: err.Error() + "."})
 		return nil, nil, diags
 	}
-	host := pluginhost.New(pluginhost.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), LogLevel: "error"})
+	// Plugins that keep their state in the host (host_state) get a
+	// throw-away store in memory, as the throw-away data directory.
+	host := pluginhost.New(pluginhost.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), LogLevel: "error", State: pluginhost.NewMemState()})
 	for _, p := range plugins {
 		path := p.Path
 		if !filepath.IsAbs(path) {

@@ -107,14 +107,21 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		}
 	}()
 	d.metrics = metrics.New()
-	if d.linked != nil {
-		d.host = pluginhost.InProcess(d.linked)
-	} else {
-		d.host = pluginhost.New(pluginhost.Options{Logger: d.log, LogLevel: d.set.LogLevel, CallTimeout: d.set.PluginCallTimeout,
-			GOMAXPROCS: d.set.PluginGOMAXPROCS, CPUProfileDir: d.profileDir})
-	}
 	if err := os.MkdirAll(d.set.DataDir, 0o700); err != nil {
 		return fmt.Errorf("daemon: data dir: %w", err)
+	}
+	// The store opens before any plugin is configured: host_state plugins
+	// keep their records in it, and Configure loads them.
+	d.store, err = store.Open(filepath.Join(d.set.DataDir, "switchd.db"), store.Options{})
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	hostOpts := pluginhost.Options{Logger: d.log, LogLevel: d.set.LogLevel, CallTimeout: d.set.PluginCallTimeout,
+		GOMAXPROCS: d.set.PluginGOMAXPROCS, CPUProfileDir: d.profileDir, State: pluginhost.NewStoreState(d.store)}
+	if d.linked != nil {
+		d.host = pluginhost.InProcess(d.linked, hostOpts)
+	} else {
+		d.host = pluginhost.New(hostOpts)
 	}
 	cfg, diags, err := d.load(ctx)
 	if err != nil {
@@ -125,10 +132,6 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	}
 	if diags != "" {
 		d.log.Warn("configuration warnings", "diagnostics", diags)
-	}
-	d.store, err = store.Open(filepath.Join(d.set.DataDir, "switchd.db"), store.Options{})
-	if err != nil {
-		return fmt.Errorf("daemon: %w", err)
 	}
 	d.metrics.RegisterStoreWrites(func() metrics.StoreWrites {
 		w := d.store.WriteStats()

@@ -2,9 +2,11 @@
 // the network configuration, the plugin host, the store, the outbox
 // worker, the flow engine and the HTTP listeners.
 //
-// Start order: parse and decode the configuration (launching every plugin
-// it names and configuring every institution's use of each), open the
-// store, start the outbox worker (which delivers whatever was pending when
+// Start order: open the store (switchd.db), parse and decode the
+// configuration (launching every plugin it names and configuring every
+// institution's use of each; plugins that list the host_state capability
+// keep their records in the store, bucket plugin_state, so it opens
+// first), start the outbox worker (which delivers whatever was pending when
 // the daemon last stopped), recover interrupted payments, start the expiry
 // sweeper, and only then listen on the API and admin addresses.
 //

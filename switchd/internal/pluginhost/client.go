@@ -9,6 +9,8 @@ import (
 
 // client is the supervised view of one plugin: every call goes to the
 // plugin's current process, under CallTimeout when ctx has no deadline.
+// The answers that may carry state writes (AuthenticateSeller, Debit,
+// Credit, Reverse, GetOperationStatus) go through stateCall.
 type client struct{ s *supervised }
 
 var (
@@ -58,7 +60,7 @@ func (c *client) Health(ctx context.Context, r *pb.HealthRequest) (*pb.HealthRes
 }
 
 func (c *client) AuthenticateSeller(ctx context.Context, r *pb.AuthenticateSellerRequest) (*pb.AuthenticateSellerResponse, error) {
-	return call(ctx, c.s, (*sdk.Client).AuthenticateSeller, r)
+	return stateCall(ctx, c.s, "AuthenticateSeller", (*sdk.Client).AuthenticateSeller, stripSeller, r)
 }
 
 func (c *client) BeginMutualAuth(ctx context.Context, r *pb.BeginMutualAuthRequest) (*pb.BeginMutualAuthResponse, error) {
@@ -82,17 +84,21 @@ func (c *client) ResolveInstrument(ctx context.Context, r *pb.ResolveInstrumentR
 }
 
 func (c *client) Debit(ctx context.Context, r *pb.DebitRequest) (*pb.MoneyResult, error) {
-	return call(ctx, c.s, (*sdk.Client).Debit, r)
+	return stateCall(ctx, c.s, "Debit", (*sdk.Client).Debit, stripMoney, r)
 }
 
 func (c *client) Credit(ctx context.Context, r *pb.CreditRequest) (*pb.MoneyResult, error) {
-	return call(ctx, c.s, (*sdk.Client).Credit, r)
+	return stateCall(ctx, c.s, "Credit", (*sdk.Client).Credit, stripMoney, r)
 }
 
 func (c *client) Reverse(ctx context.Context, r *pb.ReverseRequest) (*pb.MoneyResult, error) {
-	return call(ctx, c.s, (*sdk.Client).Reverse, r)
+	return stateCall(ctx, c.s, "Reverse", (*sdk.Client).Reverse, stripMoney, r)
 }
 
 func (c *client) GetOperationStatus(ctx context.Context, r *pb.OperationStatusRequest) (*pb.MoneyResult, error) {
-	return call(ctx, c.s, (*sdk.Client).GetOperationStatus, r)
+	return stateCall(ctx, c.s, "GetOperationStatus", (*sdk.Client).GetOperationStatus, stripMoney, r)
 }
+
+func stripSeller(r *pb.AuthenticateSellerResponse) { r.StateWrites = nil }
+
+func stripMoney(r *pb.MoneyResult) { r.StateWrites = nil }

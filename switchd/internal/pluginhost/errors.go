@@ -39,6 +39,33 @@ var (
 	ErrClosed = errors.New("pluginhost: host is closed")
 )
 
+// Errors of the state of host_state plugins (sdk.CapHostState).
+var (
+	// ErrNoState is returned when a plugin lists host_state but the host
+	// has no Options.State to keep its records: the host refuses to
+	// configure it rather than run it without durability.
+	ErrNoState = errors.New("pluginhost: plugin keeps its state in the host (host_state) but this host has no state store")
+	// ErrInvalidStateWrites is wrapped when a plugin's answer carries state
+	// writes out of bounds (key 1 to store.MaxStateKey bytes, value at
+	// most store.MaxStateValue, at most MaxStateWrites records): the
+	// answer is refused with a retryable error and the plugin is reset.
+	ErrInvalidStateWrites = errors.New("pluginhost: invalid state writes")
+	// ErrStateCommit is wrapped when an answer's state writes did not
+	// commit: the answer is refused with a retryable error and the plugin
+	// is reset to its committed state.
+	ErrStateCommit = errors.New("pluginhost: plugin state writes did not commit")
+	// ErrAnswerLost is wrapped (inside a retryable sdk error of
+	// CodeUnavailable) when a host_state plugin's answer may have been lost
+	// (deadline, broken connection): the plugin may have applied it, so
+	// it is reset to its committed state.
+	ErrAnswerLost = errors.New("pluginhost: the plugin's answer was lost")
+	// ErrUnexpectedStateWrites is wrapped (inside an sdk error of
+	// CodeInternal) when a plugin that does not list host_state answers
+	// with state writes: the answer is refused, since dropping the writes
+	// would lose durability the plugin counted on.
+	ErrUnexpectedStateWrites = errors.New("pluginhost: state writes from a plugin without the host_state capability")
+)
+
 // Errors of the lock file.
 var (
 	// ErrLockMismatch is returned when a plugin block's own sha256 and the

@@ -49,6 +49,11 @@ type Options struct {
 	// <dir>/<plugin>.<n>.pprof, n counting the plugin's launches from 1.
 	// For `switchd bench --cpuprofile`; the directory must exist.
 	CPUProfileDir string
+	// State keeps the durable records of the plugins that list
+	// sdk.CapHostState (see the package doc, "Plugin state kept by the
+	// host"). Without it the host refuses to configure such a plugin
+	// (ErrNoState): it never runs one without durability.
+	State StateStore
 }
 
 // Status describes one plugin, as reported by Host.Status. Its JSON form
@@ -350,6 +355,16 @@ type supervised struct {
 	// cfgMu serialises Configure with the replay after a restart, so that
 	// no accepted request is missed by the new process.
 	cfgMu sync.Mutex
+	// stateMu, for a host_state plugin, keeps a restart from loading a
+	// snapshot that misses writes the plugin already answered with: a call
+	// holds the read side from after acquire until its writes are
+	// committed (or it failed), and install holds the write side around
+	// LoadState and the Configure replay. Order: acquire, then cfgMu (for
+	// Configure), then stateMu.
+	stateMu sync.RWMutex
+	// inproc is the one connection of an InProcess plugin: there is no
+	// process to restart, so a reset reloads its state over it instead.
+	inproc *proc
 
 	mu       sync.Mutex
 	cur      *proc         // nil while down
@@ -424,6 +439,10 @@ func (s *supervised) current() *proc {
 func (s *supervised) configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
 	ctx, cancel := boundCtx(ctx, s.opts.CallTimeout)
 	defer cancel()
+	hostState := s.hostState()
+	if hostState && s.opts.State == nil {
+		return nil, fmt.Errorf("plugin %q, instance %q: %w", s.name, req.GetInstanceId(), ErrNoState)
+	}
 	for {
 		p, err := s.acquire(ctx)
 		if err != nil {
@@ -435,10 +454,18 @@ func (s *supervised) configure(ctx context.Context, req *pb.ConfigureRequest) (*
 			s.cfgMu.Unlock()
 			continue
 		}
-		res, err := p.conn.Configure(ctx, req)
-		if err != nil && p.diedDuring(ctx, err) {
-			s.markDown(p)
-			err = exitedErr(s.name, err)
+		var res *pb.ConfigureResponse
+		if hostState {
+			res, err = s.configureState(ctx, p, req)
+		} else {
+			res, err = p.conn.Configure(ctx, req)
+			if err != nil && p.diedDuring(ctx, err) {
+				s.markDown(p)
+				err = exitedErr(s.name, err)
+			}
+			if err == nil && len(res.GetStateWrites()) > 0 {
+				res, err = nil, s.unexpectedWrites("Configure")
+			}
 		}
 		if err == nil && !hasErrorDiag(res) {
 			s.mu.Lock()
@@ -448,6 +475,36 @@ func (s *supervised) configure(ctx context.Context, req *pb.ConfigureRequest) (*
 		s.cfgMu.Unlock()
 		return res, err
 	}
+}
+
+// configureState is Configure of a host_state plugin on p, with cfgMu
+// held: the instance's state is loaded into p first (exported before, if
+// the store holds none of it), and the answer's writes are committed
+// before it counts.
+func (s *supervised) configureState(ctx context.Context, p *proc, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	s.stateMu.RLock()
+	defer s.stateMu.RUnlock()
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	inst := req.GetInstanceId()
+	if !p.loaded[inst] {
+		if err := s.loadInstance(ctx, p, inst, req.GetDataDir()); err != nil {
+			if p.diedDuring(ctx, err) {
+				s.markDown(p)
+				return nil, exitedErr(s.name, err)
+			}
+			return nil, err
+		}
+	}
+	res, err := p.conn.Configure(ctx, req)
+	if err != nil {
+		return nil, s.failed(ctx, p, "Configure", err)
+	}
+	if err := s.commit(ctx, p, "Configure", inst, res.GetStateWrites()); err != nil {
+		return nil, err
+	}
+	res.StateWrites = nil
+	return res, nil
 }
 
 func hasErrorDiag(res *pb.ConfigureResponse) bool {
@@ -523,6 +580,10 @@ func (s *supervised) restart() {
 			s.mu.Unlock()
 			continue
 		}
+		if s.inproc != nil {
+			s.log.Info("in-process plugin's state reloaded")
+			return
+		}
 		s.log.Info("plugin restarted", "pid", p.pid)
 		s.wg.Add(1)
 		go s.watch(p)
@@ -540,11 +601,15 @@ func (s *supervised) nextProfile() string {
 }
 
 // relaunch starts a new process, replays the remembered Configure requests
-// and only then makes it current.
+// and only then makes it current. For an InProcess plugin it reuses its
+// connection (see reset).
 func (s *supervised) relaunch() (*proc, error) {
-	p, err := launch(s.spec, s.opts, s.hclog, s.nextProfile())
-	if err != nil {
-		return nil, err
+	p := s.inproc
+	if p == nil {
+		var err error
+		if p, err = launch(s.spec, s.opts, s.hclog, s.nextProfile()); err != nil {
+			return nil, err
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.CallTimeout)
 	defer cancel()
@@ -553,8 +618,30 @@ func (s *supervised) relaunch() (*proc, error) {
 		p.kill()
 		return nil, err
 	}
+	if err := s.install(p, info); err != nil {
+		if s.inproc == nil {
+			p.kill()
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// install replays every remembered Configure request to p (loading each
+// instance's state first, for a host_state plugin) and makes p current.
+// It holds cfgMu and the write side of stateMu throughout, so it loads
+// no snapshot that misses a write the plugin already answered with, and
+// no Configure is accepted that p would miss.
+func (s *supervised) install(p *proc, info *pb.GetInfoResponse) error {
 	s.cfgMu.Lock()
 	defer s.cfgMu.Unlock()
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
+	hostState := slices.Contains(info.GetCapabilities(), sdk.CapHostState)
+	if hostState && s.opts.State == nil {
+		return fmt.Errorf("plugin %q: %w", s.name, ErrNoState)
+	}
+	p.loaded = map[string]bool{}
 	s.mu.Lock()
 	reqs := make([]*pb.ConfigureRequest, 0, len(s.configs))
 	for _, r := range s.configs {
@@ -564,11 +651,10 @@ func (s *supervised) relaunch() (*proc, error) {
 	sort.Slice(reqs, func(i, j int) bool { return reqs[i].GetInstanceId() < reqs[j].GetInstanceId() })
 	for _, r := range reqs {
 		ctx, cancel := context.WithTimeout(context.Background(), s.opts.CallTimeout)
-		res, err := p.conn.Configure(ctx, r)
+		res, err := s.replay(ctx, p, r, hostState)
 		cancel()
 		if err != nil {
-			p.kill()
-			return nil, fmt.Errorf("pluginhost: plugin %q: replaying Configure of instance %q: %w", s.name, r.GetInstanceId(), err)
+			return fmt.Errorf("pluginhost: plugin %q: replaying Configure of instance %q: %w", s.name, r.GetInstanceId(), err)
 		}
 		if hasErrorDiag(res) {
 			// It was accepted before; the same binary refusing it now is
@@ -579,14 +665,43 @@ func (s *supervised) relaunch() (*proc, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		p.kill()
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	s.cur, s.info, s.lastErr = p, info, nil
 	s.restarts++
 	close(s.ready)
 	s.ready = nil
-	return p, nil
+	return nil
+}
+
+// replay sends one remembered Configure to p, which is not serving yet.
+func (s *supervised) replay(ctx context.Context, p *proc, r *pb.ConfigureRequest, hostState bool) (*pb.ConfigureResponse, error) {
+	if !hostState {
+		res, err := p.conn.Configure(ctx, r)
+		if err == nil && len(res.GetStateWrites()) > 0 {
+			err = s.unexpectedWrites("Configure")
+		}
+		return res, err
+	}
+	if err := s.loadInstance(ctx, p, r.GetInstanceId(), r.GetDataDir()); err != nil {
+		return nil, err
+	}
+	res, err := p.conn.Configure(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	writes := res.GetStateWrites()
+	if err := checkWrites(writes, MaxStateWrites); err != nil {
+		return nil, err
+	}
+	if len(writes) > 0 {
+		failpointHit("pluginhost.commit.before", "Configure")
+		if err := s.opts.State.Commit(ctx, s.name, r.GetInstanceId(), writes); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrStateCommit, err)
+		}
+		failpointHit("pluginhost.commit.after", "Configure")
+	}
+	return res, nil
 }
 
 func (s *supervised) status(ctx context.Context) Status {

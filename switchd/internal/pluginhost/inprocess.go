@@ -20,8 +20,20 @@ import (
 // processes, restarts and digest pinning. Start is not needed; Close stops
 // the servers. A plugin whose GetInfo fails is left out (Info reports it
 // missing and its clients fail with ErrUnknownPlugin).
-func InProcess(impls map[string]sdk.Plugin) *Host {
-	h := New(Options{Logger: slog.Default()})
+//
+// opts, if given (only its first element counts), are the host's Options;
+// of them only Logger, CallTimeout, HealthTimeout and State apply. A
+// plugin that lists sdk.CapHostState needs State, as with New. Its state
+// cannot be reset by a restart: when its memory may be ahead of the store
+// (see the package doc), the host takes it out of service and loads its
+// committed state again over the same connection, with the Configure
+// replay, before it serves again.
+func InProcess(impls map[string]sdk.Plugin, opts ...Options) *Host {
+	o := Options{Logger: slog.Default()}
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	h := New(o)
 	for name, impl := range impls {
 		info, err := impl.GetInfo(context.Background(), &pb.GetInfoRequest{})
 		if err != nil || len(info.GetKinds()) == 0 {
@@ -41,6 +53,7 @@ func InProcess(impls map[string]sdk.Plugin) *Host {
 			continue
 		}
 		p := &proc{
+			loaded: map[string]bool{},
 			conn:   sdk.NewClient(conn),
 			exited: make(chan struct{}), // never closed: nothing to restart
 			stop: func() {
@@ -57,6 +70,8 @@ func InProcess(impls map[string]sdk.Plugin) *Host {
 			done:    make(chan struct{}),
 			cur:     p,
 			info:    info,
+			inproc:  p,
+			backoff: minBackoff,
 		}
 	}
 	return h

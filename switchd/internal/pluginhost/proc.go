@@ -71,6 +71,9 @@ type proc struct {
 	started time.Time
 	exited  chan struct{} // closed when the process has exited; never for in-process
 	stop    func()        // InProcess cleanup
+	// loaded lists the instances whose state this process was given
+	// (LoadState), for a host_state plugin; guarded by supervised.cfgMu.
+	loaded map[string]bool
 }
 
 func (p *proc) hasExited() bool {
@@ -199,7 +202,7 @@ func launch(spec Spec, opts Options, logger *slogAdapter, profile string) (*proc
 		Logger:           logger,
 		GRPCDialOptions:  grpcDialOptions,
 	})
-	p := &proc{client: client, exited: make(chan struct{})}
+	p := &proc{client: client, exited: make(chan struct{}), loaded: map[string]bool{}}
 	started := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
