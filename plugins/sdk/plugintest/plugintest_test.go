@@ -4,12 +4,15 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/switchd/switchd/internal/testbin"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
 	"github.com/switchd/switchd/plugins/sdk/internal/sample"
 )
 
@@ -46,6 +49,34 @@ func methodSuite(target Target) Suite {
 			return sample.Balance(dir, payerAccount)
 		},
 	}
+}
+
+// stateMethodSuite is methodSuite for the host_state sample method, which
+// the kit can restart: newPlugin makes a fresh one and Balance reads the
+// one made last.
+func stateMethodSuite(flaws sample.Flaw) Suite {
+	var cur atomic.Pointer[sample.StateMethod]
+	s := methodSuite(InProcessFunc(func() sdk.Plugin {
+		p := sample.NewStateMethod(flaws)
+		cur.Store(p)
+		return p
+	}))
+	s.Balance = func(_ string, op pb.Operation) (int64, error) {
+		if op == pb.Operation_OPERATION_CREDIT {
+			return cur.Load().Balance("plugintest-bank", payeeAccount)
+		}
+		return cur.Load().Balance("plugintest-bank", payerAccount)
+	}
+	s.BadConfigs = maps.Clone(s.BadConfigs)
+	// A new account in a refused config: its opening-balance record must
+	// not be written.
+	s.BadConfigs["new account, negative latency"] = []byte(`{"account": [{"number": "55556666", "balance_minor": 7, "currency": "EUR"}], "latency_ms": -1}`)
+	return s
+}
+
+// stateAuthSuite is authSuite for the host_state sample authenticator.
+func stateAuthSuite(flaws sample.Flaw) Suite {
+	return authSuite(InProcessFunc(func() sdk.Plugin { return sample.NewStateAuthenticator(flaws) }))
 }
 
 var (
@@ -91,6 +122,10 @@ func TestSamplesPass(t *testing.T) {
 		{"method/binary", methodSuite(Binary(testbin.MustBuild(t, "./plugins/sdk/internal/sample/cmd/samplemethod")))},
 		{"auth/in-process", authSuite(InProcess(sample.NewAuthenticator(0)))},
 		{"auth/binary", authSuite(Binary(testbin.MustBuild(t, "./plugins/sdk/internal/sample/cmd/sampleauth")))},
+		{"state-method/in-process", stateMethodSuite(0)},
+		{"state-method/binary", withoutBalance(methodSuite(Binary(testbin.MustBuild(t, "./plugins/sdk/internal/sample/cmd/samplestatemethod"))))},
+		{"state-auth/in-process", stateAuthSuite(0)},
+		{"state-auth/binary", authSuite(Binary(testbin.MustBuild(t, "./plugins/sdk/internal/sample/cmd/samplestateauth")))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { Run(t, tt.suite) })
@@ -150,6 +185,33 @@ func TestKitCatchesFlaws(t *testing.T) {
 		{"authenticator accepts bad config", authSuite(InProcess(sample.NewAuthenticator(sample.AcceptsBadConfig))),
 			[]string{"configure/no seed"}, []string{"authenticator/mutual_bound"}},
 		{"no target", Suite{Config: []byte(`{}`)}, []string{""}, nil},
+
+		{"correct host_state method", stateMethodSuite(0), nil,
+			[]string{"", "host_state/not_loaded", "host_state/repeat", "host_state/lost_answer", "host_state/restart",
+				"host_state/uncommitted", "host_state/commute", "state_writes"}},
+		{"host_state method forgets to repeat records", stateMethodSuite(sample.ForgetsRecords),
+			[]string{"host_state/repeat", "host_state/lost_answer"},
+			[]string{"payment_method", "host_state/not_loaded", "host_state/restart", "host_state/uncommitted", "host_state/commute", "state_writes"}},
+		{"host_state method keeps its own file", stateMethodSuite(sample.KeepsOwnFile),
+			[]string{"host_state/uncommitted"},
+			[]string{"payment_method", "host_state/repeat", "host_state/lost_answer", "host_state/restart", "state_writes"}},
+		{"host_state method writes on a refused Configure", stateMethodSuite(sample.WritesOnError),
+			[]string{"state_writes"},
+			[]string{"configure", "payment_method", "host_state"}},
+		{"host_state method keeps running totals", stateMethodSuite(sample.RunningTotal),
+			[]string{"host_state/commute"},
+			[]string{"payment_method", "host_state/repeat", "host_state/restart", "host_state/uncommitted", "state_writes"}},
+		{"host_state method configures an unloaded instance", stateMethodSuite(sample.ConfiguresUnloaded),
+			[]string{"host_state/not_loaded"},
+			[]string{"payment_method", "host_state/restart", "host_state/uncommitted", "state_writes"}},
+		{"correct host_state authenticator", stateAuthSuite(0), nil,
+			[]string{"", "host_state/not_loaded", "host_state/seller_restart", "host_state/seller_uncommitted", "state_writes"}},
+		{"host_state authenticator forgets to repeat records", stateAuthSuite(sample.ForgetsRecords),
+			[]string{"host_state/seller_restart"},
+			[]string{"authenticator", "host_state/not_loaded", "host_state/seller_uncommitted", "state_writes"}},
+		{"host_state authenticator configures an unloaded instance", stateAuthSuite(sample.ConfiguresUnloaded),
+			[]string{"host_state/not_loaded"},
+			[]string{"authenticator", "host_state/seller_restart", "host_state/seller_uncommitted"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -181,6 +243,13 @@ func mapKeys(m map[string]bool) func(func(string) bool) {
 			}
 		}
 	}
+}
+
+// withoutBalance is s without Suite.Balance: a host_state binary's
+// balances are in its memory, which the test cannot read.
+func withoutBalance(s Suite) Suite {
+	s.Balance = nil
+	return s
 }
 
 // sellerOnly is s for an authenticator that only serves step B.

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,17 +27,87 @@ import (
 //	 "seller_key": [{"key_id": "k1", "merchant_id": "shop", "public_key": "<64 hex>"}],
 //	 "latency_ms": 0}
 type Authenticator struct {
-	flaws Flaw
-	mu    sync.Mutex
-	inst  map[string]*authInstance
+	flaws     Flaw
+	hostState bool
+	mu        sync.Mutex
+	inst      map[string]*authInstance
+	// replay holds, with hostState, each instance's approved seller
+	// signatures: record key -> payment id.
+	replay map[string]map[string]string
 }
 
-var _ sdk.Authenticator = (*Authenticator)(nil)
+var (
+	_ sdk.Authenticator = (*Authenticator)(nil)
+	_ sdk.StateHolder   = (*Authenticator)(nil)
+)
 
 // NewAuthenticator returns an authenticator with the given flaws (0 for
 // none).
 func NewAuthenticator(flaws Flaw) *Authenticator {
 	return &Authenticator{flaws: flaws, inst: map[string]*authInstance{}}
+}
+
+// NewStateAuthenticator returns the authenticator with the host_state
+// capability: step B also refuses a seller signature already approved for
+// another payment ("replay"), and keeps the approvals as records in the
+// host, one per signature:
+//
+//	seller/<key id>/<hex SHA-256 of the signature>  the payment id
+func NewStateAuthenticator(flaws Flaw) *Authenticator {
+	a := NewAuthenticator(flaws)
+	a.hostState, a.replay = true, map[string]map[string]string{}
+	return a
+}
+
+const sellerPrefix = "seller/"
+
+// LoadState replaces an instance's approved signatures with records.
+func (a *Authenticator) LoadState(_ context.Context, instanceID string, records []*pb.StateWrite) error {
+	if !a.hostState {
+		return &sdk.Error{Code: sdk.CodeUnimplemented, Msg: "this authenticator keeps no state in the host"}
+	}
+	seen := map[string]string{}
+	for _, r := range records {
+		k := string(r.GetKey())
+		if !strings.HasPrefix(k, sellerPrefix) {
+			return sdk.InvalidArgument("records", "unknown record %q", k)
+		}
+		seen[k] = string(r.GetValue())
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.replay[instanceID] = seen
+	delete(a.inst, instanceID) // configured again after the load
+	return nil
+}
+
+// ExportState exports nothing: this plugin never kept files of its own.
+func (a *Authenticator) ExportState(context.Context, string, string) ([]*pb.StateWrite, error) {
+	if !a.hostState {
+		return nil, &sdk.Error{Code: sdk.CodeUnimplemented, Msg: "this authenticator keeps no state in the host"}
+	}
+	return nil, nil
+}
+
+// approve records an approved seller signature for paymentID, or reports
+// the payment it was already approved for. It returns the record to
+// write, or nil.
+func (a *Authenticator) approve(instance, keyID string, sig []byte, paymentID string) (other string, write *pb.StateWrite) {
+	sum := sha256.Sum256(sig)
+	key := sellerPrefix + keyID + "/" + hex.EncodeToString(sum[:])
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	seen := a.replay[instance]
+	if p, ok := seen[key]; ok {
+		if p != paymentID {
+			return p, nil
+		}
+		if a.flaws&ForgetsRecords != 0 {
+			return "", nil
+		}
+	}
+	seen[key] = paymentID
+	return "", &pb.StateWrite{Key: []byte(key), Value: []byte(paymentID)}
 }
 
 type authConfig struct {
@@ -97,6 +168,10 @@ func (a *Authenticator) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInf
 	info := &pb.GetInfoResponse{Name: "sample-auth", Version: Version, Kinds: []pb.Kind{pb.Kind_KIND_AUTHENTICATOR},
 		ProtocolVersions: []uint32{sdk.ProtocolVersion}, Capabilities: []string{sdk.CapSellerAuth, sdk.CapMutualAuth},
 		ConfigSchema: schema}
+	if a.hostState {
+		info.Name = "sample-state-auth"
+		info.Capabilities = append(info.Capabilities, sdk.CapHostState)
+	}
 	if a.flaws&BadInfo != 0 {
 		info.Name, info.ProtocolVersions = "Sample Auth", []uint32{2}
 		info.Capabilities = append(info.Capabilities, sdk.CapEnrollment)
@@ -152,8 +227,14 @@ func (a *Authenticator) Configure(_ context.Context, req *pb.ConfigureRequest) (
 		return &pb.ConfigureResponse{Diagnostics: diags}, nil
 	}
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.hostState && a.replay[in.id] == nil {
+		if a.flaws&ConfiguresUnloaded == 0 {
+			return nil, sdk.FailedPrecondition("instance %q: its state was not loaded (LoadState comes before Configure)", in.id)
+		}
+		a.replay[in.id] = map[string]string{}
+	}
 	a.inst[in.id] = in
-	a.mu.Unlock()
 	return &pb.ConfigureResponse{Diagnostics: diags, AttestationKeys: []*pb.PublicKey{
 		{KeyId: in.keyID, Ed25519: in.priv.Public().(ed25519.PublicKey)}}}, nil
 }
@@ -213,7 +294,17 @@ func (a *Authenticator) AuthenticateSeller(ctx context.Context, req *pb.Authenti
 	if a.flaws&SkipsSellerSignature == 0 && !ed25519.Verify(k.pub, order.SellerMessage(order.TermsDigest(o), req.GetSignedAtUnixMs()), req.GetSellerSignature()) {
 		return decline(sdk.DeclineBadSignature)
 	}
-	return &pb.AuthenticateSellerResponse{Verdict: pb.Verdict_VERDICT_APPROVED, Attestation: in.attest("B", req.GetOrderDigest())}, nil
+	res := &pb.AuthenticateSellerResponse{Verdict: pb.Verdict_VERDICT_APPROVED, Attestation: in.attest("B", req.GetOrderDigest())}
+	if a.hostState {
+		other, w := a.approve(in.id, req.GetSellerKeyId(), req.GetSellerSignature(), o.GetPaymentId())
+		if other != "" {
+			return decline(sdk.DeclineReplay)
+		}
+		if w != nil {
+			res.StateWrites = []*pb.StateWrite{w}
+		}
+	}
+	return res, nil
 }
 
 // Challenge is the challenge_data of BeginMutualAuth.

@@ -104,30 +104,9 @@ func (m *Method) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoRespon
 // Configure validates and applies an instance's config, keeping the
 // balances and operations already in its ledger.
 func (m *Method) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
-	var cfg methodConfig
-	if err := sdk.DecodeConfig(req.GetConfigJson(), &cfg); err != nil && m.flaws&AcceptsBadConfig == 0 {
+	cfg, diags, err := checkMethodConfig(req.GetConfigJson(), m.flaws)
+	if err != nil {
 		return nil, err
-	}
-	var diags []*pb.Diagnostic
-	if m.flaws&AcceptsBadConfig == 0 {
-		if len(cfg.Account) == 0 {
-			diags = append(diags, sdk.ErrorDiag([]string{"account"}, "No accounts", "declare at least one account block"))
-		}
-		if cfg.LatencyMS < 0 {
-			diags = append(diags, sdk.ErrorDiag([]string{"latency_ms"}, "Negative latency", "latency_ms must be 0 or more, got %d", cfg.LatencyMS))
-		}
-		for _, a := range cfg.Account {
-			if !digitsRe.MatchString(a.Number) {
-				diags = append(diags, sdk.ErrorDiag([]string{"account", a.Number}, "Bad account number", "an account number is 4 to 34 digits"))
-				continue
-			}
-			if a.BalanceMinor < 0 {
-				diags = append(diags, sdk.ErrorDiag([]string{"account", a.Number, "balance_minor"}, "Negative balance", "balance_minor must be 0 or more"))
-			}
-			if !currencyRe.MatchString(a.Currency) {
-				diags = append(diags, sdk.ErrorDiag([]string{"account", a.Number, "currency"}, "Bad currency", "currency must be an ISO 4217 code such as EUR, got %q", a.Currency))
-			}
-		}
 	}
 	if sdk.HasErrors(diags) {
 		return &pb.ConfigureResponse{Diagnostics: diags}, nil
@@ -153,6 +132,38 @@ func (m *Method) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.Con
 	m.inst[req.GetInstanceId()] = in
 	m.mu.Unlock()
 	return &pb.ConfigureResponse{Diagnostics: diags}, nil
+}
+
+// checkMethodConfig decodes and checks a payment method's config; it
+// returns an error only when the config does not decode.
+func checkMethodConfig(raw []byte, flaws Flaw) (methodConfig, []*pb.Diagnostic, error) {
+	var cfg methodConfig
+	if err := sdk.DecodeConfig(raw, &cfg); err != nil && flaws&AcceptsBadConfig == 0 {
+		return cfg, nil, err
+	}
+	var diags []*pb.Diagnostic
+	if flaws&AcceptsBadConfig != 0 {
+		return cfg, nil, nil
+	}
+	if len(cfg.Account) == 0 {
+		diags = append(diags, sdk.ErrorDiag([]string{"account"}, "No accounts", "declare at least one account block"))
+	}
+	if cfg.LatencyMS < 0 {
+		diags = append(diags, sdk.ErrorDiag([]string{"latency_ms"}, "Negative latency", "latency_ms must be 0 or more, got %d", cfg.LatencyMS))
+	}
+	for _, a := range cfg.Account {
+		if !digitsRe.MatchString(a.Number) {
+			diags = append(diags, sdk.ErrorDiag([]string{"account", a.Number}, "Bad account number", "an account number is 4 to 34 digits"))
+			continue
+		}
+		if a.BalanceMinor < 0 {
+			diags = append(diags, sdk.ErrorDiag([]string{"account", a.Number, "balance_minor"}, "Negative balance", "balance_minor must be 0 or more"))
+		}
+		if !currencyRe.MatchString(a.Currency) {
+			diags = append(diags, sdk.ErrorDiag([]string{"account", a.Number, "currency"}, "Bad currency", "currency must be an ISO 4217 code such as EUR, got %q", a.Currency))
+		}
+	}
+	return cfg, diags, nil
 }
 
 // Health reports serving once the instance is configured.

@@ -45,6 +45,28 @@ const (
 	// SkipsSellerSignature makes AuthenticateSeller approve any known
 	// key without verifying the seller's signature.
 	SkipsSellerSignature
+
+	// The flaws of the host_state plugins (NewStateMethod,
+	// NewStateAuthenticator):
+
+	// ForgetsRecords makes an answer about an existing operation or seller
+	// signature (a retry, a status query) carry no state_writes, so an
+	// answer the host lost never becomes durable (rule 1).
+	ForgetsRecords
+	// KeepsOwnFile makes the state method also keep its state in a file of
+	// its own and read it back at Configure, so a restart brings back
+	// changes the host never committed (rule 4).
+	KeepsOwnFile
+	// WritesOnError makes the state method return the opening-balance
+	// writes of a Configure it refuses (rule 3).
+	WritesOnError
+	// RunningTotal makes the state method write each account's running
+	// balance and trust it at LoadState, so two payments' writes do not
+	// commute (rule 2).
+	RunningTotal
+	// ConfiguresUnloaded makes the host_state plugins accept Configure of
+	// an instance whose state was never loaded, as empty (rule 4).
+	ConfiguresUnloaded
 )
 
 // Version is the version both sample plugins report.
