@@ -61,8 +61,10 @@
 //
 //   - state_writes: no answer carried writes without the host_state
 //     capability; every write is well-formed (key 1 to 512 bytes, value at
-//     most 64 KiB); a refused Configure (error diagnostics) or an error
-//     answer carries none (rule 3).
+//     most 64 KiB); a refused Configure (error diagnostics) carries none
+//     (rule 3). The host does not commit an answer that breaks these.
+//
+//   - host_state, when GetInfo lists sdk.CapHostState (see below).
 //
 // # Plugins that keep their state in the host
 //
@@ -72,7 +74,70 @@
 // the instance) and then LoadState before the instance's first Configure
 // in each process, and commits the state_writes of every answer
 // (ConfigureResponse, MoneyResult, AuthenticateSellerResponse) before it
-// uses the answer. Every check above then runs on the plugin in that mode.
+// uses the answer. Every check above then runs on the plugin in that mode,
+// and these as well (the rules are numbered as in package sdk):
+//
+//   - host_state/not_loaded: Configure of an instance before any LoadState
+//     is refused, carries no writes, and leaves the instance not serving
+//     (rule 4). Catches a plugin that would serve from an empty state.
+//
+//   - host_state/repeat: an approved Debit and a Reverse carry writes; a
+//     retried Debit, a repeated Reverse and GetOperationStatus repeat every
+//     record of the answer before them with the same value (rule 1).
+//
+//   - host_state/lost_answer: a Debit whose answer the host did not commit,
+//     then GetOperationStatus (committed), then a restart: the Debit is
+//     there and moved money once. Catches a plugin whose status query does
+//     not repeat the records, so a lost answer never becomes durable.
+//
+//   - host_state/restart: a committed Debit and a committed reversed Debit,
+//     then a restart: GetOperationStatus, a retried Debit and a repeated
+//     Reverse answer exactly as before, balances are unchanged, and the
+//     retries change no committed record (they may only repeat them).
+//
+//   - host_state/uncommitted: a Debit whose answer the host does not commit
+//     (its crash between answer and commit), then a restart: the Debit is
+//     NOT_FOUND, balances and records are as before it, and it can be paid
+//     afresh. Catches a plugin that keeps state the host does not hold (a
+//     file of its own, a global).
+//
+//   - host_state/commute: two payments' Debits, committed in the other
+//     order than answered, then a restart: same results and balances; and
+//     no key is written by both with different values (rule 2). Catches
+//     running totals.
+//
+//   - host_state/seller_restart (step B, with Suite.SellerSignature): an
+//     approval's record survives a restart: the same signature is then
+//     declined as a replay for another payment, and approved again for its
+//     own with its record repeated. Skipped when the plugin approves one
+//     signature for two payments (it keeps no replay records).
+//
+//   - host_state/seller_uncommitted: an approval the host did not commit is
+//     gone after a restart: the signature is approved for another payment.
+//
+// A restart stops the plugin and starts a fresh one, which the kit loads
+// and configures with Suite.Config as the host does: a new process for a
+// Binary target, a new implementation for an InProcessFunc target. An
+// InProcess target cannot be restarted, and the checks that need a restart
+// are skipped with that reason. Suite.Balance, where set, must read the
+// plugin started last (see InProcessFunc); without it the kit still checks
+// statuses and the committed records.
+//
+// A host_state plugin's conformance test, in process:
+//
+//	var cur atomic.Pointer[myledger.Plugin]
+//	target := plugintest.InProcessFunc(func() sdk.Plugin {
+//		p := myledger.New()
+//		cur.Store(p)
+//		return p
+//	})
+//	plugintest.Run(t, plugintest.Suite{
+//		Target: target,
+//		// ...
+//		Balance: func(_ string, op pb.Operation) (int64, error) {
+//			return cur.Load().Balance("plugintest-bank", accountOf(op))
+//		},
+//	})
 //
 // Every call the kit makes has a deadline; wall-clock time is only checked
 // against a generous bound of seconds.

@@ -257,3 +257,22 @@ func sellerOnly(s Suite) Suite {
 	s.PayerHello, s.PayerAnswer, s.PayerVerifiesIssuer = nil, nil, false
 	return s
 }
+
+// TestRestartNeedsAConstructor checks that a host_state plugin given as
+// InProcess, which the kit cannot restart, passes with the restart checks
+// skipped and says why, while the checks without a restart still run.
+func TestRestartNeedsAConstructor(t *testing.T) {
+	failed, log := record(t, withoutBalance(methodSuite(InProcess(sample.NewStateMethod(sample.ForgetsRecords)))))
+	joined := strings.Join(log, "\n")
+	if !failed["host_state/repeat"] {
+		t.Errorf("host_state/repeat passed for a plugin that forgets records; it needs no restart and must run\nlog:\n%s", joined)
+	}
+	for _, n := range []string{"host_state/restart", "host_state/uncommitted", "host_state/commute"} {
+		if failed[n] {
+			t.Errorf("check %q failed; without a restart it must skip", n)
+		}
+		if !strings.Contains(joined, n+": (log) (skip) in-process *sample.StateMethod cannot be restarted") {
+			t.Errorf("the log does not say why %s was skipped\nlog:\n%s", n, joined)
+		}
+	}
+}
