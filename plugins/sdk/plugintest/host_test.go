@@ -11,7 +11,9 @@ import (
 // TestHostTake checks the kit's host on its own: which answers it
 // commits, and which it reports.
 func TestHostTake(t *testing.T) {
-	w := func(k string, n int) *pb.StateWrite { return &pb.StateWrite{Key: []byte(k), Value: bytes.Repeat([]byte{1}, n)} }
+	w := func(k string, n int) *pb.StateWrite {
+		return &pb.StateWrite{Key: []byte(k), Value: bytes.Repeat([]byte{1}, n)}
+	}
 	tests := []struct {
 		name        string
 		on, isError bool
