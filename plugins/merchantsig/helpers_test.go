@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -37,4 +38,28 @@ func signedRequests(seller ed25519.PrivateKey, o *pb.Order, ms int64, replayID s
 	d2 := order.Digest(replay.Order)
 	replay.OrderDigest = d2[:]
 	return req, replay
+}
+
+// hostRecords stands in for the host's records of one instance: it
+// commits an answer's state_writes (an empty value deletes) and returns
+// the records in key order, as LoadState gets them.
+type hostRecords map[string][]byte
+
+func (h hostRecords) apply(writes []*pb.StateWrite) {
+	for _, w := range writes {
+		if len(w.GetValue()) == 0 {
+			delete(h, string(w.GetKey()))
+		} else {
+			h[string(w.GetKey())] = bytes.Clone(w.GetValue())
+		}
+	}
+}
+
+func (h hostRecords) records() []*pb.StateWrite {
+	out := make([]*pb.StateWrite, 0, len(h))
+	for k, v := range h {
+		out = append(out, &pb.StateWrite{Key: []byte(k), Value: v})
+	}
+	slices.SortFunc(out, func(a, b *pb.StateWrite) int { return bytes.Compare(a.Key, b.Key) })
+	return out
 }

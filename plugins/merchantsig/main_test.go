@@ -7,9 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -46,7 +44,14 @@ func TestSubprocess(t *testing.T) {
 	seller := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x11}, 32))
 	cfg := sellerConfig(0xC3, seller)
 	dataDir := t.TempDir()
+	// host stands in for the switch's records of the instance: it commits
+	// each answer's state_writes and loads them into the process before
+	// Configure, as the host does.
+	host := hostRecords{}
 	configure := func(t *testing.T, c *sdk.Client) *pb.ConfigureResponse {
+		if err := c.LoadState(ctx, "acq", host.records()); err != nil {
+			t.Fatalf("LoadState: %v", err)
+		}
 		res, err := c.Configure(ctx, &pb.ConfigureRequest{InstanceId: "acq", Kind: pb.Kind_KIND_AUTHENTICATOR, ConfigJson: cfg,
 			DataDir: dataDir, Institution: &pb.InstitutionInfo{Id: "acq", Roles: []string{"acquirer"}}})
 		if err != nil || sdk.HasErrors(res.GetDiagnostics()) {
@@ -77,15 +82,20 @@ func TestSubprocess(t *testing.T) {
 	if !bytes.Equal(conf.GetAttestationKeys()[0].GetEd25519(), ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)) {
 		t.Fatal("attestation key does not match the configured seed")
 	}
+	if _, err := c.Configure(ctx, &pb.ConfigureRequest{InstanceId: "acq-2", Kind: pb.Kind_KIND_AUTHENTICATOR, ConfigJson: cfg,
+		DataDir: dataDir}); sdk.CodeOf(err) != sdk.CodeFailedPrecondition {
+		t.Fatalf("Configure before LoadState: %v, want FailedPrecondition", err)
+	}
 	res, err := c.AuthenticateSeller(ctx, req)
-	if err != nil || res.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
+	if err != nil || res.GetVerdict() != pb.Verdict_VERDICT_APPROVED || len(res.GetStateWrites()) != 1 {
 		t.Fatalf("approve: %v %v", res, err)
 	}
+	host.apply(res.GetStateWrites())
 	keep(res)
 	if !ed25519.Verify(conf.GetAttestationKeys()[0].GetEd25519(), order.AttestationMessage("B", "acq", req.OrderDigest), res.GetAttestation().GetSignature()) {
 		t.Fatal("attestation does not verify")
 	}
-	if r, err := c.AuthenticateSeller(ctx, replay); err != nil || r.GetDeclineCode() != sdk.DeclineReplay {
+	if r, err := c.AuthenticateSeller(ctx, replay); err != nil || r.GetDeclineCode() != sdk.DeclineReplay || len(r.GetStateWrites()) != 0 {
 		t.Fatalf("replay for another payment: %v %v", r, err)
 	}
 	bad := proto.Clone(req).(*pb.AuthenticateSellerRequest)
@@ -94,7 +104,9 @@ func TestSubprocess(t *testing.T) {
 		t.Fatalf("digest mismatch: %v", err)
 	}
 
-	// Restart the process: the replay record survives, the retry is approved.
+	// Restart the process and load what the host committed: the replay
+	// record survives, the retry is approved with the same answer and
+	// record.
 	c = p.Restart()
 	keep(configure(t, c))
 	if r, err := c.AuthenticateSeller(ctx, replay); err != nil || r.GetDeclineCode() != sdk.DeclineReplay {
@@ -107,9 +119,12 @@ func TestSubprocess(t *testing.T) {
 	keep(r)
 
 	t.Run("no key material in logs, database or responses", func(t *testing.T) {
-		db, err := os.ReadFile(filepath.Join(dataDir, merchantsigplugin.StateFile))
-		if err != nil {
-			t.Fatal(err)
+		var db []byte
+		for _, r := range host.records() {
+			db = append(append(db, r.Key...), r.Value...)
+		}
+		if len(db) == 0 {
+			t.Fatal("no records committed; the scan would prove nothing")
 		}
 		priv := ed25519.NewKeyFromSeed(seed)
 		secrets := map[string][]byte{
@@ -121,7 +136,7 @@ func TestSubprocess(t *testing.T) {
 			"hex private key":    []byte(hex.EncodeToString(priv)),
 			"base64 private key": []byte(base64.StdEncoding.EncodeToString(priv)),
 		}
-		places := map[string][]byte{"logs": p.Logs.Bytes(), "database": db, "responses": bytes.Join(responses, nil)}
+		places := map[string][]byte{"logs": p.Logs.Bytes(), "host's records": db, "responses": bytes.Join(responses, nil)}
 		if len(places["logs"]) == 0 {
 			t.Fatal("no logs captured; the scan would prove nothing")
 		}

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/switchd/switchd/plugins/internal/cpubench"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 )
@@ -18,21 +16,15 @@ import (
 // plugin's clock reads the signing time of the latest request made.
 const benchStep = 5 * time.Millisecond
 
-// BenchmarkAuthenticateSellerCPU is step B of distinct payments against
-// one fsynced state file, in process (no gRPC), with the process's CPU per
-// call (cpu-µs/op; the seller's signatures are made before the timer
-// starts) and the pages bbolt writes per call and per commit (pages/op,
-// pages/commit: TxStats.Write, one per page or run of overflow pages, the
-// meta page included).
-// "serial" makes one call at a time, so every call is a commit and fsync
-// of its own (the plugin's lot at a few hundred payments a second);
-// "64 sellers" makes 64 at once, so their writes share commits. Both
-// start from an empty file; the "full window" ones start from a file
-// holding a whole replay window of earlier approvals (one per benchStep),
-// so each call also purges about one: a daemon's steady state. With 4
-// sellers a commit holds a few approvals, as under switchd bench's load. Run at the
-// log level the daemon gives plugins (at the default, info, every
-// approval is logged):
+// BenchmarkAuthenticateSellerCPU is step B of distinct payments, in
+// process (no gRPC, no host commit), with the process's CPU per call
+// (cpu-µs/op; the seller's signatures are made before the timer starts)
+// and the state_writes it returns per call (writes/op, write-bytes/op:
+// what the host then commits). "serial" makes one call at a time, "64
+// sellers" 64 at once. The "full window" ones start loaded with a whole
+// replay window of earlier approvals (one per benchStep), so each call
+// also deletes about one expired record: a daemon's steady state. Run at
+// the log level the daemon gives plugins:
 //
 //	SWITCHD_PLUGIN_LOG_LEVEL=warn go test -run '^$' -bench AuthenticateSellerCPU -benchmem ./plugins/merchantsig/merchantsigplugin/
 func BenchmarkAuthenticateSellerCPU(b *testing.B) {
@@ -49,13 +41,13 @@ func BenchmarkAuthenticateSellerCPU(b *testing.B) {
 	for _, bm := range benchmarks {
 		b.Run(bm.name, func(b *testing.B) {
 			now := t0
-			p, _ := MustPlugin(b, b.TempDir(), &now)
+			var records []*pb.StateWrite
+			if bm.full {
+				records = prefill(t0.Add(-DefaultReplayWindow+benchStep), t0, benchStep)
+			}
+			p, _ := MustPlugin(b, &now, records...)
 			var n atomic.Int64 // requests made
 			p.now = func() time.Time { return t0.Add(time.Duration(n.Load()) * benchStep) }
-			if bm.full {
-				inst, _ := p.instance("acq")
-				mustPrefill(b, p, t0.Add(-inst.window+benchStep), t0, benchStep)
-			}
 			ctx := context.Background()
 			reqs := make([]*pb.AuthenticateSellerRequest, b.N)
 			for i := range reqs {
@@ -63,34 +55,22 @@ func BenchmarkAuthenticateSellerCPU(b *testing.B) {
 				o.OrderRef = "A-" + strconv.Itoa(i) // distinct terms, so distinct signatures
 				reqs[i] = signedRequest(o, sellerKey, "k1", t0.Add(time.Duration(i)*benchStep))
 			}
+			var writes, bytes atomic.Int64
 			call := func(req *pb.AuthenticateSellerRequest) bool {
 				res, err := p.AuthenticateSeller(ctx, req)
 				if err != nil || res.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
 					b.Error(res, err)
 					return false
 				}
+				writes.Add(int64(len(res.GetStateWrites())))
+				for _, w := range res.GetStateWrites() {
+					bytes.Add(int64(len(w.GetKey()) + len(w.GetValue())))
+				}
 				return true
 			}
-			inst, _ := p.instance("acq")
-			db := inst.db.DB()
-			written, commits := pagesWritten(b, db)
 			cpubench.Run(b, bm.callers, []struct{}{{}}, func(struct{}) bool { return call(reqs[n.Add(1)-1]) })
-			w, c := pagesWritten(b, db)
-			b.ReportMetric(float64(w-written)/float64(b.N), "pages/op")
-			b.ReportMetric(float64(w-written)/float64(c-commits), "pages/commit")
+			b.ReportMetric(float64(writes.Load())/float64(b.N), "writes/op")
+			b.ReportMetric(float64(bytes.Load())/float64(b.N), "write-bytes/op")
 		})
 	}
-}
-
-// pagesWritten returns how many page writes db's transactions have made
-// so far, and how many transactions it has committed (the id of the last).
-func pagesWritten(b *testing.B, db *bolt.DB) (pages int64, commits int) {
-	s := db.Stats()
-	if err := db.View(func(tx *bolt.Tx) error {
-		commits = tx.ID()
-		return nil
-	}); err != nil {
-		b.Fatal(err)
-	}
-	return s.TxStats.GetWrite(), commits
 }

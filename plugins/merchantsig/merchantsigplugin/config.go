@@ -69,7 +69,7 @@ func parse(cfg *config) (*settings, []*pb.Diagnostic) {
 	var diags []*pb.Diagnostic
 	s.key, diags = authkit.ParseKey(cfg.AttestationKey, cfg.AttestationKeyID, "acquirer", ErrKeyEncoding, ErrKeySize)
 	if w := cfg.ReplayWindowSeconds; w != nil {
-		if *w < 1 || *w > 86400 || *w != math.Trunc(*w) {
+		if *w < 1 || *w > MaxReplayWindow.Seconds() || *w != math.Trunc(*w) {
 			diags = append(diags, sdk.ErrorDiag([]string{"replay_window_seconds"}, "Invalid replay window",
 				"replay_window_seconds must be a whole number of seconds from 1 to 86400, got %v.", *w))
 		} else {

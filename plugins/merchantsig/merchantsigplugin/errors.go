@@ -11,6 +11,14 @@ var (
 	ErrKeySize = errors.New("must decode to 32 bytes")
 )
 
-// ErrCorruptRecord is returned, wrapped, when a record of the state file
-// cannot be decoded. AuthenticateSeller reports it as Unavailable.
-var ErrCorruptRecord = errors.New("merchantsig: corrupt replay record")
+// Errors of the replay records.
+var (
+	// ErrCorruptRecord is returned, wrapped, when a replay record cannot
+	// be decoded: LoadState reports it as InvalidArgument (and loads
+	// nothing), ExportState as FailedPrecondition (and renames nothing).
+	ErrCorruptRecord = errors.New("merchantsig: corrupt replay record")
+	// ErrTwoStateFiles is returned, wrapped, by ExportState when a data dir
+	// holds both the state file of an earlier version and the one it
+	// already renamed after an export.
+	ErrTwoStateFiles = errors.New("merchantsig: two state files to import")
+)

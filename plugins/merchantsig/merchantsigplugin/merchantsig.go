@@ -5,12 +5,14 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
+	"fmt"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
-	"github.com/switchd/switchd/internal/boltgroup"
 	"github.com/switchd/switchd/internal/edsig"
 	"github.com/switchd/switchd/plugins/internal/authkit"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
@@ -22,9 +24,10 @@ import (
 const Name = "merchantsig"
 
 // Version is the plugin's version.
-const Version = "1.1.0"
+const Version = "1.2.0"
 
-// StateFile is the bbolt file the plugin keeps in each data dir.
+// StateFile is the bbolt file in which versions up to 1.1.0 kept an
+// instance's replay records, in its data dir. ExportState reads it.
 const StateFile = "merchantsig.db"
 
 // Step is the flow step this plugin attests.
@@ -33,6 +36,7 @@ const Step = "B"
 var (
 	_ sdk.Plugin        = (*Plugin)(nil)
 	_ sdk.Authenticator = (*Plugin)(nil)
+	_ sdk.StateHolder   = (*Plugin)(nil)
 )
 
 // Plugin is the merchantsig authenticator. It serves any number of
@@ -40,6 +44,9 @@ var (
 type Plugin struct {
 	insts *authkit.Instances[*instance]
 	now   func() time.Time
+
+	mu     sync.Mutex
+	states map[string]*replay // by instance id, from its first LoadState
 }
 
 // settings are one instance's decoded configuration.
@@ -51,14 +58,14 @@ type settings struct {
 
 type instance struct {
 	*settings
-	id            string                         // instance id: bucket name
-	institutionID string                         // signer named in attestations
-	db            *boltgroup.Committer[*bolt.Tx] // the state file; writes are group-committed
+	id            string  // instance id
+	institutionID string  // signer named in attestations
+	state         *replay // the instance's replay records, shared by its configurations
 }
 
 // New returns an unconfigured plugin. It has no side effects.
 func New() *Plugin {
-	return &Plugin{insts: authkit.NewInstances[*instance](Name), now: time.Now}
+	return &Plugin{insts: authkit.NewInstances[*instance](Name), now: time.Now, states: map[string]*replay{}}
 }
 
 // GetInfo describes the plugin.
@@ -73,31 +80,110 @@ func (p *Plugin) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoRespon
 	}, nil
 }
 
-// Configure applies one acquirer's settings. On any error diagnostic the
-// instance keeps its previous settings.
-func (p *Plugin) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
-	s, diags, err := authkit.Parse(req, Name, "merchantsig needs a data dir to remember accepted signatures.", parse)
-	if err != nil {
-		return nil, err
+// LoadState replaces the working state of an instance with its committed
+// records (sdk.StateHolder). Records signed more than MaxReplayWindow ago
+// are not kept (no configuration can need them); their keys are deleted
+// by the next approvals. A record that cannot be decoded is an
+// InvalidArgument error, and the instance's state is left as it was.
+func (p *Plugin) LoadState(_ context.Context, instanceID string, records []*pb.StateWrite) error {
+	if instanceID == "" {
+		return sdk.InvalidArgument("instance_id", "is empty")
 	}
+	r, err := newReplay(records, p.now().Add(-MaxReplayWindow).UnixMilli())
+	if err != nil {
+		return &sdk.Error{Code: sdk.CodeInvalidArgument, Field: "records", Msg: "instance " + instanceID, Err: err}
+	}
+	p.mu.Lock()
+	if st, ok := p.states[instanceID]; ok {
+		st.replace(r)
+	} else {
+		p.states[instanceID] = r
+	}
+	p.mu.Unlock()
+	kept, dropped := r.len()
+	sdk.Logger().Info("merchantsig: state loaded", "instance", instanceID, "records", kept, "expired", dropped)
+	return nil
+}
+
+// ExportState returns the replay records of an instance that a version up
+// to 1.1.0 kept in StateFile in dataDir (sdk.StateHolder): those signed
+// within MaxReplayWindow of now, in key order, records of versions before
+// 1.1.0 converted. It then renames the file to StateFile+ImportedSuffix,
+// and exports from the renamed file while the original is gone. It
+// returns nil when there is neither file, or the file has no bucket for
+// the instance.
+func (p *Plugin) ExportState(_ context.Context, instanceID, dataDir string) ([]*pb.StateWrite, error) {
+	if instanceID == "" {
+		return nil, sdk.InvalidArgument("instance_id", "is empty")
+	}
+	if dataDir == "" {
+		return nil, nil
+	}
+	path, rename, err := exportFile(dataDir)
+	if err != nil {
+		if errors.Is(err, ErrTwoStateFiles) {
+			return nil, &sdk.Error{Code: sdk.CodeFailedPrecondition, Msg: "merchantsig: cannot export", Err: err}
+		}
+		return nil, sdk.Unavailable(err)
+	}
+	if path == "" {
+		return nil, nil
+	}
+	records, err := readOldState(path, instanceID, p.now().Add(-MaxReplayWindow).UnixMilli())
+	if err != nil {
+		if errors.Is(err, berrors.ErrTimeout) { // another process has the file open
+			return nil, sdk.Unavailable(err)
+		}
+		return nil, &sdk.Error{Code: sdk.CodeFailedPrecondition, Msg: "merchantsig: cannot export", Err: err}
+	}
+	if rename {
+		if err := os.Rename(path, path+ImportedSuffix); err != nil {
+			return nil, sdk.Unavailable(fmt.Errorf("merchantsig: %w", err))
+		}
+	}
+	sdk.Logger().Info("merchantsig: state exported", "instance", instanceID, "file", path, "records", len(records))
+	return records, nil
+}
+
+// Configure applies one acquirer's settings. The instance's state must
+// have been loaded (LoadState) first, else it is a FailedPrecondition
+// error. On any error diagnostic the instance keeps its previous
+// settings. Records older than the configured window are dropped from
+// memory; the next approvals delete them in the host.
+func (p *Plugin) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	id := req.GetInstanceId()
+	if id == "" {
+		return nil, sdk.InvalidArgument("instance_id", "is empty")
+	}
+	var cfg config
+	if err := sdk.DecodeConfig(req.GetConfigJson(), &cfg); err != nil {
+		return &pb.ConfigureResponse{Diagnostics: []*pb.Diagnostic{sdk.ErrorDiag(nil, "Invalid "+Name+" configuration", "%v", err)}}, nil
+	}
+	s, diags := parse(&cfg)
 	if sdk.HasErrors(diags) {
 		return &pb.ConfigureResponse{Diagnostics: diags}, nil
 	}
-	db, d := p.insts.OpenState(req.GetDataDir(), StateFile, req.GetInstanceId(), bucketApproved)
-	if d != nil {
-		return &pb.ConfigureResponse{Diagnostics: append(diags, d)}, nil
+	p.mu.Lock()
+	st, ok := p.states[id]
+	p.mu.Unlock()
+	if !ok {
+		return nil, sdk.FailedPrecondition("merchantsig: the state of instance %q has not been loaded: the host calls LoadState before an instance's first Configure", id)
 	}
-	inst := &instance{settings: s, id: req.GetInstanceId(), institutionID: authkit.InstitutionID(req), db: db}
-	if err := inst.upgrade(ctx, p.now().UnixMilli()); err != nil {
-		return &pb.ConfigureResponse{Diagnostics: append(diags, sdk.ErrorDiag(nil, "Cannot upgrade state file", "merchantsig: %v", err))}, nil
-	}
+	st.expire(p.now().Add(-s.window).UnixMilli())
+	inst := &instance{settings: s, id: id, institutionID: authkit.InstitutionID(req), state: st}
 	p.insts.Put(inst.id, inst)
 	sdk.Logger().Info("merchantsig: configured", "instance", inst.id, "merchants", len(s.merchants), "key_id", s.key.ID)
 	return &pb.ConfigureResponse{Diagnostics: diags, AttestationKeys: []*pb.PublicKey{s.key.Public()}}, nil
 }
 
-// Close closes the state files. The plugin must not be used afterwards.
-func (p *Plugin) Close() error { return p.insts.Close() }
+// Close forgets every instance and its state. The plugin must not be used
+// afterwards.
+func (p *Plugin) Close() error {
+	p.mu.Lock()
+	p.states = map[string]*replay{}
+	p.mu.Unlock()
+	return p.insts.Close()
+}
 
 // Health reports whether the plugin, or one instance, can serve.
 func (p *Plugin) Health(ctx context.Context, req *pb.HealthRequest) (*pb.HealthResponse, error) {
@@ -111,7 +197,10 @@ func decline(code string) *pb.AuthenticateSellerResponse {
 }
 
 // AuthenticateSeller is step B: it checks the seller's signature over the
-// order terms and, on approval, attests the order digest.
+// order terms and, on approval, attests the order digest. An approval
+// returns the signature's replay record in state_writes (the same record
+// again for a retry of the same payment), with the deletes of up to
+// PurgePerAnswer expired records; a decline or an error writes nothing.
 func (p *Plugin) AuthenticateSeller(ctx context.Context, req *pb.AuthenticateSellerRequest) (*pb.AuthenticateSellerResponse, error) {
 	inst, err := p.instance(req.GetInstanceId())
 	if err != nil {
@@ -152,65 +241,34 @@ func (p *Plugin) AuthenticateSeller(ctx context.Context, req *pb.AuthenticateSel
 		log().Info("merchantsig: declined", "code", sdk.DeclineBadSignature)
 		return decline(sdk.DeclineBadSignature), nil
 	}
-	now := p.now()
-	nowMS := now.UnixMilli()
+	nowMS := p.now().UnixMilli()
 	windowMS := inst.window.Milliseconds()
 	if signedAt < nowMS-windowMS || signedAt > nowMS+windowMS {
 		log().Info("merchantsig: declined", "code", sdk.DeclineStaleSignature, "signed_at_ms", signedAt)
 		return decline(sdk.DeclineStaleSignature), nil
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, err // nothing recorded
 	}
 
-	sum := sha256.Sum256(sig)
-	key := recordKey(signedAt, sum[:])
-	var code string
-	// The fn may run more than once (group commit): it sets code afresh.
-	// The replay check and the record are in the same transaction, so two
-	// calls with one signature cannot both miss the record, batched or not.
-	// signed_at is part of the signed message, so the signature found
-	// under another signed_at would not have verified: the exact key is
-	// the whole lookup.
-	err = inst.db.Update(ctx, func(tx *bolt.Tx) error {
-		code = ""
-		b := tx.Bucket([]byte(inst.id))
-		approved := approvedBucket(b)
-		if err := purge(approved, nowMS-windowMS); err != nil {
-			return err
-		}
-		if err := purgeLegacy(b, nowMS, windowMS); err != nil {
-			return err
-		}
-		paymentID, found, err := approvedFor(b, approved, key)
-		if err != nil {
-			return err
-		}
-		if found {
-			if paymentID != o.GetPaymentId() {
-				code = sdk.DeclineReplay
-			}
-			return nil
-		}
-		return approved.Put(key, encodeRecord(o.GetPaymentId(), o.GetMerchantId()))
-	})
+	// The check and the record are one step under the instance's lock, so
+	// two calls with one signature cannot both miss the record.
+	before, writes, err := inst.state.approve(sha256.Sum256(sig), signedAt, o.GetPaymentId(), o.GetMerchantId(), nowMS-windowMS)
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
-			return nil, err // the context ended before the write ran: nothing written
-		}
-		log().Error("merchantsig: state file", "error", err)
+		log().Error("merchantsig: replay record", "error", err)
 		return nil, sdk.Unavailable(err)
 	}
-	if code != "" {
-		log().Warn("merchantsig: declined", "code", code)
-		return decline(code), nil
+	if writes == nil {
+		log().Warn("merchantsig: declined", "code", sdk.DeclineReplay, "approved_for", before)
+		return decline(sdk.DeclineReplay), nil
 	}
 	if sdk.Logger().IsInfo() {
-		log().Info("merchantsig: approved")
+		log().Info("merchantsig: approved", "retry", before != "", "writes", len(writes))
 	}
 	return &pb.AuthenticateSellerResponse{
 		Verdict:     pb.Verdict_VERDICT_APPROVED,
 		Attestation: inst.key.Attest(Step, inst.institutionID, req.GetOrderDigest()),
+		StateWrites: writes,
 	}, nil
 }
 

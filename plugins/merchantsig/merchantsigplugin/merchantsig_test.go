@@ -7,14 +7,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
@@ -47,21 +44,29 @@ func testConfig(t testing.TB) []byte {
 	return b
 }
 
-// MustPlugin returns a plugin configured as acquirer "acq" with data dir
-// dir, whose clock reads *now.
-func MustPlugin(t testing.TB, dir string, now *time.Time) (*Plugin, *pb.ConfigureResponse) {
+// MustPlugin returns a plugin whose clock reads *now, its instance "acq"
+// (acquirer "acq") loaded with records and configured with testConfig.
+func MustPlugin(t testing.TB, now *time.Time, records ...*pb.StateWrite) (*Plugin, *pb.ConfigureResponse) {
 	t.Helper()
 	p := New()
 	p.now = func() time.Time { return *now }
+	t.Cleanup(func() { _ = p.Close() })
+	if err := p.LoadState(context.Background(), "acq", records); err != nil {
+		t.Fatalf("LoadState: %v", err)
+	}
+	return p, mustConfigure(t, p)
+}
+
+func mustConfigure(t testing.TB, p *Plugin) *pb.ConfigureResponse {
+	t.Helper()
 	res, err := p.Configure(context.Background(), &pb.ConfigureRequest{
-		InstanceId: "acq", Kind: pb.Kind_KIND_AUTHENTICATOR, ConfigJson: testConfig(t), DataDir: dir,
+		InstanceId: "acq", Kind: pb.Kind_KIND_AUTHENTICATOR, ConfigJson: testConfig(t), DataDir: t.TempDir(),
 		Institution: &pb.InstitutionInfo{Id: "acq", Roles: []string{"acquirer"}},
 	})
 	if err != nil || sdk.HasErrors(res.GetDiagnostics()) {
 		t.Fatalf("Configure: %v %v", err, res.GetDiagnostics())
 	}
-	t.Cleanup(func() { _ = p.Close() })
-	return p, res
+	return res
 }
 
 func testOrder(paymentID string) *pb.Order {
@@ -78,7 +83,7 @@ func signedRequest(o *pb.Order, key ed25519.PrivateKey, keyID string, at time.Ti
 
 func TestAuthenticateSeller(t *testing.T) {
 	now := t0
-	p, conf := MustPlugin(t, t.TempDir(), &now)
+	p, conf := MustPlugin(t, &now)
 	attPub := conf.GetAttestationKeys()[0].GetEd25519()
 	if !bytes.Equal(attPub, ed25519.NewKeyFromSeed(attSeed).Public().(ed25519.PublicKey)) || conf.GetAttestationKeys()[0].GetKeyId() != "acq-2026" {
 		t.Fatalf("attestation key = %x %q", attPub, conf.GetAttestationKeys()[0].GetKeyId())
@@ -150,8 +155,8 @@ func TestAuthenticateSeller(t *testing.T) {
 
 func TestReplay(t *testing.T) {
 	now := t0
-	dir := t.TempDir()
-	p, _ := MustPlugin(t, dir, &now)
+	p, _ := MustPlugin(t, &now)
+	host := hostStore{}
 	ctx := context.Background()
 	first := signedRequest(testOrder("pay-1"), sellerKey, "k1", t0)
 	call := func(p *Plugin, r *pb.AuthenticateSellerRequest) *pb.AuthenticateSellerResponse {
@@ -160,6 +165,7 @@ func TestReplay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		host.apply(res.GetStateWrites())
 		return res
 	}
 	approved := call(p, first)
@@ -184,11 +190,12 @@ func TestReplay(t *testing.T) {
 		t.Fatalf("retry for the same payment: %v, want %v", retry, approved)
 	}
 
-	// A restart does not reopen the window.
+	// A restart, loaded with what the host committed, does not reopen the
+	// window.
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	p2, _ := MustPlugin(t, dir, &now)
+	p2, _ := MustPlugin(t, &now, host.records()...)
 	if res := call(p2, other); res.GetDeclineCode() != sdk.DeclineReplay {
 		t.Fatalf("replay after restart: %v %q", res.GetVerdict(), res.GetDeclineCode())
 	}
@@ -206,16 +213,11 @@ func TestReplay(t *testing.T) {
 	if res := call(p2, fresh); res.GetVerdict() != pb.Verdict_VERDICT_APPROVED {
 		t.Fatalf("fresh signature: %v", res)
 	}
-	inst, _ := p2.instance("acq")
-	var n int
-	if err := inst.db.DB().View(func(tx *bolt.Tx) error {
-		n = tx.Bucket([]byte("acq")).Bucket(bucketApproved).Stats().KeyN
-		return nil
-	}); err != nil {
-		t.Fatal(err)
+	if n := len(host.records()); n != 1 {
+		t.Fatalf("the host holds %d records, want 1 (the expired one deleted by the fresh approval)", n)
 	}
-	if n != 1 {
-		t.Fatalf("%d signatures remembered, want 1 (expired ones purged)", n)
+	if n, _ := p2.instanceState(t, "acq").len(); n != 1 {
+		t.Fatalf("%d signatures remembered, want 1", n)
 	}
 }
 
@@ -224,8 +226,10 @@ func TestConfigureReportsEveryProblem(t *testing.T) {
 	  "merchant":[{"id":"shop-1","key":[{"id":"k1","public_key":"AAAA"},{"id":"k1","public_key":"AAAA"}]},{"id":"shop-2","key":[]}]}`
 	p := New()
 	t.Cleanup(func() { _ = p.Close() })
-	dir := t.TempDir()
-	res, err := p.Configure(context.Background(), &pb.ConfigureRequest{InstanceId: "acq", ConfigJson: []byte(cfg), DataDir: dir})
+	if err := p.LoadState(context.Background(), "acq", nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Configure(context.Background(), &pb.ConfigureRequest{InstanceId: "acq", ConfigJson: []byte(cfg), DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,9 +253,6 @@ func TestConfigureReportsEveryProblem(t *testing.T) {
 	if _, err := p.instance("acq"); err == nil {
 		t.Fatal("a configuration with errors was applied")
 	}
-	if _, err := os.Stat(filepath.Join(dir, StateFile)); err == nil {
-		t.Fatal("state file created for a failed configuration")
-	}
 	if _, err := p.AuthenticateSeller(context.Background(), signedRequest(testOrder("p"), sellerKey, "k1", t0)); sdk.CodeOf(err) != sdk.CodeFailedPrecondition {
 		t.Fatalf("call on unconfigured instance: %v", err)
 	}
@@ -259,7 +260,7 @@ func TestConfigureReportsEveryProblem(t *testing.T) {
 
 func TestReconfigureKeepsOldSettingsOnError(t *testing.T) {
 	now := t0
-	p, _ := MustPlugin(t, t.TempDir(), &now)
+	p, _ := MustPlugin(t, &now)
 	res, err := p.Configure(context.Background(), &pb.ConfigureRequest{InstanceId: "acq", ConfigJson: []byte(`{"attestation_key":"x"}`), DataDir: t.TempDir()})
 	if err != nil || !sdk.HasErrors(res.GetDiagnostics()) {
 		t.Fatalf("bad reconfigure: %v %v", res, err)
@@ -271,7 +272,7 @@ func TestReconfigureKeepsOldSettingsOnError(t *testing.T) {
 
 func TestBadRequests(t *testing.T) {
 	now := t0
-	p, _ := MustPlugin(t, t.TempDir(), &now)
+	p, _ := MustPlugin(t, &now)
 	good := signedRequest(testOrder("pay-1"), sellerKey, "k1", t0)
 	tests := []struct {
 		name string
@@ -302,7 +303,7 @@ func TestBadRequests(t *testing.T) {
 // exactly one is approved.
 func TestConcurrentReplay(t *testing.T) {
 	now := t0
-	p, _ := MustPlugin(t, t.TempDir(), &now)
+	p, _ := MustPlugin(t, &now)
 	first := signedRequest(testOrder("pay-0"), sellerKey, "k1", t0)
 	const n = 16
 	results := make(chan *pb.AuthenticateSellerResponse, n)
