@@ -1,5 +1,6 @@
-// Package sample holds two small but correct plugins, a bank-transfer
-// payment method and an HMAC-based authenticator, used to test the
+// Package sample holds small but correct plugins, a bank-transfer payment
+// method and an HMAC-based authenticator, each also in a host_state
+// variant (NewStateMethod, NewStateAuthenticator), used to test the
 // conformance kit in plugins/sdk/plugintest. Each can be built with
 // deliberate flaws (see Flaw) so the kit's tests can show that it catches
 // them. They are not meant for production: secrets sit in the config in the
