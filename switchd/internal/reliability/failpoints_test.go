@@ -51,6 +51,16 @@ func TestReliabilityFailpoints(t *testing.T) {
 				}
 				points = append(points, fp{"flow.call." + side + ":" + rpc + "@" + strconv.Itoa(1+rand.IntN(most)), true})
 			}
+			// Between a host_state plugin's answer and the commit of its
+			// state writes, and between that commit and the answer's
+			// return to the flow (package pluginhost): the ledgers' Debit
+			// and Credit, merchantsig's AuthenticateSeller.
+			for _, rpc := range []string{"AuthenticateSeller", "Debit", "Credit"} {
+				points = append(points, fp{"pluginhost.commit." + side + ":" + rpc + "@" + strconv.Itoa(1+rand.IntN(10)), true})
+			}
+			// The ledgers' opening balances, committed at Configure (at
+			// start, so it may not be needed again).
+			points = append(points, fp{"pluginhost.commit." + side + ":Configure@1", false})
 		}
 		// The recovery after a crash right after Debit asks the issuer
 		// for the outcome; crash during that too (it may not be needed).
