@@ -12,12 +12,14 @@ import (
 	"github.com/switchd/switchd/internal/testbin"
 	"github.com/switchd/switchd/plugins/merchantsig/merchantsigplugin"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
 	"github.com/switchd/switchd/plugins/sdk/order"
 	"github.com/switchd/switchd/plugins/sdk/plugintest"
 )
 
-// TestConformance runs the SDK's conformance kit against the binary and
-// the in-process implementation.
+// TestConformance runs the SDK's conformance kit, which acts as the host
+// of a host_state plugin (ExportState, LoadState, commits, restarts),
+// against the binary and the in-process implementation.
 func TestConformance(t *testing.T) {
 	seller := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x21}, 32))
 	cfg := func(m map[string]any) []byte {
@@ -36,7 +38,7 @@ func TestConformance(t *testing.T) {
 	bin := testbin.MustBuild(t, "./plugins/merchantsig")
 	for name, target := range map[string]plugintest.Target{
 		"binary":     plugintest.Binary(bin),
-		"in-process": plugintest.InProcess(merchantsigplugin.New()),
+		"in-process": plugintest.InProcessFunc(func() sdk.Plugin { return merchantsigplugin.New() }),
 	} {
 		t.Run(name, func(t *testing.T) {
 			plugintest.Run(t, plugintest.Suite{

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"os/exec"
+	"slices"
 	"testing"
 	"time"
 
@@ -73,7 +74,7 @@ func TestSubprocess(t *testing.T) {
 	p := testbin.LaunchPlugin(t, bin, testbin.WithHostLogs())
 	c := p.Client
 	info, err := c.GetInfo(ctx, &pb.GetInfoRequest{})
-	if err != nil || info.GetName() != merchantsigplugin.Name || len(info.GetCapabilities()) != 1 || info.GetCapabilities()[0] != sdk.CapSellerAuth {
+	if err != nil || info.GetName() != merchantsigplugin.Name || !slices.Equal(info.GetCapabilities(), []string{sdk.CapSellerAuth, sdk.CapHostState}) {
 		t.Fatalf("GetInfo: %v %v", info, err)
 	}
 	keep(info)

@@ -75,7 +75,7 @@ func (p *Plugin) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoRespon
 		Version:          Version,
 		Kinds:            []pb.Kind{pb.Kind_KIND_AUTHENTICATOR},
 		ProtocolVersions: []uint32{sdk.ProtocolVersion},
-		Capabilities:     []string{sdk.CapSellerAuth},
+		Capabilities:     []string{sdk.CapSellerAuth, sdk.CapHostState},
 		ConfigSchema:     schema(),
 	}, nil
 }
