@@ -62,6 +62,56 @@
 // (retryable); a call made during the restart waits for it until its own
 // deadline and then returns CodeUnavailable wrapping ErrRestarting.
 //
+// # Plugin state kept by the host
+//
+// A plugin whose GetInfo lists the host_state capability (sdk.CapHostState)
+// keeps its durable state in the host: Options.State, a StateStore. The
+// daemon's is NewStoreState over its store, so the records live in
+// switchd.db, bucket plugin_state, one sub-bucket per plugin and instance,
+// and /v1/admin/backup covers them; `switchd validate` and `switchd
+// plugins` use NewMemState, as they use a throw-away data directory. A host
+// without State refuses to configure such a plugin (ErrNoState): it never
+// runs one without durability.
+//
+//   - Before an instance's first Configure in each process (at launch and
+//     after every restart), the host hands the process the instance's
+//     committed records, in key order (LoadState). When the store holds no
+//     record of the instance yet, it first asks the plugin for what its
+//     older version kept in its own files (ExportState) and commits all of
+//     it in one transaction; a host that stopped before that commit asks
+//     again next time.
+//   - The state_writes of Configure, AuthenticateSeller, Debit, Credit,
+//     Reverse and GetOperationStatus answers are checked (key 1 to
+//     store.MaxStateKey bytes, value at most store.MaxStateValue, at most
+//     MaxStateWrites records) and committed before the answer is returned,
+//     without them. Each commit is one store Update, group-committed with
+//     the payments' own. A Configure whose writes do not commit has failed
+//     and is not remembered. The call runs under the caller's deadline but
+//     not its cancellation, and its commit is not cut short by the
+//     deadline, so a payer hanging up loses no answer the plugin applied.
+//   - A restart never loads a snapshot that misses a write the plugin
+//     already answered with: calls hold the read side of a per-plugin
+//     RWMutex from after they acquire the process until their writes are
+//     committed, and the restart holds the write side around LoadState and
+//     the Configure replay.
+//   - When the plugin's memory may be ahead of the store (its writes did
+//     not commit, its answer carried invalid writes, or the answer was lost
+//     to the deadline or a broken connection while the process lives),
+//     the host kills the process, its watcher restarts it and LoadState
+//     resets it; the caller gets a retryable error (CodeUnavailable
+//     wrapping ErrStateCommit, ErrInvalidStateWrites or ErrAnswerLost). An
+//     error the plugin answered itself changes nothing and costs no
+//     restart. An InProcess plugin is reset by loading its state again
+//     over the same connection.
+//   - A plugin without the capability that answers with state writes gets
+//     its answer refused (CodeInternal wrapping ErrUnexpectedStateWrites):
+//     dropping the writes would lose durability it counted on.
+//
+// Builds with -tags failpoints can crash the daemon at
+// pluginhost.commit.before and pluginhost.commit.after (detail: the RPC),
+// between a plugin's answer and the commit of its writes and right after
+// that commit (package reliability/failpoint).
+//
 // # Logs
 //
 // Plugins log hclog JSON on stderr (sdk.Logger). go-plugin parses each line
