@@ -81,6 +81,12 @@
 //     is refused, carries no writes, and leaves the instance not serving
 //     (rule 4). Catches a plugin that would serve from an empty state.
 //
+//   - host_state/export: ExportState of an empty data dir streams nothing.
+//     With Suite.OldState (the files an earlier, file-keeping version
+//     left), it streams well-formed records, the same ones when asked
+//     again before the host committed any (rule 4), and the instance
+//     configured on them serves with every exported record kept.
+//
 //   - host_state/repeat: an approved Debit and a Reverse carry writes; a
 //     retried Debit, a repeated Reverse and GetOperationStatus repeat every
 //     record of the answer before them with the same value (rule 1).

@@ -16,6 +16,7 @@ import (
 // the committed records make true.
 func (e *env) checkHostState(t tb) {
 	t.Run("not_loaded", e.checkNotLoaded)
+	t.Run("export", e.checkExport)
 	if e.hasKind[pb.Kind_KIND_PAYMENT_METHOD] {
 		if e.s.Instrument == nil {
 			t.Logf("no Suite.Instrument: host_state payment method checks skipped")
@@ -86,6 +87,65 @@ func (e *env) checkNotLoaded(t tb) {
 	defer cancel()
 	if h, err := e.c.Health(ctx, &pb.HealthRequest{InstanceId: inst}); err == nil && h.GetServing() {
 		t.Errorf("Health of an instance configured before any LoadState says serving")
+	}
+}
+
+// checkExport checks ExportState (rule 4): nothing from an empty data
+// dir; with Suite.OldState, the old files' records, the same again when
+// asked again (the host may stop before its commit), on which the
+// instance is then configured and serves.
+func (e *env) checkExport(t tb) {
+	inst := e.inst + "-export"
+	dir := t.TempDir()
+	export := func(what string) []*pb.StateWrite {
+		t.Helper()
+		ctx, cancel := callCtx()
+		defer cancel()
+		recs, err := e.c.Client.ExportState(ctx, inst, dir)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return recs
+	}
+	if e.s.OldState == nil {
+		if recs := export("ExportState of an empty data dir"); len(recs) > 0 {
+			t.Errorf("ExportState of an empty data dir streamed %d records; with no old files there is nothing to export", len(recs))
+		}
+		t.Logf("no Suite.OldState: the import of an earlier version's files is not checked")
+		return
+	}
+	if err := e.s.OldState(dir); err != nil {
+		t.Fatalf("Suite.OldState: %v", err)
+	}
+	first := export("ExportState of Suite.OldState's files")
+	if len(first) == 0 {
+		t.Fatalf("ExportState of a data dir with Suite.OldState's files streamed no records")
+	}
+	for _, p := range writeErrors(first) {
+		t.Errorf("ExportState: %s", p)
+	}
+	for _, r := range first {
+		if len(r.GetValue()) == 0 {
+			t.Errorf("ExportState streamed the record %q with an empty value", clip(r.GetKey()))
+		}
+	}
+	again := export("ExportState asked again")
+	if m := missing(again, first); len(m) > 0 || len(again) != len(first) {
+		t.Errorf("ExportState asked again before the host holds any record streamed %d records, first %d (%v): it must keep exporting the same records until the host holds some", len(again), len(first), m)
+	}
+	for _, k := range e.info.GetKinds() {
+		res, err := e.configure(inst, k, e.s.Config, dir)
+		if err != nil || sdk.HasErrors(res.GetDiagnostics()) {
+			t.Fatalf("Configure(%v) with Suite.Config on the imported state: %v %v", k, err, res.GetDiagnostics())
+		}
+	}
+	if m := missing(e.c.records(inst), first); len(m) > 0 {
+		t.Errorf("the committed state lacks exported records after Configure: %v", m)
+	}
+	ctx, cancel := callCtx()
+	defer cancel()
+	if h, err := e.c.Health(ctx, &pb.HealthRequest{InstanceId: inst}); err != nil || !h.GetServing() {
+		t.Errorf("Health of the instance configured on the imported state: %v, %v; want serving", h, err)
 	}
 }
 

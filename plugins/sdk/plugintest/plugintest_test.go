@@ -1,6 +1,7 @@
 package plugintest
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/hex"
 	"fmt"
@@ -67,10 +68,42 @@ func stateMethodSuite(flaws sample.Flaw) Suite {
 		}
 		return cur.Load().Balance("plugintest-bank", payerAccount)
 	}
+	s.OldState = oldMethodLedger
 	s.BadConfigs = maps.Clone(s.BadConfigs)
 	// A new account in a refused config: its opening-balance record must
 	// not be written.
 	s.BadConfigs["new account, negative latency"] = []byte(`{"account": [{"number": "55556666", "balance_minor": 7, "currency": "EUR"}], "latency_ms": -1}`)
+	return s
+}
+
+// oldMethodLedger leaves in dir the ledger file of sample.Method, the
+// file-keeping version of sample.StateMethod, after one Debit.
+func oldMethodLedger(dir string) error {
+	ctx := context.Background()
+	m := sample.NewMethod(0)
+	if _, err := m.Configure(ctx, &pb.ConfigureRequest{InstanceId: "old", Kind: pb.Kind_KIND_PAYMENT_METHOD, ConfigJson: methodConfig(""), DataDir: dir}); err != nil {
+		return err
+	}
+	tok, err := m.ResolveInstrument(ctx, &pb.ResolveInstrumentRequest{InstanceId: "old", Instrument: &pb.ResolveInstrumentRequest_Account{
+		Account: &pb.AccountInstrument{AccountNumber: payerAccount}}})
+	if err != nil {
+		return err
+	}
+	res, err := m.Debit(ctx, &pb.DebitRequest{InstanceId: "old", Order: &pb.Order{PaymentId: "old-1", AmountMinor: 500, Currency: "EUR"}, Token: tok.GetToken()})
+	if err != nil {
+		return err
+	}
+	if res.GetState() != pb.OperationState_OPERATION_STATE_APPROVED {
+		return fmt.Errorf("the old version's Debit: %v", res.GetState())
+	}
+	return nil
+}
+
+// stateBinary is methodSuite for the host_state sample method as a
+// binary, whose balances the test cannot read.
+func stateBinary(target Target) Suite {
+	s := withoutBalance(methodSuite(target))
+	s.OldState = oldMethodLedger
 	return s
 }
 
@@ -123,7 +156,7 @@ func TestSamplesPass(t *testing.T) {
 		{"auth/in-process", authSuite(InProcess(sample.NewAuthenticator(0)))},
 		{"auth/binary", authSuite(Binary(testbin.MustBuild(t, "./plugins/sdk/internal/sample/cmd/sampleauth")))},
 		{"state-method/in-process", stateMethodSuite(0)},
-		{"state-method/binary", withoutBalance(methodSuite(Binary(testbin.MustBuild(t, "./plugins/sdk/internal/sample/cmd/samplestatemethod"))))},
+		{"state-method/binary", stateBinary(Binary(testbin.MustBuild(t, "./plugins/sdk/internal/sample/cmd/samplestatemethod")))},
 		{"state-auth/in-process", stateAuthSuite(0)},
 		{"state-auth/binary", authSuite(Binary(testbin.MustBuild(t, "./plugins/sdk/internal/sample/cmd/samplestateauth")))},
 	}
@@ -187,7 +220,7 @@ func TestKitCatchesFlaws(t *testing.T) {
 		{"no target", Suite{Config: []byte(`{}`)}, []string{""}, nil},
 
 		{"correct host_state method", stateMethodSuite(0), nil,
-			[]string{"", "host_state/not_loaded", "host_state/repeat", "host_state/lost_answer", "host_state/restart",
+			[]string{"", "host_state/not_loaded", "host_state/export", "host_state/repeat", "host_state/lost_answer", "host_state/restart",
 				"host_state/uncommitted", "host_state/commute", "state_writes"}},
 		{"host_state method forgets to repeat records", stateMethodSuite(sample.ForgetsRecords),
 			[]string{"host_state/repeat", "host_state/lost_answer"},
@@ -201,6 +234,9 @@ func TestKitCatchesFlaws(t *testing.T) {
 		{"host_state method keeps running totals", stateMethodSuite(sample.RunningTotal),
 			[]string{"host_state/commute"},
 			[]string{"payment_method", "host_state/repeat", "host_state/restart", "host_state/uncommitted", "state_writes"}},
+		{"host_state method exports its old file once", stateMethodSuite(sample.ExportsOnce),
+			[]string{"host_state/export"},
+			[]string{"payment_method", "host_state/restart", "host_state/uncommitted", "state_writes"}},
 		{"host_state method configures an unloaded instance", stateMethodSuite(sample.ConfiguresUnloaded),
 			[]string{"host_state/not_loaded"},
 			[]string{"payment_method", "host_state/restart", "host_state/uncommitted", "state_writes"}},

@@ -61,6 +61,15 @@ type Suite struct {
 	// repeated calls move money exactly once.
 	Balance func(dataDir string, op pb.Operation) (int64, error)
 
+	// OldState, for a host_state plugin whose earlier versions kept their
+	// state in files of their own, writes into dataDir the files such a
+	// version leaves (for example by running it). The kit then checks the
+	// import: ExportState streams records, the same ones again when the
+	// host stopped before its commit, and the instance configured on them
+	// serves. Without it the kit only checks that an empty data dir
+	// exports nothing.
+	OldState func(dataDir string) error
+
 	// PayerRef names the payer at the issuer, for authenticators.
 	PayerRef string
 	// PayerHello returns the payer's payer_data for BeginMutualAuth (the

@@ -68,6 +68,10 @@ const (
 	// ConfiguresUnloaded makes the host_state plugins accept Configure of
 	// an instance whose state was never loaded, as empty (rule 4).
 	ConfiguresUnloaded
+	// ExportsOnce makes the state method's ExportState rename the earlier
+	// version's ledger file and then export nothing from the renamed one,
+	// so a host that stopped before its commit loses the ledger (rule 4).
+	ExportsOnce
 )
 
 // Version is the version both sample plugins report.

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,9 +158,50 @@ func (m *StateMethod) LoadState(_ context.Context, instanceID string, records []
 	return nil
 }
 
-// ExportState exports nothing: this plugin never kept files of its own.
-func (m *StateMethod) ExportState(context.Context, string, string) ([]*pb.StateWrite, error) {
-	return nil, nil
+// ExportState exports the ledger that Method, the earlier version of this
+// plugin, kept in dataDir: each account with the opening balance that its
+// operations bring to the file's balance, and each operation as it was.
+// It then renames the file to ledger.json.imported, and exports from that
+// file until the host holds the records (it calls ExportState no more).
+func (m *StateMethod) ExportState(_ context.Context, _, dataDir string) ([]*pb.StateWrite, error) {
+	if dataDir == "" {
+		return nil, nil
+	}
+	cur, imported := filepath.Join(dataDir, ledgerFile), filepath.Join(dataDir, ledgerFile+".imported")
+	if _, err := os.Stat(cur); err == nil {
+		if err := os.Rename(cur, imported); err != nil {
+			return nil, sdk.Internal(fmt.Errorf("sample: %w", err))
+		}
+	} else if m.flaws&ExportsOnce != 0 {
+		return nil, nil
+	}
+	b, err := os.ReadFile(imported)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, sdk.Internal(fmt.Errorf("sample: %w", err))
+	}
+	old := &ledger{}
+	if err := json.Unmarshal(b, old); err != nil {
+		return nil, sdk.Internal(fmt.Errorf("sample: %s: %w", imported, err))
+	}
+	opening := map[string]int64{}
+	for n, a := range old.Accounts {
+		opening[n] = a.BalanceMinor
+	}
+	var out []*pb.StateWrite
+	for _, k := range slices.Sorted(maps.Keys(old.Ops)) {
+		op := old.Ops[k]
+		if op.State == pb.OperationState_OPERATION_STATE_APPROVED {
+			opening[op.Account] -= op.Sign * op.AmountMinor
+		}
+		out = append(out, opWrite(k, op))
+	}
+	for _, n := range slices.Sorted(maps.Keys(old.Accounts)) {
+		out = append(out, acctWrite(n, &stateAccount{Currency: old.Accounts[n].Currency, OpeningMinor: opening[n]}))
+	}
+	return out, nil
 }
 
 // Configure validates and applies an instance's config on its loaded
