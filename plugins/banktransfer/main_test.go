@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,7 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/switchd/switchd/internal/testbin"
-	"github.com/switchd/switchd/plugins/internal/ledger"
+	"github.com/switchd/switchd/plugins/internal/ledgerset/hosttest"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
 	"github.com/switchd/switchd/plugins/sdk/order"
@@ -22,25 +24,20 @@ const (
 	shopAcct  = "9876543217"
 )
 
-func configure(tb testing.TB, c *sdk.Client, id, bankCode, dir string, accounts ...map[string]any) {
+func configure(tb testing.TB, h *hosttest.Host, c *sdk.Client, id, bankCode, dir string, accounts ...map[string]any) {
 	tb.Helper()
 	b, _ := json.Marshal(map[string]any{"token_key": "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", "account": accounts})
-	res, err := c.Configure(context.Background(), &pb.ConfigureRequest{
+	h.Configure(tb, c, &pb.ConfigureRequest{
 		InstanceId: id, Kind: pb.Kind_KIND_PAYMENT_METHOD, Method: pb.Method_METHOD_BANK_TRANSFER, ConfigJson: b, DataDir: dir,
 		Institution: &pb.InstitutionInfo{Id: id, BankCode: bankCode},
 	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if sdk.HasErrors(res.GetDiagnostics()) {
-		tb.Fatalf("configure %s: %v", id, res.GetDiagnostics())
-	}
 }
 
 // TestPluginProcess runs the bank-transfer binary as a real subprocess for
-// an issuer and an acquirer bank: Configure → Resolve → Debit → Credit →
-// Reverse, a restart with a retried debit, and then checks both ledger
-// files.
+// an issuer and an acquirer bank, the test playing the host that keeps
+// their ledgers (hosttest): Configure → Resolve → Debit → Credit → Reverse,
+// a restart that loads the committed records with a retried debit, and
+// then checks both banks' records.
 func TestPluginProcess(t *testing.T) {
 	bin := testbin.MustBuild(t, "./plugins/banktransfer")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -48,11 +45,12 @@ func TestPluginProcess(t *testing.T) {
 	issDir, acqDir := t.TempDir(), t.TempDir()
 	alice := map[string]any{"number": aliceAcct, "holder": "alice", "balance": 1000, "currency": "EUR"}
 	shop := map[string]any{"number": shopAcct, "holder": "shop-1", "currency": "EUR"}
-	setup := func() (*sdk.Client, func()) {
+	h := hosttest.New()
+	setup := func() (*hosttest.Client, func()) {
 		p := testbin.LaunchPlugin(t, bin)
-		configure(t, p.Client, "bank-a", "0011", issDir, alice)
-		configure(t, p.Client, "bank-b", "0022", acqDir, shop)
-		return p.Client, p.Kill
+		configure(t, h, p.Client, "bank-a", "0011", issDir, alice)
+		configure(t, h, p.Client, "bank-b", "0022", acqDir, shop)
+		return h.Client(p.Client), p.Kill
 	}
 	c, kill := setup()
 
@@ -106,31 +104,25 @@ func TestPluginProcess(t *testing.T) {
 	kill()
 
 	want := map[string]map[string]int64{
-		filepath.Join(issDir, "ledger.db"): {"acct:" + aliceAcct: 400, "clearing:EUR": 600, "seed:EUR": -1000},
-		filepath.Join(acqDir, "ledger.db"): {"acct:" + shopAcct: 600, "clearing:EUR": -600},
+		"bank-a": {"acct:" + aliceAcct: 400, "clearing:EUR": 600, "seed:EUR": -1000},
+		"bank-b": {"acct:" + shopAcct: 600, "clearing:EUR": -600},
 	}
 	var clearing int64
-	for path, accounts := range want {
-		l, err := ledger.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := l.Check(); err != nil {
-			t.Error(err)
-		}
-		b, err := l.Balances()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for inst, accounts := range want {
+		b := h.View(t, inst).Balances()
 		for id, bal := range accounts {
-			if b[id].Balance != bal {
-				t.Errorf("%s = %d, want %d", id, b[id].Balance, bal)
+			if b[id] != bal {
+				t.Errorf("%s: %s = %d, want %d", inst, id, b[id], bal)
 			}
 		}
-		clearing += b["clearing:EUR"].Balance
-		_ = l.Close()
+		clearing += b["clearing:EUR"]
 	}
 	if clearing != 0 {
 		t.Errorf("clearing accounts across both banks sum to %d, want 0", clearing)
+	}
+	for _, dir := range []string{issDir, acqDir} {
+		if _, err := os.Stat(filepath.Join(dir, "ledger.db")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the plugin wrote a ledger file in %s (stat: %v)", dir, err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/switchd/switchd/internal/testbin"
-	"github.com/switchd/switchd/plugins/internal/ledger"
+	"github.com/switchd/switchd/plugins/internal/ledgerset/hosttest"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
 	"github.com/switchd/switchd/plugins/sdk/order"
@@ -25,21 +26,13 @@ const (
 	testKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 )
 
-func configure(tb testing.TB, c *sdk.Client, id, dir string, roles []string, cfg map[string]any) {
+func configure(tb testing.TB, h *hosttest.Host, c *sdk.Client, id, dir string, roles []string, cfg map[string]any) {
 	tb.Helper()
 	b, _ := json.Marshal(cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	res, err := c.Configure(ctx, &pb.ConfigureRequest{
+	h.Configure(tb, c, &pb.ConfigureRequest{
 		InstanceId: id, Kind: pb.Kind_KIND_PAYMENT_METHOD, Method: pb.Method_METHOD_CARD, ConfigJson: b, DataDir: dir,
 		Institution: &pb.InstitutionInfo{Id: id, Roles: roles, BinRanges: []string{"411111-411111"}},
 	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if sdk.HasErrors(res.GetDiagnostics()) {
-		tb.Fatalf("configure %s: %v", id, res.GetDiagnostics())
-	}
 }
 
 var (
@@ -60,9 +53,11 @@ func testOrder(id string, amount int64) (*pb.Order, []byte) {
 }
 
 // TestPluginProcess runs the card plugin binary as a real subprocess for an
-// issuer and an acquirer: Configure → Resolve → Debit → Credit → Reverse,
-// then restarts the process and retries, and finally scans every response,
-// the plugin's stderr and both bbolt files for the card number.
+// issuer and an acquirer, the test playing the host that keeps their
+// ledgers (hosttest): Configure → Resolve → Debit → Credit → Reverse, then
+// restarts the process, loads the committed records and retries, and
+// finally scans every response, the plugin's stderr and both banks'
+// records for the card number.
 func TestPluginProcess(t *testing.T) {
 	bin := testbin.MustBuild(t, "./plugins/card")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -78,14 +73,15 @@ func TestPluginProcess(t *testing.T) {
 		return m
 	}
 
+	h := hosttest.New()
 	p := testbin.LaunchPlugin(t, bin)
-	c := p.Client
+	c := h.Client(p.Client)
 	info := keep(c.GetInfo(ctx, &pb.GetInfoRequest{})).(*pb.GetInfoResponse)
 	if info.GetName() != "card" || info.GetConfigSchema() == nil {
 		t.Fatalf("info = %v", info)
 	}
-	configure(t, c, "bank-a", issDir, []string{"issuer"}, issuerCfg)
-	configure(t, c, "bank-b", acqDir, []string{"acquirer"}, acquirerCfg)
+	configure(t, h, c.Client, "bank-a", issDir, []string{"issuer"}, issuerCfg)
+	configure(t, h, c.Client, "bank-b", acqDir, []string{"acquirer"}, acquirerCfg)
 
 	res := keep(c.ResolveInstrument(ctx, &pb.ResolveInstrumentRequest{InstanceId: "bank-a", PaymentId: "pay-1",
 		Instrument: &pb.ResolveInstrumentRequest_Card{Card: &pb.CardInstrument{Pan: testPAN, ExpiryMonth: 12, ExpiryYear: 2039}}})).(*pb.ResolveInstrumentResponse)
@@ -123,9 +119,9 @@ func TestPluginProcess(t *testing.T) {
 
 	// Crash and restart: the retried debit returns the first result and
 	// moves nothing.
-	c = p.Restart()
-	configure(t, c, "bank-a", issDir, []string{"issuer"}, issuerCfg)
-	configure(t, c, "bank-b", acqDir, []string{"acquirer"}, acquirerCfg)
+	c = h.Client(p.Restart())
+	configure(t, h, c.Client, "bank-a", issDir, []string{"issuer"}, issuerCfg)
+	configure(t, h, c.Client, "bank-b", acqDir, []string{"acquirer"}, acquirerCfg)
 	again := keep(c.Debit(ctx, &pb.DebitRequest{InstanceId: "bank-a", Order: o1, OrderDigest: d1, Token: res.GetToken()})).(*pb.MoneyResult)
 	if !proto.Equal(again, debit) {
 		t.Fatalf("retried debit after restart = %v, first %v", again, debit)
@@ -144,33 +140,30 @@ func TestPluginProcess(t *testing.T) {
 	// The books balance across both ledgers, and the money moved once.
 	tok := res.GetToken()
 	want := map[string]map[string]int64{
-		filepath.Join(issDir, "ledger.db"): {"card:" + tok: -700, "clearing:EUR": 700},
-		filepath.Join(acqDir, "ledger.db"): {"merchant:shop-1": 700, "clearing:EUR": -700},
+		"bank-a": {"card:" + tok: -700, "clearing:EUR": 700},
+		"bank-b": {"merchant:shop-1": 700, "clearing:EUR": -700},
 	}
-	for path, accounts := range want {
-		l, err := ledger.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := l.Check(); err != nil {
-			t.Error(err)
-		}
-		b, err := l.Balances()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for inst, accounts := range want {
+		b := h.View(t, inst).Balances()
 		for id, bal := range accounts {
-			if b[id].Balance != bal {
-				t.Errorf("%s: %s = %d, want %d", filepath.Base(filepath.Dir(path)), id, b[id].Balance, bal)
+			if b[id] != bal {
+				t.Errorf("%s: %s = %d, want %d", inst, id, b[id], bal)
 			}
 		}
-		_ = l.Close()
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
+		var raw []byte
+		for _, r := range h.Records(inst) {
+			raw = append(append(raw, r.GetKey()...), r.GetValue()...)
 		}
 		if n := bytes.Count(raw, []byte(testPAN)); n != 0 {
-			t.Errorf("%s holds the card number %d times", path, n)
+			t.Errorf("%s's records hold the card number %d times", inst, n)
+		}
+		if inst == "bank-a" && !bytes.Contains(raw, []byte(tok)) {
+			t.Errorf("%s's records do not hold the token (is the scan looking at the right records?)", inst)
+		}
+	}
+	for _, dir := range []string{issDir, acqDir} {
+		if _, err := os.Stat(filepath.Join(dir, "ledger.db")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the plugin wrote a ledger file in %s (stat: %v)", dir, err)
 		}
 	}
 

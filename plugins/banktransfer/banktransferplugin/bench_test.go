@@ -12,14 +12,13 @@ import (
 )
 
 // BenchmarkPayment is the bank-transfer plugin's share of one payment, in
-// process (no gRPC), fsync on: ResolveInstrument and Debit at the issuer
-// (instance bank-a, 64 payer accounts), Credit at the acquirer (instance
-// bank-b, its own ledger file), as bank_a's and bank_b's instances in one
-// plugin process see them. Besides the wall time per payment it reports
+// process (no gRPC): ResolveInstrument and Debit at the issuer (instance
+// bank-a, 64 payer accounts), Credit at the acquirer (instance bank-b, its
+// own ledger), as bank_a's and bank_b's instances in one plugin process
+// see them. The ledgers are in memory; the host commits their records,
+// which is not measured here. Besides the wall time per payment it reports
 // the process's CPU per payment (cpu-µs/op). "serial" runs one payment at
-// a time, so every write is a commit and fsync of its own (the plugin's
-// lot when each file sees a few hundred writes a second); "64 payers" runs
-// 64 at once, so writes share commits (group commit). Run with
+// a time; "64 payers" runs 64 at once, sharing each ledger's lock. Run with
 //
 //	go test -run '^$' -bench Payment -benchmem ./plugins/banktransfer/banktransferplugin/
 func BenchmarkPayment(b *testing.B) {
@@ -43,6 +42,9 @@ func benchPayments(b *testing.B, payers int) {
 		"account":   []any{map[string]any{"number": shopAcct, "holder": "shop-1", "currency": "EUR"}},
 	})
 	req.InstanceId, req.Institution.Id, req.Institution.BankCode = "bank-b", "bank-b", "0022"
+	if err := p.LoadState(ctx, "bank-b", nil); err != nil {
+		b.Fatal(err)
+	}
 	acq, err := p.Configure(ctx, req)
 	if err != nil || sdk.HasErrors(acq.GetDiagnostics()) {
 		b.Fatal(err, acq.GetDiagnostics())

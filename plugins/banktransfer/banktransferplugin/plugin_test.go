@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchd/switchd/plugins/card/cardplugin"
 	"github.com/switchd/switchd/plugins/internal/ledger"
+	"github.com/switchd/switchd/plugins/ledgerstate"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
 )
@@ -68,11 +69,22 @@ func configureReq(tb testing.TB, dir string, cfg map[string]any) *pb.ConfigureRe
 	}
 }
 
+// loaded returns a plugin whose instance "bank-a" has its (empty) state
+// loaded, as the host does before the first Configure.
+func loaded(tb testing.TB) *Plugin {
+	tb.Helper()
+	p := New()
+	if err := p.LoadState(context.Background(), "bank-a", nil); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
 // MustConfigure returns a plugin with instance "bank-a" configured from cfg
 // and checks its ledger invariants when the test ends.
 func MustConfigure(tb testing.TB, cfg map[string]any) (*Plugin, string) {
 	tb.Helper()
-	p := New()
+	p := loaded(tb)
 	dir := tb.TempDir()
 	res, err := p.Configure(context.Background(), configureReq(tb, dir, cfg))
 	if err != nil {
@@ -172,7 +184,7 @@ func TestConfigureDiagnostics(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := bankConfig()
 			tt.edit(cfg)
-			p := New()
+			p := loaded(t)
 			defer p.Close()
 			dir := t.TempDir()
 			res, err := p.Configure(context.Background(), configureReq(t, dir, cfg))
@@ -193,8 +205,8 @@ func TestConfigureDiagnostics(t *testing.T) {
 			if _, err := p.instance("bank-a"); err == nil {
 				t.Error("a rejected configuration was applied")
 			}
-			if _, err := os.Stat(filepath.Join(dir, "ledger.db")); !errors.Is(err, os.ErrNotExist) {
-				t.Errorf("a rejected configuration created the ledger (stat: %v)", err)
+			if len(res.GetStateWrites()) != 0 {
+				t.Errorf("a rejected configuration wrote records: %v", res.GetStateWrites())
 			}
 		})
 	}
@@ -354,5 +366,134 @@ func TestReconfigureKeepsBalances(t *testing.T) {
 	b, _ := p.Balances("bank-a")
 	if b[ledgerAccount(aliceAcct)].Balance != 700 {
 		t.Fatalf("alice after reload = %d, want 700", b[ledgerAccount(aliceAcct)].Balance)
+	}
+}
+
+// TestHostState plays the host: it loads nothing, configures, pays and
+// reverses, committing every answer's state_writes, then starts a new
+// plugin from the committed records. The new plugin's balances and
+// answers are the old one's, and Configure before LoadState is refused.
+func TestHostState(t *testing.T) {
+	ctx := context.Background()
+	committed := map[string][]byte{}
+	commit := func(ws []*pb.StateWrite) {
+		for _, w := range ws {
+			committed[string(w.GetKey())] = w.GetValue()
+		}
+	}
+	records := func() []*pb.StateWrite {
+		var out []*pb.StateWrite
+		for k, v := range committed {
+			out = append(out, &pb.StateWrite{Key: []byte(k), Value: v})
+		}
+		return out
+	}
+
+	fresh := New()
+	if _, err := fresh.Configure(ctx, configureReq(t, t.TempDir(), bankConfig())); sdk.CodeOf(err) != sdk.CodeFailedPrecondition {
+		t.Fatalf("Configure before LoadState: %v", err)
+	}
+
+	p := loaded(t)
+	res, err := p.Configure(ctx, configureReq(t, t.TempDir(), bankConfig()))
+	if err != nil || sdk.HasErrors(res.GetDiagnostics()) {
+		t.Fatalf("Configure = %v, %v", res, err)
+	}
+	commit(res.GetStateWrites())
+	d, err := p.Debit(ctx, &pb.DebitRequest{InstanceId: "bank-a", Order: testOrder("pay-1", 300), Token: tokenOf(aliceAcct)})
+	if err != nil || len(d.GetStateWrites()) == 0 {
+		t.Fatalf("debit = %v, %v", d, err)
+	}
+	commit(d.GetStateWrites())
+	c, err := p.Credit(ctx, &pb.CreditRequest{InstanceId: "bank-a", Order: testOrder("pay-1", 300), PayeeAccount: shopAcct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit(c.GetStateWrites())
+	// This debit's answer is lost; GetOperationStatus repeats its records.
+	if _, err := p.Debit(ctx, &pb.DebitRequest{InstanceId: "bank-a", Order: testOrder("pay-2", 50), Token: tokenOf(aliceAcct)}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.GetOperationStatus(ctx, &pb.OperationStatusRequest{InstanceId: "bank-a", PaymentId: "pay-2", Operation: pb.Operation_OPERATION_DEBIT})
+	if err != nil || st.GetState() != pb.OperationState_OPERATION_STATE_APPROVED {
+		t.Fatalf("status = %v, %v", st, err)
+	}
+	commit(st.GetStateWrites())
+	r, err := p.Reverse(ctx, &pb.ReverseRequest{InstanceId: "bank-a", PaymentId: "pay-2", Operation: pb.Operation_OPERATION_DEBIT})
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit(r.GetStateWrites())
+
+	v, err := ledgerstate.Decode(records())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Check(); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := p.Balances("bank-a")
+	for id, a := range want {
+		if v.Balances()[id] != a.Balance {
+			t.Errorf("records give %s = %d, the plugin says %d", id, v.Balances()[id], a.Balance)
+		}
+	}
+
+	// A restart: a new process loads what the host committed.
+	p2 := New()
+	if err := p2.LoadState(ctx, "bank-a", records()); err != nil {
+		t.Fatal(err)
+	}
+	res, err = p2.Configure(ctx, configureReq(t, t.TempDir(), bankConfig()))
+	if err != nil || sdk.HasErrors(res.GetDiagnostics()) {
+		t.Fatalf("Configure after restart = %v, %v", res, err)
+	}
+	got, _ := p2.Balances("bank-a")
+	if got[ledgerAccount(aliceAcct)] != want[ledgerAccount(aliceAcct)] || got[ledgerAccount(aliceAcct)].Balance != 700 || got[ledgerAccount(shopAcct)].Balance != 300 {
+		t.Fatalf("after restart %v, before %v", got, want)
+	}
+	again, err := p2.Debit(ctx, &pb.DebitRequest{InstanceId: "bank-a", Order: testOrder("pay-1", 300), Token: tokenOf(aliceAcct)})
+	if err != nil || again.GetReference() != d.GetReference() || got[ledgerAccount(aliceAcct)].Balance != 700 {
+		t.Fatalf("retried debit after restart = %v, %v; first %v", again, err, d)
+	}
+}
+
+// TestExportState exports a ledger.db written by release 1.0.0's ledger
+// (the ledger package's testdata) from an instance's data dir, as the host
+// does once, and starts from it.
+func TestExportState(t *testing.T) {
+	ctx := context.Background()
+	old, err := os.ReadFile(filepath.Join("..", "..", "internal", "ledger", "testdata", "v1", "ledger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ledger.db"), old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := New()
+	recs, err := p.ExportState(ctx, "bank-a", dir)
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("ExportState = %d records, %v", len(recs), err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ledger.db.imported")); err != nil {
+		t.Fatalf("ledger.db not renamed: %v", err)
+	}
+	again, err := p.ExportState(ctx, "bank-a", dir)
+	if err != nil || len(again) != len(recs) {
+		t.Fatalf("second ExportState = %d records, %v; want %d", len(again), err, len(recs))
+	}
+	if err := p.LoadState(ctx, "bank-a", recs); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := p.Configure(ctx, configureReq(t, dir, bankConfig())); err != nil || sdk.HasErrors(res.GetDiagnostics()) {
+		t.Fatalf("Configure = %v, %v", res, err)
+	}
+	b, _ := p.Balances("bank-a")
+	if b["acct:DE001"].Balance != 50000 || b[ledgerAccount(aliceAcct)].Balance != 1000 {
+		t.Fatalf("balances %v", b)
+	}
+	if err := p.Check("bank-a"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -23,7 +23,8 @@ func BenchmarkResolveInstrument(b *testing.B) {
 	}
 }
 
-// BenchmarkDebit measures one durable debit, in process (no gRPC).
+// BenchmarkDebit measures one debit, in process (no gRPC), with the
+// records it returns (the host commits them; not measured here).
 func BenchmarkDebit(b *testing.B) {
 	cfg := issuerConfig()
 	firstCard(cfg)["credit_limit"] = int64(1) << 60
@@ -40,14 +41,13 @@ func BenchmarkDebit(b *testing.B) {
 }
 
 // BenchmarkPayment is the card plugin's share of one card payment, in
-// process (no gRPC), fsync on: ResolveInstrument and Debit at the issuer
-// (instance bank-a, 64 cards), Credit at the acquirer (instance bank-b, its
-// own ledger file), as bank_a's and bank_b's instances in one plugin
-// process see them. Besides the wall time per payment it reports the
+// process (no gRPC): ResolveInstrument and Debit at the issuer (instance
+// bank-a, 64 cards), Credit at the acquirer (instance bank-b, its own
+// ledger), as bank_a's and bank_b's instances in one plugin process see
+// them. The ledgers are in memory; the host commits their records, which
+// is not measured here. Besides the wall time per payment it reports the
 // process's CPU per payment (cpu-µs/op). "serial" runs one payment at a
-// time, so every write is a commit and fsync of its own (the plugin's lot
-// when each file sees a few hundred writes a second); "64 payers" runs 64
-// at once, so writes share commits (group commit). Run with
+// time; "64 payers" runs 64 at once, sharing each ledger's lock. Run with
 //
 //	go test -run '^$' -bench Payment -benchmem ./plugins/card/cardplugin/
 func BenchmarkPayment(b *testing.B) {
@@ -66,6 +66,9 @@ func benchPayments(b *testing.B, payers int) {
 	}
 	issuer["card"] = cards
 	p, _ := MustConfigure(b, issuer)
+	if err := p.LoadState(ctx, "bank-b", nil); err != nil {
+		b.Fatal(err)
+	}
 	acq, err := p.Configure(ctx, configureReq(b, "bank-b", b.TempDir(), map[string]any{
 		"token_key":        testKey,
 		"merchant_account": []any{map[string]any{"account": "shop-1", "currency": "EUR"}},

@@ -31,7 +31,10 @@ type Plugin struct {
 	now   func() time.Time
 }
 
-var _ sdk.PaymentMethod = (*Plugin)(nil)
+var (
+	_ sdk.PaymentMethod = (*Plugin)(nil)
+	_ sdk.StateHolder   = (*Plugin)(nil)
+)
 
 // instance is one institution: its settings and its ledger.
 type instance = ledgerset.Instance[*settings]
@@ -54,17 +57,16 @@ func (p *Plugin) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoRespon
 	}, nil
 }
 
-// Configure implements sdk.Plugin. It validates the block, opens the
-// instance's ledger at data_dir/ledger.db, creates the seeded cards and
-// merchant accounts that do not exist yet, and then replaces the instance's
-// settings in one step. On any error diagnostic the previous settings stay.
+// Configure implements sdk.Plugin. It validates the block, creates the
+// seeded cards and merchant accounts that do not exist yet in the ledger
+// the host loaded (LoadState comes first; without it Configure is
+// FailedPrecondition), and then replaces the instance's settings in one
+// step. The accounts' records are its state_writes. On any error
+// diagnostic the previous settings and the ledger stay.
 func (p *Plugin) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
 	id := req.GetInstanceId()
 	if id == "" {
 		return nil, sdk.InvalidArgument("instance_id", "is required")
-	}
-	if req.GetDataDir() == "" {
-		return nil, sdk.InvalidArgument("data_dir", "is required")
 	}
 	s, diags := buildSettings(req, p.now())
 	if sdk.HasErrors(diags) {
@@ -78,7 +80,7 @@ func (p *Plugin) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.C
 	for acct, cur := range s.merchants {
 		open = append(open, ledger.Opening{ID: merchantAccount(acct), Currency: cur})
 	}
-	d, err := p.insts.Configure(ctx, id, req.GetDataDir(), s, open, "card")
+	writes, d, err := p.insts.Configure(ctx, id, s, open, "card")
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +88,7 @@ func (p *Plugin) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.C
 		return &pb.ConfigureResponse{Diagnostics: append(diags, d)}, nil
 	}
 	sdk.Logger().Info("configured", "instance", id, "cards", len(s.cards), "merchant_accounts", len(s.merchants))
-	return &pb.ConfigureResponse{Diagnostics: diags}, nil
+	return &pb.ConfigureResponse{Diagnostics: diags, StateWrites: writes}, nil
 }
 
 // Health implements sdk.Plugin: an instance serves once configured.
@@ -94,8 +96,21 @@ func (p *Plugin) Health(ctx context.Context, req *pb.HealthRequest) (*pb.HealthR
 	return p.insts.Health(ctx, req)
 }
 
-// Close closes every instance's ledger. It is safe after a failed setup and
-// when called twice.
+// LoadState implements sdk.StateHolder: it replaces the ledger of
+// instanceID with the records the host committed (see ledger.Load).
+func (p *Plugin) LoadState(ctx context.Context, instanceID string, records []*pb.StateWrite) error {
+	return p.insts.LoadState(ctx, instanceID, records)
+}
+
+// ExportState implements sdk.StateHolder: the records of the instance's
+// old ledger file, data_dir/ledger.db of release 1.0.0, which it renames
+// to ledger.db.imported (see ledger.Export).
+func (p *Plugin) ExportState(ctx context.Context, instanceID, dataDir string) ([]*pb.StateWrite, error) {
+	return p.insts.ExportState(ctx, instanceID, dataDir)
+}
+
+// Close forgets every instance (their state is the host's). It is safe
+// after a failed setup and when called twice.
 func (p *Plugin) Close() error { return p.insts.Close() }
 
 // Balances returns the ledger accounts of instance id, for tests and tools.

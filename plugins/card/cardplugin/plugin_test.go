@@ -54,12 +54,23 @@ func configureReq(tb testing.TB, id, dir string, cfg map[string]any) *pb.Configu
 	}
 }
 
+// loaded returns a plugin whose instance "bank-a" has its (empty) state
+// loaded, as the host does before the first Configure.
+func loaded(tb testing.TB) *Plugin {
+	tb.Helper()
+	p := New()
+	p.now = func() time.Time { return fixedNow }
+	if err := p.LoadState(context.Background(), "bank-a", nil); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
 // MustConfigure returns a plugin with instance "bank-a" configured from
 // cfg, and checks its ledger invariants when the test ends.
 func MustConfigure(tb testing.TB, cfg map[string]any) (*Plugin, string) {
 	tb.Helper()
-	p := New()
-	p.now = func() time.Time { return fixedNow }
+	p := loaded(tb)
 	dir := tb.TempDir()
 	res, err := p.Configure(context.Background(), configureReq(tb, "bank-a", dir, cfg))
 	if err != nil {
@@ -67,6 +78,9 @@ func MustConfigure(tb testing.TB, cfg map[string]any) (*Plugin, string) {
 	}
 	if sdk.HasErrors(res.GetDiagnostics()) {
 		tb.Fatalf("diagnostics: %v", res.GetDiagnostics())
+	}
+	if len(res.GetStateWrites()) == 0 {
+		tb.Fatal("Configure returned no records of the accounts it created")
 	}
 	tb.Cleanup(func() {
 		if _, err := p.instance("bank-a"); err == nil {
@@ -144,8 +158,7 @@ func TestConfigureDiagnostics(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := issuerConfig()
 			tt.edit(cfg)
-			p := New()
-			p.now = func() time.Time { return fixedNow }
+			p := loaded(t)
 			dir := t.TempDir()
 			res, err := p.Configure(context.Background(), configureReq(t, "bank-a", dir, cfg))
 			if err != nil {
@@ -173,8 +186,8 @@ func TestConfigureDiagnostics(t *testing.T) {
 				t.Errorf("configured = %v after %s", configured, tt.wantSev)
 			}
 			if tt.wantSev == pb.Severity_SEVERITY_ERROR {
-				if _, err := os.Stat(filepath.Join(dir, "ledger.db")); !errors.Is(err, os.ErrNotExist) {
-					t.Errorf("a rejected configuration created the ledger (stat: %v)", err)
+				if len(res.GetStateWrites()) != 0 {
+					t.Errorf("a rejected configuration wrote records: %v", res.GetStateWrites())
 				}
 			}
 		})
@@ -365,21 +378,33 @@ func TestMoneyFlow(t *testing.T) {
 		t.Fatalf("reverse without operation: %v", err)
 	}
 
-	// The ledger file holds the token, never the card number.
+	// The ledger's records (what the host stores) hold the token, never
+	// the card number.
 	if err := p.Check("bank-a"); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
+	var db strings.Builder
+	for _, r := range mustLedger(t, p).Records() {
+		db.Write(r.GetKey())
+		db.Write(r.GetValue())
 	}
-	db, err := os.ReadFile(filepath.Join(dir, "ledger.db"))
+	if strings.Contains(db.String(), alicePAN) {
+		t.Fatal("ledger records hold the card number")
+	}
+	if !strings.Contains(db.String(), tok) {
+		t.Fatal("ledger records do not hold the token (is the scan looking at the right records?)")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ledger.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the plugin wrote a ledger file (stat: %v)", err)
+	}
+}
+
+// mustLedger returns the ledger of instance "bank-a".
+func mustLedger(tb testing.TB, p *Plugin) *ledger.Ledger {
+	tb.Helper()
+	in, err := p.insts.Get("bank-a")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	if strings.Contains(string(db), alicePAN) {
-		t.Fatal("ledger file holds the card number")
-	}
-	if !strings.Contains(string(db), tok) {
-		t.Fatal("ledger file does not hold the token (is the scan looking at the right file?)")
-	}
+	return in.Ledger
 }

@@ -1,6 +1,10 @@
 package ledger
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/switchd/switchd/plugins/ledgerstate"
+)
 
 // Errors returned by Transfer.
 var (
@@ -32,6 +36,16 @@ var (
 
 // Errors returned by Check.
 var (
-	// ErrInvariant is returned when the ledger's invariants do not hold.
-	ErrInvariant = errors.New("invariant violated")
+	// ErrInvariant is returned when the ledger's invariants do not hold
+	// (by Check, and by Load for records that break them). It is
+	// ledgerstate.ErrInvariant.
+	ErrInvariant = ledgerstate.ErrInvariant
+)
+
+// Errors returned by ReadOldFile and Export.
+var (
+	// ErrOldFile is returned when the old ledger file cannot be exported:
+	// it does not open or decode, its records break the invariants, or
+	// both it and its imported copy exist.
+	ErrOldFile = errors.New("cannot export the old ledger file")
 )

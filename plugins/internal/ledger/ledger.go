@@ -2,32 +2,29 @@ package ledger
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"strconv"
 	"strings"
-	"time"
+	"sync"
 
-	bolt "go.etcd.io/bbolt"
-
-	"github.com/switchd/switchd/internal/boltgroup"
+	"github.com/switchd/switchd/plugins/ledgerstate"
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 )
 
 // State is the state of one operation.
-type State string
+type State = ledgerstate.State
 
 // States of an operation.
 const (
 	// StateNotFound means the ledger has no record of the operation.
-	StateNotFound State = "not_found"
+	StateNotFound = ledgerstate.StateNotFound
 	// StateApproved means the money moved.
-	StateApproved State = "approved"
+	StateApproved = ledgerstate.StateApproved
 	// StateDeclined means the operation was refused; nothing moved.
-	StateDeclined State = "declined"
+	StateDeclined = ledgerstate.StateDeclined
 	// StateReversed means the money moved and was put back.
-	StateReversed State = "reversed"
+	StateReversed = ledgerstate.StateReversed
 )
 
 // Decline codes the ledger itself records.
@@ -55,6 +52,15 @@ func ClearingAccount(currency string) string { return ClearingPrefix + currency 
 // SeedAccount returns the id of the seed (equity) account of currency.
 func SeedAccount(currency string) string { return SeedPrefix + currency }
 
+// Limits on what a record holds, so that every key fits the host's
+// (ledgerstate.MaxKey) and every value stays small.
+const (
+	// MaxID is the longest payment id, operation or account id.
+	MaxID = 200
+	// MaxCurrency is the longest currency code.
+	MaxCurrency = 16
+)
+
 // Transfer asks to move Amount of Currency from one account to another,
 // once, under the idempotency key (PaymentID, Operation).
 type Transfer struct {
@@ -71,119 +77,98 @@ type Transfer struct {
 
 // Result is what happened to an operation. It is stored with the operation
 // and returned unchanged to every repeated call.
-type Result struct {
-	PaymentID   string `json:"payment_id"`
-	Operation   string `json:"operation"`
-	State       State  `json:"state"`
-	DeclineCode string `json:"decline_code,omitempty"`
-	// Reference is the ledger's own reference, set once money moved.
-	Reference string `json:"reference,omitempty"`
-	From      string `json:"from"`
-	To        string `json:"to"`
-	Amount    int64  `json:"amount"`
-	Currency  string `json:"currency"`
-	// Voided marks a reversal that arrived before its operation: the
-	// operation is reported as not found, and declined if it comes later.
-	Voided bool `json:"voided,omitempty"`
-}
+type Result = ledgerstate.Result
+
+// Account is one account of the ledger.
+type Account = ledgerstate.Account
+
+// Posting is one leg of a journal entry.
+type Posting = ledgerstate.Posting
 
 // Core is what a payment-method plugin needs from a bank's books. *Ledger
-// implements it on bbolt; a bank can implement it with calls to its own core
-// system. Every method is idempotent.
+// implements it in memory, its durable state kept by the host: each answer
+// carries the records (state writes) that make it true. A bank can
+// implement Core with calls to its own core system, which keeps its own
+// durability and returns no records. Every method is idempotent.
 type Core interface {
 	// Transfer moves money once per (PaymentID, Operation) and returns the
 	// result, or the stored result of the first call.
-	Transfer(ctx context.Context, t Transfer) (Result, error)
+	Transfer(ctx context.Context, t Transfer) (Result, []*pb.StateWrite, error)
 	// Reverse puts back an approved operation once. Reversing an operation
 	// that never happened returns StateNotFound and moves nothing.
-	Reverse(ctx context.Context, paymentID, operation string) (Result, error)
+	Reverse(ctx context.Context, paymentID, operation string) (Result, []*pb.StateWrite, error)
 	// Status returns what happened to an operation without changing it.
-	Status(ctx context.Context, paymentID, operation string) (Result, error)
+	Status(ctx context.Context, paymentID, operation string) (Result, []*pb.StateWrite, error)
 }
 
-// Account is one account of the ledger.
-type Account struct {
-	ID       string `json:"id"`
-	Currency string `json:"currency"`
-	// Limit is the credit limit or overdraft: Balance may not go below
-	// -Limit. It is ignored when Unlimited is set.
-	Limit int64 `json:"limit"`
-	// Unlimited accounts (clearing and seed) have no floor.
-	Unlimited bool  `json:"unlimited,omitempty"`
-	Balance   int64 `json:"balance"`
-}
-
-// Posting is one leg of a journal entry.
-type Posting struct {
-	Account string `json:"account"`
-	Amount  int64  `json:"amount"`
-}
-
-// entry is one journal entry; its postings sum to zero.
-type entry struct {
-	Kind      string    `json:"kind"` // "transfer", "reversal" or "seed"
-	PaymentID string    `json:"payment_id,omitempty"`
-	Operation string    `json:"operation,omitempty"`
-	Postings  []Posting `json:"postings"`
-	At        time.Time `json:"at"`
-}
-
-var (
-	bucketAccounts   = []byte("accounts")
-	bucketOperations = []byte("operations")
-	bucketJournal    = []byte("journal")
-)
-
-// Ledger is the bbolt implementation of Core. It is safe for concurrent use.
-// Its writes are group-committed (see package boltgroup): concurrent
-// operations share a transaction and its fsync, so each write fn below may
-// run more than once and sets its result afresh on every run.
+// Ledger is the in-memory implementation of Core. Its state is what Load
+// was given plus the changes since, each returned as records with the
+// answer that made it. It is safe for concurrent use.
 type Ledger struct {
-	db  *bolt.DB
-	w   *boltgroup.Committer[*bolt.Tx]
-	now func() time.Time
+	mu       sync.Mutex
+	accounts map[string]*Account // Balance kept up to date
+	ops      map[string]Result   // by opKey, voided tombstones included
+	seeds    map[string]int64    // account -> opening balance posted
+	seq      uint64              // the last reference number handed out
 }
 
 var _ Core = (*Ledger)(nil)
 
-// Open opens (creating if needed) the ledger file at path and starts its
-// committer. Commits are fsynced. Open waits at most 5 seconds for another
-// process's lock.
-//
-// The file's free-page list is not written at each commit
-// (bolt.Options.NoFreelistSync): Open rebuilds it by scanning the file
-// instead, which saves a page write per commit. Files written either way
-// open either way.
-func Open(path string) (*Ledger, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true})
-	if err != nil {
-		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketAccounts, bucketOperations, bucketJournal} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("ledger: init %s: %w", path, err)
-	}
-	return &Ledger{db: db, w: boltgroup.New(db, boltgroup.Options{}), now: time.Now}, nil
+// New returns an empty ledger.
+func New() *Ledger {
+	return &Ledger{accounts: map[string]*Account{}, ops: map[string]Result{}, seeds: map[string]int64{}}
 }
 
-// Path returns the ledger's file.
-func (l *Ledger) Path() string { return l.db.Path() }
-
-// Close waits for the writes under way to commit, then closes the file.
-func (l *Ledger) Close() error {
-	l.w.Close()
-	if err := l.db.Close(); err != nil {
-		return fmt.Errorf("ledger: close: %w", err)
+// Load replaces the ledger's state with records (as committed, in any
+// order): accounts, operations, and balances summed from the journal.
+// References continue above the highest one loaded. Records that do not
+// decode, or whose invariants do not hold (see ledgerstate.View.Check),
+// are an error and change nothing.
+func (l *Ledger) Load(records []*pb.StateWrite) error {
+	v, err := ledgerstate.Decode(records)
+	if err != nil {
+		return fmt.Errorf("ledger: load: %w", err)
 	}
+	if err := v.Check(); err != nil {
+		return fmt.Errorf("ledger: load: %w", err)
+	}
+	accounts := map[string]*Account{}
+	for id, a := range v.Accounts() {
+		accounts[id] = &a
+	}
+	ops := map[string]Result{}
+	var seq uint64
+	for _, r := range v.Operations() {
+		ops[opKey(r.PaymentID, r.Operation)] = r
+		if n, ok := referenceNumber(r.Reference); ok && n > seq {
+			seq = n
+		}
+	}
+	seeds := map[string]int64{}
+	for _, e := range v.Entries() {
+		if e.Kind != ledgerstate.KindSeed {
+			continue
+		}
+		for _, p := range e.Postings {
+			if p.Account == e.Account {
+				seeds[e.Account] += p.Amount
+			}
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.accounts, l.ops, l.seeds, l.seq = accounts, ops, seeds, seq
 	return nil
+}
+
+func reference(n uint64) string { return fmt.Sprintf("L%012d", n) }
+
+func referenceNumber(ref string) (uint64, bool) {
+	if !strings.HasPrefix(ref, "L") {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(ref[1:], 10, 64)
+	return n, err == nil
 }
 
 // Opening is an account to create with its opening balance.
@@ -197,244 +182,217 @@ type Opening struct {
 // Seed creates the accounts that do not exist yet, posting each opening
 // balance from the currency's seed account, and creates the clearing and
 // seed accounts of each currency. An account that exists keeps its balance
-// (it is live state) and takes the new Limit. All or nothing.
-func (l *Ledger) Seed(ctx context.Context, accounts []Opening) error {
+// (it is live state) and takes the new Limit. All or nothing. It returns
+// the records of every account named (and of its currency's clearing and
+// seed accounts) and their opening entries, whether new or not, so a
+// Configure whose writes were lost writes them again.
+func (l *Ledger) Seed(ctx context.Context, accounts []Opening) ([]*pb.StateWrite, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
-	err := l.w.Update(ctx, func(tx *bolt.Tx) error {
-		s := store{tx}
-		for _, o := range accounts {
-			if o.ID == "" || o.Currency == "" || strings.HasPrefix(o.ID, ClearingPrefix) || strings.HasPrefix(o.ID, SeedPrefix) {
-				return fmt.Errorf("%w: bad opening account %q", ErrInvalidTransfer, o.ID)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	currency := map[string]string{}
+	for _, o := range accounts {
+		if err := checkID("account", o.ID); err != nil {
+			return nil, fmt.Errorf("ledger: seed: %w", err)
+		}
+		if o.Currency == "" || len(o.Currency) > MaxCurrency || strings.HasPrefix(o.ID, ClearingPrefix) || strings.HasPrefix(o.ID, SeedPrefix) {
+			return nil, fmt.Errorf("ledger: seed: %w: bad opening account %q", ErrInvalidTransfer, o.ID)
+		}
+		if o.Limit < 0 || o.Balance < -o.Limit {
+			return nil, fmt.Errorf("ledger: seed: %w: opening of %q below its floor", ErrInvalidTransfer, o.ID)
+		}
+		have, ok := currency[o.ID]
+		if a := l.accounts[o.ID]; a != nil && !ok {
+			have, ok = a.Currency, true
+		}
+		if ok && have != o.Currency {
+			return nil, fmt.Errorf("ledger: seed: %w: %q holds %s, not %s", ErrCurrencyMismatch, o.ID, have, o.Currency)
+		}
+		currency[o.ID] = o.Currency
+	}
+	var out []*pb.StateWrite
+	for _, o := range accounts {
+		for _, sys := range []string{ClearingAccount(o.Currency), SeedAccount(o.Currency)} {
+			if l.accounts[sys] == nil {
+				l.accounts[sys] = &Account{ID: sys, Currency: o.Currency, Unlimited: true}
 			}
-			if o.Limit < 0 || o.Balance < -o.Limit {
-				return fmt.Errorf("%w: opening of %q below its floor", ErrInvalidTransfer, o.ID)
-			}
-			for _, sys := range []string{ClearingAccount(o.Currency), SeedAccount(o.Currency)} {
-				if _, ok, err := s.account(sys); err != nil {
-					return err
-				} else if !ok {
-					if err := s.putAccount(Account{ID: sys, Currency: o.Currency, Unlimited: true}); err != nil {
-						return err
-					}
-				}
-			}
-			a, ok, err := s.account(o.ID)
-			if err != nil {
-				return err
-			}
-			if ok {
-				if a.Currency != o.Currency {
-					return fmt.Errorf("%w: %q holds %s, not %s", ErrCurrencyMismatch, o.ID, a.Currency, o.Currency)
-				}
-				a.Limit = o.Limit
-				if err := s.putAccount(a); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := s.putAccount(Account{ID: o.ID, Currency: o.Currency, Limit: o.Limit}); err != nil {
-				return err
-			}
+			out = append(out, ledgerstate.AccountRecord(*l.accounts[sys]))
+		}
+		a := l.accounts[o.ID]
+		if a == nil {
+			a = &Account{ID: o.ID, Currency: o.Currency}
+			l.accounts[o.ID] = a
 			if o.Balance != 0 {
-				seed, _, err := s.account(SeedAccount(o.Currency))
-				if err != nil {
-					return err
-				}
-				if err := s.post(entry{Kind: "seed", At: l.now()}, seed, Account{ID: o.ID, Currency: o.Currency, Limit: o.Limit}, o.Balance); err != nil {
-					return err
-				}
+				l.seeds[o.ID] = o.Balance
+				a.Balance += o.Balance
+				l.accounts[SeedAccount(o.Currency)].Balance -= o.Balance
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("ledger: seed: %w", err)
+		a.Limit = o.Limit
+		out = append(out, ledgerstate.AccountRecord(*a))
+		if b, ok := l.seeds[o.ID]; ok {
+			out = append(out, ledgerstate.EntryRecord(ledgerstate.SeedEntry(o.ID, SeedAccount(o.Currency), b)))
+		}
 	}
-	return nil
+	return dedupe(out), nil
 }
 
-func opKey(paymentID, operation string) []byte {
-	return []byte(paymentID + "\x00" + operation)
+// dedupe keeps the last record of each key.
+func dedupe(recs []*pb.StateWrite) []*pb.StateWrite {
+	last := map[string]int{}
+	for i, r := range recs {
+		last[string(r.GetKey())] = i
+	}
+	out := recs[:0:0]
+	for i, r := range recs {
+		if last[string(r.GetKey())] == i {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func opKey(paymentID, operation string) string { return paymentID + "\x00" + operation }
+
+func checkID(what, id string) error {
+	if id == "" || len(id) > MaxID || strings.ContainsRune(id, 0) {
+		return fmt.Errorf("%w: %s must be 1 to %d bytes without NUL", ErrInvalidTransfer, what, MaxID)
+	}
+	return nil
 }
 
 func checkKey(paymentID, operation string) error {
-	if paymentID == "" || operation == "" || strings.ContainsRune(paymentID, 0) || strings.ContainsRune(operation, 0) {
-		return fmt.Errorf("%w: payment id and operation must be set", ErrInvalidTransfer)
+	if err := checkID("payment id", paymentID); err != nil {
+		return err
 	}
-	return nil
+	return checkID("operation", operation)
 }
 
-// Transfer implements Core.
-func (l *Ledger) Transfer(ctx context.Context, t Transfer) (Result, error) {
+// Transfer implements Core. A new operation's records are its Result and,
+// when approved, its journal entry; a repeated one returns the records of
+// the first.
+func (l *Ledger) Transfer(ctx context.Context, t Transfer) (Result, []*pb.StateWrite, error) {
+	res, err := l.transfer(ctx, t)
+	if err != nil {
+		return Result{}, nil, fmt.Errorf("ledger: %s of payment %s: %w", t.Operation, t.PaymentID, err)
+	}
+	return res, ledgerstate.OperationRecords(res), nil
+}
+
+func (l *Ledger) transfer(ctx context.Context, t Transfer) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
 	if err := checkKey(t.PaymentID, t.Operation); err != nil {
 		return Result{}, err
 	}
-	if t.Amount <= 0 || t.From == t.To || t.Currency == "" {
+	if t.Amount <= 0 || t.From == t.To || t.Currency == "" || len(t.Currency) > MaxCurrency || len(t.From) > MaxID || len(t.To) > MaxID || len(t.ShortDecline) > MaxID {
 		return Result{}, fmt.Errorf("%w: amount must be positive, accounts distinct, currency set", ErrInvalidTransfer)
 	}
-	// A retry is answered from a read transaction, without a commit.
-	var res Result
-	var done bool
-	err := l.db.View(func(tx *bolt.Tx) error {
-		prev, ok, err := store{tx}.operation(opKey(t.PaymentID, t.Operation))
-		if err != nil || !ok || prev.Voided {
-			return err
-		}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	key := opKey(t.PaymentID, t.Operation)
+	prev, ok := l.ops[key]
+	if ok && !prev.Voided {
 		if prev.From != t.From || prev.To != t.To || prev.Amount != t.Amount || prev.Currency != t.Currency {
-			return ErrConflict
+			return Result{}, ErrConflict
 		}
-		res, done = prev, true
-		return nil
-	})
-	if err != nil || done {
-		if err != nil {
-			return Result{}, fmt.Errorf("ledger: %s of payment %s: %w", t.Operation, t.PaymentID, err)
-		}
+		return prev, nil
+	}
+	res := Result{PaymentID: t.PaymentID, Operation: t.Operation, From: t.From, To: t.To, Amount: t.Amount, Currency: t.Currency}
+	if ok && prev.Voided {
+		res.State, res.DeclineCode = StateDeclined, DeclineVoided
+		l.ops[key] = res
 		return res, nil
 	}
-	err = l.w.Update(ctx, func(tx *bolt.Tx) error {
-		s := store{tx}
-		key := opKey(t.PaymentID, t.Operation)
-		prev, ok, err := s.operation(key)
-		if err != nil {
-			return err
+	from, to := l.accounts[t.From], l.accounts[t.To]
+	// A currency mismatch on a known side is a decline, even when the
+	// other side (the clearing account of that currency) does not exist.
+	switch {
+	case (from != nil && from.Currency != t.Currency) || (to != nil && to.Currency != t.Currency):
+		res.State, res.DeclineCode = StateDeclined, DeclineCurrency
+	case from == nil:
+		return Result{}, fmt.Errorf("%w: %s", ErrUnknownAccount, t.From)
+	case to == nil:
+		return Result{}, fmt.Errorf("%w: %s", ErrUnknownAccount, t.To)
+	case !from.Unlimited && from.Balance-t.Amount < -from.Limit:
+		res.State, res.DeclineCode = StateDeclined, t.ShortDecline
+		if res.DeclineCode == "" {
+			res.DeclineCode = DeclineInsufficientFunds
 		}
-		res = Result{PaymentID: t.PaymentID, Operation: t.Operation, From: t.From, To: t.To, Amount: t.Amount, Currency: t.Currency}
-		if ok && !prev.Voided {
-			if prev.From != t.From || prev.To != t.To || prev.Amount != t.Amount || prev.Currency != t.Currency {
-				return ErrConflict
-			}
-			res = prev
-			return nil
-		}
-		if ok && prev.Voided {
-			res.State, res.DeclineCode = StateDeclined, DeclineVoided
-			return s.putOperation(key, res)
-		}
-		from, fromOK, err := s.account(t.From)
-		if err != nil {
-			return err
-		}
-		to, toOK, err := s.account(t.To)
-		if err != nil {
-			return err
-		}
-		// A currency mismatch on a known side is a decline, even when the
-		// other side (the clearing account of that currency) does not exist.
-		switch {
-		case (fromOK && from.Currency != t.Currency) || (toOK && to.Currency != t.Currency):
-			res.State, res.DeclineCode = StateDeclined, DeclineCurrency
-		case !fromOK:
-			return fmt.Errorf("%w: %s", ErrUnknownAccount, t.From)
-		case !toOK:
-			return fmt.Errorf("%w: %s", ErrUnknownAccount, t.To)
-		case !from.Unlimited && from.Balance-t.Amount < -from.Limit:
-			res.State, res.DeclineCode = StateDeclined, t.ShortDecline
-			if res.DeclineCode == "" {
-				res.DeclineCode = DeclineInsufficientFunds
-			}
-		default:
-			if err := s.post(entry{Kind: "transfer", PaymentID: t.PaymentID, Operation: t.Operation, At: l.now()}, from, to, t.Amount); err != nil {
-				return err
-			}
-			seq, err := tx.Bucket(bucketOperations).NextSequence()
-			if err != nil {
-				return err
-			}
-			res.State, res.Reference = StateApproved, fmt.Sprintf("L%012d", seq)
-		}
-		return s.putOperation(key, res)
-	})
-	if err != nil {
-		return Result{}, fmt.Errorf("ledger: %s of payment %s: %w", t.Operation, t.PaymentID, err)
+	default:
+		from.Balance -= t.Amount
+		to.Balance += t.Amount
+		l.seq++
+		res.State, res.Reference = StateApproved, reference(l.seq)
 	}
+	l.ops[key] = res
 	return res, nil
 }
 
-// Reverse implements Core.
-func (l *Ledger) Reverse(ctx context.Context, paymentID, operation string) (Result, error) {
-	if err := ctx.Err(); err != nil {
-		return Result{}, err
-	}
-	if err := checkKey(paymentID, operation); err != nil {
-		return Result{}, err
-	}
-	var res Result
-	err := l.w.Update(ctx, func(tx *bolt.Tx) error {
-		s := store{tx}
-		key := opKey(paymentID, operation)
-		res = Result{}
-		prev, ok, err := s.operation(key)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			res = Result{PaymentID: paymentID, Operation: operation, State: StateNotFound, Voided: true}
-			return s.putOperation(key, res)
-		}
-		res = prev
-		if prev.State != StateApproved {
-			return nil
-		}
-		to, ok, err := s.account(prev.To)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("%w: %s", ErrUnknownAccount, prev.To)
-		}
-		if !to.Unlimited && to.Balance-prev.Amount < -to.Limit {
-			return fmt.Errorf("%w: %s", ErrBelowFloor, prev.To)
-		}
-		from, ok, err := s.account(prev.From)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("%w: %s", ErrUnknownAccount, prev.From)
-		}
-		if err := s.post(entry{Kind: "reversal", PaymentID: paymentID, Operation: operation, At: l.now()}, to, from, prev.Amount); err != nil {
-			return err
-		}
-		res.State = StateReversed
-		return s.putOperation(key, res)
-	})
+// Reverse implements Core. Its records are the operation's: its Result
+// (reversed, or the tombstone of a reversal that came first) and entries.
+func (l *Ledger) Reverse(ctx context.Context, paymentID, operation string) (Result, []*pb.StateWrite, error) {
+	res, err := l.reverse(ctx, paymentID, operation)
 	if err != nil {
-		return Result{}, fmt.Errorf("ledger: reversal of %s of payment %s: %w", operation, paymentID, err)
+		return Result{}, nil, fmt.Errorf("ledger: reversal of %s of payment %s: %w", operation, paymentID, err)
 	}
-	return public(res), nil
+	return public(res), ledgerstate.OperationRecords(res), nil
 }
 
-// Status implements Core.
-func (l *Ledger) Status(ctx context.Context, paymentID, operation string) (Result, error) {
+func (l *Ledger) reverse(ctx context.Context, paymentID, operation string) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
 	if err := checkKey(paymentID, operation); err != nil {
 		return Result{}, err
 	}
-	var res Result
-	err := l.db.View(func(tx *bolt.Tx) error {
-		prev, ok, err := store{tx}.operation(opKey(paymentID, operation))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			res = Result{PaymentID: paymentID, Operation: operation, State: StateNotFound}
-			return nil
-		}
-		res = prev
-		return nil
-	})
-	if err != nil {
-		return Result{}, fmt.Errorf("ledger: status: %w", err)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	key := opKey(paymentID, operation)
+	prev, ok := l.ops[key]
+	if !ok {
+		res := Result{PaymentID: paymentID, Operation: operation, State: StateNotFound, Voided: true}
+		l.ops[key] = res
+		return res, nil
 	}
-	return public(res), nil
+	if prev.State != StateApproved {
+		return prev, nil
+	}
+	to, from := l.accounts[prev.To], l.accounts[prev.From]
+	switch {
+	case to == nil:
+		return Result{}, fmt.Errorf("%w: %s", ErrUnknownAccount, prev.To)
+	case from == nil:
+		return Result{}, fmt.Errorf("%w: %s", ErrUnknownAccount, prev.From)
+	case !to.Unlimited && to.Balance-prev.Amount < -to.Limit:
+		return Result{}, fmt.Errorf("%w: %s", ErrBelowFloor, prev.To)
+	}
+	to.Balance -= prev.Amount
+	from.Balance += prev.Amount
+	prev.State = StateReversed
+	l.ops[key] = prev
+	return prev, nil
+}
+
+// Status implements Core. An operation it knows comes with its records,
+// as every answer about it does; an unknown one with none.
+func (l *Ledger) Status(ctx context.Context, paymentID, operation string) (Result, []*pb.StateWrite, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, nil, err
+	}
+	if err := checkKey(paymentID, operation); err != nil {
+		return Result{}, nil, fmt.Errorf("ledger: status: %w", err)
+	}
+	l.mu.Lock()
+	res, ok := l.ops[opKey(paymentID, operation)]
+	l.mu.Unlock()
+	if !ok {
+		return Result{PaymentID: paymentID, Operation: operation, State: StateNotFound}, nil, nil
+	}
+	return public(res), ledgerstate.OperationRecords(res), nil
 }
 
 // public hides the tombstone flag from callers: a voided operation is
@@ -447,185 +405,57 @@ func public(r Result) Result {
 }
 
 // Balances returns every account by id.
-func (l *Ledger) Balances() (map[string]Account, error) {
-	out := map[string]Account{}
-	err := l.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketAccounts).ForEach(func(k, v []byte) error {
-			var a Account
-			if err := json.Unmarshal(v, &a); err != nil {
-				return fmt.Errorf("account %q: %w", k, err)
-			}
-			out[a.ID] = a
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("ledger: balances: %w", err)
+func (l *Ledger) Balances() map[string]Account {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]Account, len(l.accounts))
+	for id, a := range l.accounts {
+		out[id] = *a
 	}
-	return out, nil
+	return out
+}
+
+// Records returns the ledger's whole state as records, in key order: what
+// the host holds once every answer's records are committed.
+func (l *Ledger) Records() []*pb.StateWrite {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []*pb.StateWrite
+	for _, a := range l.accounts {
+		out = append(out, ledgerstate.AccountRecord(*a))
+	}
+	for _, r := range l.ops {
+		out = append(out, ledgerstate.OperationRecords(r)...)
+	}
+	for id, b := range l.seeds {
+		out = append(out, ledgerstate.EntryRecord(ledgerstate.SeedEntry(id, SeedAccount(l.accounts[id].Currency), b)))
+	}
+	ledgerstate.SortRecords(out)
+	return out
 }
 
 // Check verifies the ledger's invariants and returns every violation,
-// wrapped in ErrInvariant: each journal entry sums to zero; the balances sum
-// to zero per currency; every balance equals the sum of its postings; no
-// account is below its floor; every approved or reversed operation has its
-// postings in the journal.
+// wrapped in ErrInvariant: those of its records (ledgerstate.View.Check:
+// entries sum to zero, balances per currency too, no account below its
+// floor, every approved or reversed operation has exactly its entries),
+// and that every balance in memory is the sum of its postings.
 func (l *Ledger) Check() error {
-	var problems []error
-	err := l.db.View(func(tx *bolt.Tx) error {
-		replayed := map[string]int64{}
-		posted := map[string]int{} // op key -> transfer minus reversal entries
-		reversed := map[string]int{}
-		err := tx.Bucket(bucketJournal).ForEach(func(k, v []byte) error {
-			var e entry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("journal %x: %w", k, err)
-			}
-			var sum int64
-			for _, p := range e.Postings {
-				sum += p.Amount
-				replayed[p.Account] += p.Amount
-			}
-			if sum != 0 {
-				problems = append(problems, fmt.Errorf("journal entry %d sums to %d", binary.BigEndian.Uint64(k), sum))
-			}
-			switch e.Kind {
-			case "transfer":
-				posted[string(opKey(e.PaymentID, e.Operation))]++
-			case "reversal":
-				reversed[string(opKey(e.PaymentID, e.Operation))]++
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		totals := map[string]int64{}
-		err = tx.Bucket(bucketAccounts).ForEach(func(k, v []byte) error {
-			var a Account
-			if err := json.Unmarshal(v, &a); err != nil {
-				return fmt.Errorf("account %q: %w", k, err)
-			}
-			totals[a.Currency] += a.Balance
-			if replayed[a.ID] != a.Balance {
-				problems = append(problems, fmt.Errorf("account %s: balance %d but postings sum to %d", a.ID, a.Balance, replayed[a.ID]))
-			}
-			if !a.Unlimited && a.Balance < -a.Limit {
-				problems = append(problems, fmt.Errorf("account %s: balance %d below floor %d", a.ID, a.Balance, -a.Limit))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, c := range sortedKeys(totals) {
-			if totals[c] != 0 {
-				problems = append(problems, fmt.Errorf("currency %s: balances sum to %d", c, totals[c]))
-			}
-		}
-		return tx.Bucket(bucketOperations).ForEach(func(k, v []byte) error {
-			var r Result
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("operation %q: %w", k, err)
-			}
-			wantPosted, wantReversed := 0, 0
-			switch r.State {
-			case StateApproved:
-				wantPosted = 1
-			case StateReversed:
-				wantPosted, wantReversed = 1, 1
-			}
-			if posted[string(k)] != wantPosted || reversed[string(k)] != wantReversed {
-				problems = append(problems, fmt.Errorf("operation %s/%s (%s): %d transfer and %d reversal entries", r.PaymentID, r.Operation, r.State, posted[string(k)], reversed[string(k)]))
-			}
-			return nil
-		})
-	})
+	v, err := ledgerstate.Decode(l.Records())
 	if err != nil {
 		return fmt.Errorf("ledger: check: %w", err)
+	}
+	var problems []error
+	if err := v.Check(); err != nil {
+		problems = append(problems, err)
+	}
+	replayed := v.Balances()
+	for id, a := range l.Balances() {
+		if replayed[id] != a.Balance {
+			problems = append(problems, fmt.Errorf("account %s: balance %d but postings sum to %d", id, a.Balance, replayed[id]))
+		}
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("ledger: %w: %w", ErrInvariant, errors.Join(problems...))
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// store wraps a bbolt transaction with the ledger's record types.
-type store struct{ tx *bolt.Tx }
-
-func (s store) account(id string) (Account, bool, error) {
-	v := s.tx.Bucket(bucketAccounts).Get([]byte(id))
-	if v == nil {
-		return Account{}, false, nil
-	}
-	var a Account
-	if err := json.Unmarshal(v, &a); err != nil {
-		return Account{}, false, fmt.Errorf("account %q: %w", id, err)
-	}
-	return a, true, nil
-}
-
-func (s store) putAccount(a Account) error {
-	v, err := json.Marshal(a)
-	if err != nil {
-		return err
-	}
-	return s.tx.Bucket(bucketAccounts).Put([]byte(a.ID), v)
-}
-
-func (s store) operation(key []byte) (Result, bool, error) {
-	v := s.tx.Bucket(bucketOperations).Get(key)
-	if v == nil {
-		return Result{}, false, nil
-	}
-	var r Result
-	if err := json.Unmarshal(v, &r); err != nil {
-		return Result{}, false, fmt.Errorf("operation %q: %w", key, err)
-	}
-	return r, true, nil
-}
-
-func (s store) putOperation(key []byte, r Result) error {
-	v, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	return s.tx.Bucket(bucketOperations).Put(key, v)
-}
-
-// post journals e with the postings from → to of amount and updates both
-// balances. from and to are the accounts as read in this transaction (the
-// caller has read them to check them, so they are not read again); the
-// caller has checked floors.
-func (s store) post(e entry, from, to Account, amount int64) error {
-	e.Postings = []Posting{{Account: from.ID, Amount: -amount}, {Account: to.ID, Amount: amount}}
-	from.Balance -= amount
-	to.Balance += amount
-	if err := s.putAccount(from); err != nil {
-		return err
-	}
-	if err := s.putAccount(to); err != nil {
-		return err
-	}
-	b := s.tx.Bucket(bucketJournal)
-	seq, err := b.NextSequence()
-	if err != nil {
-		return err
-	}
-	v, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	var k [8]byte
-	binary.BigEndian.PutUint64(k[:], seq)
-	return b.Put(k[:], v)
 }

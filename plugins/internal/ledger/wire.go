@@ -25,9 +25,11 @@ func OperationName(op pb.Operation) (string, error) {
 	return "", sdk.InvalidArgument("operation", "must be OPERATION_DEBIT or OPERATION_CREDIT, got %s", op)
 }
 
-// MoneyResult converts r to its wire form.
-func MoneyResult(r Result) *pb.MoneyResult {
+// MoneyResult converts r and the records that make it true to its wire
+// form.
+func MoneyResult(r Result, writes []*pb.StateWrite) *pb.MoneyResult {
 	out := &pb.MoneyResult{
+		StateWrites: writes,
 		DeclineCode: r.DeclineCode,
 		Reference:   r.Reference,
 		AmountMinor: r.Amount,
@@ -78,11 +80,11 @@ func ReverseCall(ctx context.Context, c Core, req *pb.ReverseRequest) (*pb.Money
 	if req.GetPaymentId() == "" {
 		return nil, sdk.InvalidArgument("payment_id", "is required")
 	}
-	r, err := c.Reverse(ctx, req.GetPaymentId(), op)
+	r, w, err := c.Reverse(ctx, req.GetPaymentId(), op)
 	if err != nil {
 		return nil, SDKError(err)
 	}
-	return MoneyResult(r), nil
+	return MoneyResult(r, w), nil
 }
 
 // StatusCall serves the PaymentMethod GetOperationStatus call against c.
@@ -94,9 +96,9 @@ func StatusCall(ctx context.Context, c Core, req *pb.OperationStatusRequest) (*p
 	if req.GetPaymentId() == "" {
 		return nil, sdk.InvalidArgument("payment_id", "is required")
 	}
-	r, err := c.Status(ctx, req.GetPaymentId(), op)
+	r, w, err := c.Status(ctx, req.GetPaymentId(), op)
 	if err != nil {
 		return nil, SDKError(err)
 	}
-	return MoneyResult(r), nil
+	return MoneyResult(r, w), nil
 }

@@ -1,10 +1,11 @@
 // Package ledgerset is the plumbing the built-in payment-method plugins
 // (card and banktransfer) share: their configured instances, each with its
-// settings and its own ledger.Ledger at data_dir/ledger.db, the calls that
-// only look at those (Health, Close, Reverse, GetOperationStatus, and the
-// Balances and Check helpers for tests and tools), and the money calls
-// both make the same way once they know the account (Debit, Credit,
-// CheckOrder).
+// settings and its own in-memory ledger.Ledger whose durable state the host
+// keeps (capability host_state: LoadState, ExportState, and the records
+// every answer returns), the calls that only look at those (Health, Close,
+// Reverse, GetOperationStatus, and the Balances and Check helpers for tests
+// and tools), and the money calls both make the same way once they know the
+// account (Debit, Credit, CheckOrder).
 //
 // What differs between the plugins (their settings type, the accounts they
 // seed, the name in their diagnostics) is passed in by the caller.
@@ -12,16 +13,13 @@ package ledgerset
 
 import (
 	"context"
-	"path/filepath"
+	"errors"
 	"sync"
 
 	"github.com/switchd/switchd/plugins/internal/ledger"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
 )
-
-// File is the name of an instance's ledger file in its data dir.
-const File = "ledger.db"
 
 // Instance is one institution: its settings and its ledger. Money calls go
 // through Books, the small interface a bank could implement with its own
@@ -32,16 +30,17 @@ type Instance[S any] struct {
 	Ledger   *ledger.Ledger
 }
 
-// Set holds a plugin's instances by instance id. It is safe for concurrent
-// use.
+// Set holds a plugin's instances by instance id, and the ledgers the host
+// loaded for them. It is safe for concurrent use.
 type Set[S any] struct {
 	mu        sync.RWMutex
+	ledgers   map[string]*ledger.Ledger
 	instances map[string]*Instance[S]
 }
 
 // New returns an empty set. It has no side effects.
 func New[S any]() *Set[S] {
-	return &Set[S]{instances: map[string]*Instance[S]{}}
+	return &Set[S]{ledgers: map[string]*ledger.Ledger{}, instances: map[string]*Instance[S]{}}
 }
 
 // Get returns the instance configured under id, or a FailedPrecondition
@@ -56,37 +55,76 @@ func (s *Set[S]) Get(id string) (*Instance[S], error) {
 	return in, nil
 }
 
-// Configure opens the ledger of instance id at dataDir/ledger.db (keeping
-// the open one if the instance already uses that file), creates the
-// accounts of open that do not exist yet, and then replaces the instance's
-// settings with settings in one step. If seeding fails it returns an error
-// diagnostic "Cannot set up the <name> ledger" and the previous settings
-// stay; if the file cannot be opened it returns an sdk.Unavailable error.
-func (s *Set[S]) Configure(ctx context.Context, id, dataDir string, settings S, open []ledger.Opening, name string) (*pb.Diagnostic, error) {
-	path := filepath.Join(dataDir, File)
+// LoadState answers sdk.StateHolder's LoadState: it replaces the ledger of
+// instance id with records (see ledger.Load), keeping the instance's
+// settings if it is configured. Records that do not decode or break the
+// ledger's invariants are InvalidArgument and change nothing.
+func (s *Set[S]) LoadState(ctx context.Context, id string, records []*pb.StateWrite) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if id == "" {
+		return sdk.InvalidArgument("instance_id", "is required")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.instances[id]
-	l := (*ledger.Ledger)(nil)
-	if old != nil && old.Ledger.Path() == path {
-		l = old.Ledger
-	} else {
-		var err error
-		if l, err = ledger.Open(path); err != nil {
-			return nil, sdk.Unavailable(err)
-		}
+	l := s.ledgers[id]
+	if l == nil {
+		l = ledger.New()
 	}
-	if err := l.Seed(ctx, open); err != nil {
-		if old == nil || old.Ledger != l {
-			_ = l.Close()
-		}
-		return sdk.ErrorDiag(nil, "Cannot set up the "+name+" ledger", "%v", err), nil
+	if err := l.Load(records); err != nil {
+		return &sdk.Error{Code: sdk.CodeInvalidArgument, Field: "records", Msg: "cannot load the ledger of instance " + id, Err: err}
+	}
+	s.ledgers[id] = l
+	sdk.Logger().Info("ledger loaded", "instance", id, "records", len(records))
+	return nil
+}
+
+// ExportState answers sdk.StateHolder's ExportState: the records of the
+// instance's old ledger file in dataDir (see ledger.Export), which it then
+// renames to ledger.db.imported. An old file that cannot be exported is
+// FailedPrecondition and stays where it is.
+func (s *Set[S]) ExportState(ctx context.Context, id, dataDir string) ([]*pb.StateWrite, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if dataDir == "" {
+		return nil, sdk.InvalidArgument("data_dir", "is required")
+	}
+	recs, err := ledger.Export(dataDir)
+	switch {
+	case errors.Is(err, ledger.ErrOldFile):
+		return nil, &sdk.Error{Code: sdk.CodeFailedPrecondition, Msg: "cannot export the old ledger of instance " + id, Err: err}
+	case err != nil:
+		return nil, sdk.Unavailable(err)
+	}
+	if recs != nil {
+		sdk.Logger().Info("old ledger exported", "instance", id, "records", len(recs))
+	}
+	return recs, nil
+}
+
+// Configure creates the accounts of open that do not exist yet in the
+// ledger the host loaded for instance id, and then replaces the
+// instance's settings with settings in one step. It returns the records of
+// the accounts named (ConfigureResponse.state_writes). If seeding fails it
+// returns an error diagnostic "Cannot set up the <name> ledger", and the
+// ledger and the previous settings stay. Before LoadState of the instance
+// it refuses (FailedPrecondition): a ledger that started empty because
+// the host did not load it would pay again what it paid before.
+func (s *Set[S]) Configure(ctx context.Context, id string, settings S, open []ledger.Opening, name string) ([]*pb.StateWrite, *pb.Diagnostic, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.ledgers[id]
+	if l == nil {
+		return nil, nil, sdk.FailedPrecondition("instance %q: the host has not loaded its ledger (LoadState before Configure; the plugin needs a host with host_state support)", id)
+	}
+	writes, err := l.Seed(ctx, open)
+	if err != nil {
+		return nil, sdk.ErrorDiag(nil, "Cannot set up the "+name+" ledger", "%v", err), nil
 	}
 	s.instances[id] = &Instance[S]{Settings: settings, Books: l, Ledger: l}
-	if old != nil && old.Ledger != l {
-		_ = old.Ledger.Close()
-	}
-	return nil, nil
+	return writes, nil, nil
 }
 
 // Health answers sdk.Plugin's Health: an instance serves once configured.
@@ -99,20 +137,14 @@ func (s *Set[S]) Health(_ context.Context, req *pb.HealthRequest) (*pb.HealthRes
 	return &pb.HealthResponse{Serving: true}, nil
 }
 
-// Close closes every instance's ledger and forgets the instances. It
-// returns the first error. It is safe after a failed setup and when called
-// twice.
+// Close forgets the instances and their ledgers (their state is the
+// host's). It is safe after a failed setup and when called twice.
 func (s *Set[S]) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var first error
-	for id, in := range s.instances {
-		if err := in.Ledger.Close(); err != nil && first == nil {
-			first = err
-		}
-		delete(s.instances, id)
-	}
-	return first
+	clear(s.instances)
+	clear(s.ledgers)
+	return nil
 }
 
 // Balances returns the ledger accounts of instance id.
@@ -121,7 +153,7 @@ func (s *Set[S]) Balances(id string) (map[string]ledger.Account, error) {
 	if err != nil {
 		return nil, err
 	}
-	return in.Ledger.Balances()
+	return in.Ledger.Balances(), nil
 }
 
 // Check verifies the ledger invariants of instance id (see ledger.Check).

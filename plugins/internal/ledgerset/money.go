@@ -31,8 +31,8 @@ func Debit(ctx context.Context, books ledger.Core, o *pb.Order, from string, kno
 		return nil, err
 	}
 	if !known {
-		if st, err := books.Status(ctx, o.GetPaymentId(), ledger.OpDebit); err == nil && st.State != ledger.StateNotFound {
-			return ledger.MoneyResult(st), nil
+		if st, w, err := books.Status(ctx, o.GetPaymentId(), ledger.OpDebit); err == nil && st.State != ledger.StateNotFound {
+			return ledger.MoneyResult(st, w), nil
 		}
 		return nil, sdk.NotFound("%s", notFound)
 	}
@@ -52,8 +52,8 @@ func Credit(ctx context.Context, books ledger.Core, o *pb.Order, to string, know
 		return nil, err
 	}
 	if !known {
-		if st, err := books.Status(ctx, o.GetPaymentId(), ledger.OpCredit); err == nil && st.State != ledger.StateNotFound {
-			return ledger.MoneyResult(st), nil
+		if st, w, err := books.Status(ctx, o.GetPaymentId(), ledger.OpCredit); err == nil && st.State != ledger.StateNotFound {
+			return ledger.MoneyResult(st, w), nil
 		}
 		return &pb.MoneyResult{State: pb.OperationState_OPERATION_STATE_DECLINED, DeclineCode: sdk.DeclineUnknownAccount,
 			AmountMinor: o.GetAmountMinor(), Currency: o.GetCurrency()}, nil
@@ -66,9 +66,9 @@ func Credit(ctx context.Context, books ledger.Core, o *pb.Order, to string, know
 }
 
 func transfer(ctx context.Context, books ledger.Core, t ledger.Transfer) (*pb.MoneyResult, error) {
-	r, err := books.Transfer(ctx, t)
+	r, w, err := books.Transfer(ctx, t)
 	if err != nil {
 		return nil, ledger.SDKError(err)
 	}
-	return ledger.MoneyResult(r), nil
+	return ledger.MoneyResult(r, w), nil
 }

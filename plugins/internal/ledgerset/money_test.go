@@ -10,7 +10,7 @@ import (
 )
 
 // TestDebitCredit runs the shared money calls of the card and banktransfer
-// plugins against a real ledger file: a debit within the balance and
+// plugins against a ledger the host loaded, checking that each answer carries its records: a debit within the balance and
 // limit, one past them (declined with the plugin's code), a credit to a
 // known payee, an unknown instrument (NotFound, except for the retry of a
 // debit it made) and an unknown payee (declined unknown_account, except for
@@ -20,7 +20,10 @@ func TestDebitCredit(t *testing.T) {
 	s := New[string]()
 	t.Cleanup(func() { _ = s.Close() })
 	open := []ledger.Opening{{ID: "acct:payer", Currency: "EUR", Limit: 100, Balance: 50}, {ID: "acct:shop", Currency: "EUR"}}
-	if d, err := s.Configure(ctx, "a", t.TempDir(), "x", open, "demo"); d != nil || err != nil {
+	if err := s.LoadState(ctx, "a", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, d, err := s.Configure(ctx, "a", "x", open, "demo"); d != nil || err != nil {
 		t.Fatalf("Configure: %v %v", d, err)
 	}
 	in, err := s.Get("a")
@@ -40,34 +43,35 @@ func TestDebitCredit(t *testing.T) {
 		decline string
 		wantErr bool
 		code    sdk.Code // of the expected error
+		record  string   // the payment and operation whose record comes first
 	}{
 		{"debit within balance and limit", func() (*pb.MoneyResult, error) {
 			return Debit(ctx, in.Books, order("p1", 120), "acct:payer", true, short, notFound)
-		}, approved, "", false, 0},
+		}, approved, "", false, 0, "p1\x00debit"},
 		{"debit past the limit", func() (*pb.MoneyResult, error) {
 			return Debit(ctx, in.Books, order("p2", 100), "acct:payer", true, short, notFound)
-		}, declined, short, false, 0},
+		}, declined, short, false, 0, "p2\x00debit"},
 		{"credit to a known payee", func() (*pb.MoneyResult, error) {
 			return Credit(ctx, in.Books, order("p1", 120), "acct:shop", true)
-		}, approved, "", false, 0},
+		}, approved, "", false, 0, "p1\x00credit"},
 		{"retry of a debit after its instrument was removed", func() (*pb.MoneyResult, error) {
 			return Debit(ctx, in.Books, order("p1", 120), "", false, short, notFound)
-		}, approved, "", false, 0},
+		}, approved, "", false, 0, "p1\x00debit"},
 		{"unknown instrument", func() (*pb.MoneyResult, error) {
 			return Debit(ctx, in.Books, order("p3", 10), "", false, short, notFound)
-		}, 0, "", true, sdk.CodeNotFound},
+		}, 0, "", true, sdk.CodeNotFound, ""},
 		{"retry of a credit after its payee was removed", func() (*pb.MoneyResult, error) {
 			return Credit(ctx, in.Books, order("p1", 120), "", false)
-		}, approved, "", false, 0},
+		}, approved, "", false, 0, "p1\x00credit"},
 		{"unknown payee", func() (*pb.MoneyResult, error) {
 			return Credit(ctx, in.Books, order("p3", 10), "", false)
-		}, declined, sdk.DeclineUnknownAccount, false, 0},
+		}, declined, sdk.DeclineUnknownAccount, false, 0, ""},
 		{"debit without payment id", func() (*pb.MoneyResult, error) {
 			return Debit(ctx, in.Books, order("", 10), "acct:payer", true, short, notFound)
-		}, 0, "", true, sdk.CodeInvalidArgument},
+		}, 0, "", true, sdk.CodeInvalidArgument, ""},
 		{"credit of a zero amount", func() (*pb.MoneyResult, error) {
 			return Credit(ctx, in.Books, order("p4", 0), "acct:shop", true)
-		}, 0, "", true, sdk.CodeInvalidArgument},
+		}, 0, "", true, sdk.CodeInvalidArgument, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r, err := c.call()
@@ -79,6 +83,12 @@ func TestDebitCredit(t *testing.T) {
 			}
 			if err != nil || r.GetState() != c.state || r.GetDeclineCode() != c.decline {
 				t.Fatalf("got %v %v, want %s %q", r, err, c.state, c.decline)
+			}
+			// Every answer the ledger gave carries the operation's record
+			// first; the unknown payee's decline is not the ledger's.
+			ws := r.GetStateWrites()
+			if (c.record == "") != (len(ws) == 0) || len(ws) > 0 && string(ws[0].GetKey()) != "o/"+c.record {
+				t.Fatalf("state_writes %v, want the record of %q first", ws, c.record)
 			}
 		})
 	}
