@@ -26,7 +26,8 @@
 // It appends what happens to <its own binary>.events, one line each:
 // "start <pid>", "export <instance> <records>", "load <instance>
 // <records>", "configure <instance>". If <its own binary>.nocap exists it
-// does not list the capability (but still answers with writes).
+// does not list the host_state capability (but still answers with
+// writes). Its config schema has one optional number, seed.
 package main
 
 import (
@@ -76,10 +77,13 @@ func (c *counter) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoRespo
 		Kinds:            []pb.Kind{pb.Kind_KIND_AUTHENTICATOR, pb.Kind_KIND_PAYMENT_METHOD},
 		ProtocolVersions: []uint32{sdk.ProtocolVersion},
 		Methods:          []pb.Method{pb.Method_METHOD_CARD},
-		Capabilities:     []string{sdk.CapHostState},
+		Capabilities:     []string{sdk.CapSellerAuth, sdk.CapHostState},
+		ConfigSchema: &pb.Schema{Attributes: []*pb.Attribute{
+			sdk.Attr("seed", pb.AttributeType_ATTRIBUTE_TYPE_NUMBER, false, "how many seed records Configure writes"),
+		}},
 	}
 	if _, err := os.Stat(c.exe + ".nocap"); err == nil {
-		info.Capabilities = nil
+		info.Capabilities = []string{sdk.CapSellerAuth}
 	}
 	return info, nil
 }
