@@ -362,7 +362,6 @@ func TestSeedKeepsLiveBalance(t *testing.T) {
 	}
 }
 
-
 // TestRestartRetry loads a new ledger from the records the host committed
 // between a call and its retry, as after a restart: the retry must return
 // the stored result and the same records, and move nothing.
