@@ -87,9 +87,10 @@
 //     again before the host committed any (rule 4), and the instance
 //     configured on them serves with every exported record kept.
 //
-//   - host_state/repeat: an approved Debit and a Reverse carry writes; a
-//     retried Debit, a repeated Reverse and GetOperationStatus repeat every
-//     record of the answer before them with the same value (rule 1).
+//   - host_state/repeat: an approved Debit, Reverse and (with
+//     Suite.PayeeAccount) Credit carry writes; a retried Debit or Credit, a
+//     repeated Reverse and GetOperationStatus repeat every record of the
+//     answer before them with the same value (rule 1).
 //
 //   - host_state/lost_answer: a Debit whose answer the host did not commit,
 //     then GetOperationStatus (committed), then a restart: the Debit is

@@ -246,6 +246,31 @@ func (e *env) checkRepeat(t tb) {
 			t.Errorf("%s does not repeat the Reverse's records (rule 1): %v", name, m)
 		}
 	}
+	if e.s.PayeeAccount == "" {
+		t.Logf("no Suite.PayeeAccount: Credit not checked")
+		return
+	}
+	c := e.newOrder("repeatcredit")
+	credit := func() *pb.MoneyResult {
+		t.Helper()
+		ctx, cancel := callCtx()
+		defer cancel()
+		res, err := e.c.Credit(ctx, &pb.CreditRequest{InstanceId: e.inst, Order: c, OrderDigest: digest(c), PayeeAccount: e.s.PayeeAccount, DebitReference: "plugintest-debit"})
+		if err != nil {
+			t.Fatalf("Credit: %v", err)
+		}
+		mustApprove(t, "Credit", c, res)
+		return res
+	}
+	cr := credit()
+	if len(cr.GetStateWrites()) == 0 {
+		t.Fatalf("an approved Credit carried no state_writes: nothing would make it durable")
+	}
+	for name, res := range map[string]*pb.MoneyResult{"a retried Credit": credit(), "GetOperationStatus of a Credit": e.status(t, c.PaymentId, opCredit)} {
+		if m := missing(res.GetStateWrites(), cr.GetStateWrites()); len(m) > 0 {
+			t.Errorf("%s does not repeat the Credit's records (rule 1): %v", name, m)
+		}
+	}
 }
 
 // checkLostAnswer checks what rule 1 is for: a Debit whose answer the host
