@@ -3,16 +3,21 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/switchd/switchd/internal/testbin"
 	"github.com/switchd/switchd/plugins/banktransfer/banktransferplugin"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
 	"github.com/switchd/switchd/plugins/sdk/plugintest"
 )
 
 // TestConformance runs the SDK's conformance kit against the bank-transfer
-// plugin, as a binary and in process.
+// plugin, as a binary and in process; the kit acts as the host that keeps
+// the ledger (host_state).
 func TestConformance(t *testing.T) {
 	bin := testbin.MustBuild(t, "./plugins/banktransfer")
 	cfg := func(edit func(c map[string]any)) []byte {
@@ -40,10 +45,16 @@ func TestConformance(t *testing.T) {
 	}
 	inst := &pb.InstitutionInfo{Id: "plugintest-bank", BankCode: "0011", Roles: []string{"issuer", "acquirer"}}
 
-	inProc := banktransferplugin.New()
-	t.Cleanup(func() { _ = inProc.Close() })
+	// The kit acts as the host of a host_state plugin; a restart starts
+	// a new implementation, which Balance reads.
+	var cur atomic.Pointer[banktransferplugin.Plugin]
+	inProc := plugintest.InProcessFunc(func() sdk.Plugin {
+		p := banktransferplugin.New()
+		cur.Store(p)
+		return p
+	})
 	balance := func(_ string, op pb.Operation) (int64, error) {
-		b, err := inProc.Balances(inst.GetId())
+		b, err := cur.Load().Balances(inst.GetId())
 		if err != nil {
 			return 0, err
 		}
@@ -63,7 +74,7 @@ func TestConformance(t *testing.T) {
 		balance func(string, pb.Operation) (int64, error)
 	}{
 		"binary":     {target: plugintest.Binary(bin)},
-		"in-process": {target: plugintest.InProcess(inProc), balance: balance},
+		"in-process": {target: inProc, balance: balance},
 	} {
 		t.Run(name, func(t *testing.T) {
 			plugintest.Run(t, plugintest.Suite{
@@ -75,7 +86,18 @@ func TestConformance(t *testing.T) {
 					Account: &pb.AccountInstrument{BankCode: "0011", AccountNumber: aliceAcct}}},
 				PayeeAccount: shopAcct,
 				Balance:      tc.balance,
+				OldState:     oldLedger,
 			})
 		})
 	}
+}
+
+// oldLedger writes into dataDir the ledger.db that release 1.0.0's bbolt
+// ledger wrote (the ledger package's testdata), for the kit's export check.
+func oldLedger(dataDir string) error {
+	b, err := os.ReadFile(filepath.Join("..", "internal", "ledger", "testdata", "v1", "ledger.db"))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dataDir, "ledger.db"), b, 0o600)
 }

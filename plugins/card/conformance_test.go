@@ -3,16 +3,21 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/switchd/switchd/internal/testbin"
 	"github.com/switchd/switchd/plugins/card/cardplugin"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
 	"github.com/switchd/switchd/plugins/sdk/plugintest"
 )
 
 // TestConformance runs the SDK's conformance kit against the card plugin,
-// as a binary and in process.
+// as a binary and in process; the kit acts as the host that keeps the
+// ledger (host_state).
 func TestConformance(t *testing.T) {
 	bin := testbin.MustBuild(t, "./plugins/card")
 	cfg := func(edit func(c map[string]any)) []byte {
@@ -41,10 +46,16 @@ func TestConformance(t *testing.T) {
 	}
 	inst := &pb.InstitutionInfo{Id: "plugintest-bank", Roles: []string{"issuer", "acquirer"}, BinRanges: []string{"411111-411111"}}
 
-	inProc := cardplugin.New()
-	t.Cleanup(func() { _ = inProc.Close() })
+	// The kit acts as the host of a host_state plugin; a restart starts
+	// a new implementation, which Balance reads.
+	var cur atomic.Pointer[cardplugin.Plugin]
+	inProc := plugintest.InProcessFunc(func() sdk.Plugin {
+		p := cardplugin.New()
+		cur.Store(p)
+		return p
+	})
 	balance := func(_ string, op pb.Operation) (int64, error) {
-		b, err := inProc.Balances(inst.GetId())
+		b, err := cur.Load().Balances(inst.GetId())
 		if err != nil {
 			return 0, err
 		}
@@ -64,7 +75,7 @@ func TestConformance(t *testing.T) {
 		balance func(string, pb.Operation) (int64, error)
 	}{
 		"binary":     {target: plugintest.Binary(bin)},
-		"in-process": {target: plugintest.InProcess(inProc), balance: balance},
+		"in-process": {target: inProc, balance: balance},
 	} {
 		t.Run(name, func(t *testing.T) {
 			plugintest.Run(t, plugintest.Suite{
@@ -76,7 +87,18 @@ func TestConformance(t *testing.T) {
 					Card: &pb.CardInstrument{Pan: testPAN, ExpiryMonth: 12, ExpiryYear: 2039}}},
 				PayeeAccount: "shop-1",
 				Balance:      tc.balance,
+				OldState:     oldLedger,
 			})
 		})
 	}
+}
+
+// oldLedger writes into dataDir the ledger.db that release 1.0.0's bbolt
+// ledger wrote (the ledger package's testdata), for the kit's export check.
+func oldLedger(dataDir string) error {
+	b, err := os.ReadFile(filepath.Join("..", "internal", "ledger", "testdata", "v1", "ledger.db"))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dataDir, "ledger.db"), b, 0o600)
 }

@@ -139,7 +139,7 @@ func TestGetInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	if info.GetName() != "banktransfer" || !slices.Equal(info.GetMethods(), []pb.Method{pb.Method_METHOD_BANK_TRANSFER}) ||
-		!slices.Equal(info.GetKinds(), []pb.Kind{pb.Kind_KIND_PAYMENT_METHOD}) || !slices.Contains(info.GetCapabilities(), sdk.CapReverse) ||
+		!slices.Equal(info.GetKinds(), []pb.Kind{pb.Kind_KIND_PAYMENT_METHOD}) || !slices.Contains(info.GetCapabilities(), sdk.CapReverse) || !slices.Contains(info.GetCapabilities(), sdk.CapHostState) ||
 		!slices.Equal(info.GetProtocolVersions(), []uint32{1}) {
 		t.Fatalf("info = %v", info)
 	}

@@ -51,7 +51,7 @@ func (p *Plugin) GetInfo(context.Context, *pb.GetInfoRequest) (*pb.GetInfoRespon
 		Version:          Version,
 		Kinds:            []pb.Kind{pb.Kind_KIND_PAYMENT_METHOD},
 		ProtocolVersions: []uint32{sdk.ProtocolVersion},
-		Capabilities:     []string{sdk.CapReverse},
+		Capabilities:     []string{sdk.CapReverse, sdk.CapHostState},
 		Methods:          []pb.Method{pb.Method_METHOD_CARD},
 		ConfigSchema:     Schema(),
 	}, nil

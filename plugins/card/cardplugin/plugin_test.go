@@ -101,7 +101,7 @@ func TestGetInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	if info.GetName() != "card" || !slices.Equal(info.GetKinds(), []pb.Kind{pb.Kind_KIND_PAYMENT_METHOD}) ||
-		!slices.Equal(info.GetMethods(), []pb.Method{pb.Method_METHOD_CARD}) || !slices.Contains(info.GetCapabilities(), sdk.CapReverse) ||
+		!slices.Equal(info.GetMethods(), []pb.Method{pb.Method_METHOD_CARD}) || !slices.Contains(info.GetCapabilities(), sdk.CapReverse) || !slices.Contains(info.GetCapabilities(), sdk.CapHostState) ||
 		!slices.Equal(info.GetProtocolVersions(), []uint32{1}) {
 		t.Fatalf("info = %v", info)
 	}
