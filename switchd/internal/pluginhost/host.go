@@ -638,9 +638,6 @@ func (s *supervised) install(p *proc, info *pb.GetInfoResponse) error {
 	s.stateMu.Lock()
 	defer s.stateMu.Unlock()
 	hostState := slices.Contains(info.GetCapabilities(), sdk.CapHostState)
-	if hostState && s.opts.State == nil {
-		return fmt.Errorf("plugin %q: %w", s.name, ErrNoState)
-	}
 	p.loaded = map[string]bool{}
 	s.mu.Lock()
 	reqs := make([]*pb.ConfigureRequest, 0, len(s.configs))
@@ -648,6 +645,11 @@ func (s *supervised) install(p *proc, info *pb.GetInfoResponse) error {
 		reqs = append(reqs, r)
 	}
 	s.mu.Unlock()
+	if hostState && s.opts.State == nil && len(reqs) > 0 {
+		// Not reached through Configure, which refuses first; a binary
+		// that gained the capability across a restart ends here.
+		return fmt.Errorf("plugin %q: %w", s.name, ErrNoState)
+	}
 	sort.Slice(reqs, func(i, j int) bool { return reqs[i].GetInstanceId() < reqs[j].GetInstanceId() })
 	for _, r := range reqs {
 		ctx, cancel := context.WithTimeout(context.Background(), s.opts.CallTimeout)

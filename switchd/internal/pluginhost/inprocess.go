@@ -27,7 +27,9 @@ import (
 // cannot be reset by a restart: when its memory may be ahead of the store
 // (see the package doc), the host takes it out of service and loads its
 // committed state again over the same connection, with the Configure
-// replay, before it serves again.
+// replay, before it serves again. Unlike a killed process, an
+// implementation still working on the lost call may apply it after that
+// reload; InProcess is for benchmarks and tests, not for serving.
 func InProcess(impls map[string]sdk.Plugin, opts ...Options) *Host {
 	o := Options{Logger: slog.Default()}
 	if len(opts) > 0 {
