@@ -204,7 +204,11 @@ func TestExportedDecisions(t *testing.T) {
 				t.Fatalf("got %v %v, want %q", res, err, s.code)
 			}
 			if s.record != nil {
-				sameWrites(t, res.GetStateWrites()[:1], []*pb.StateWrite{s.record})
+				ws := res.GetStateWrites()
+				if len(ws) == 0 {
+					t.Fatal("approval without its record")
+				}
+				sameWrites(t, ws[:1], []*pb.StateWrite{s.record})
 			}
 		})
 	}

@@ -392,6 +392,33 @@ func TestLostAnswer(t *testing.T) {
 	}
 }
 
+// TestLoadStateOverConfigured: the in-process host, whose plugin cannot be
+// restarted, loads the committed records again into the configured
+// instance when its memory may be ahead (a commit failed). The approval
+// that was not committed is forgotten, the committed one is kept, and the
+// instance keeps serving with its settings.
+func TestLoadStateOverConfigured(t *testing.T) {
+	now := t0
+	host := hostStore{}
+	p, _ := MustPlugin(t, &now)
+	committed, lost := signedAtOffset("pay-1", 0), signedAtOffset("pay-2", 0)
+	if code := mustCall(t, p, host, committed); code != "" {
+		t.Fatalf("declined %q", code)
+	}
+	if code := mustCall(t, p, nil, lost); code != "" { // its commit failed
+		t.Fatalf("declined %q", code)
+	}
+	if err := p.LoadState(context.Background(), "acq", host.records()); err != nil {
+		t.Fatal(err)
+	}
+	if code := mustCall(t, p, host, forPayment(committed, "pay-x")); code != sdk.DeclineReplay {
+		t.Fatalf("committed signature for another payment: %q", code)
+	}
+	if code := mustCall(t, p, host, forPayment(lost, "pay-x")); code != "" {
+		t.Fatalf("uncommitted signature for another payment: %q, want an approval", code)
+	}
+}
+
 // TestReloadDecidesTheSame drives a plugin through approvals, retries,
 // replays and expiry, commits its answers' writes in a shuffled order
 // (records must commute), then loads a second plugin from the host's
