@@ -2,7 +2,8 @@
 // it checks account numbers against each bank's format and check digit,
 // debits the payer's account at step D, credits the seller's account, and
 // reverses either, every call idempotent on the payment id. Its books are a
-// ledger.Ledger per institution.
+// ledger.Ledger per institution, in memory, whose records the switch
+// commits (capability host_state).
 //
 // The plugin binary is plugins/banktransfer; this package is importable so
 // that benchmarks and tests can run the plugin in-process.
@@ -20,7 +21,7 @@ import (
 // Name and Version identify the plugin in GetInfo.
 const (
 	Name    = "banktransfer"
-	Version = "1.0.0"
+	Version = "1.1.0"
 )
 
 // Plugin is the bank-transfer payment method. One Plugin serves every institution

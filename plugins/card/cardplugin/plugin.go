@@ -2,7 +2,8 @@
 // tokenizes card numbers for an issuer, debits the card's credit line at
 // step D (single-message authorize-and-capture), records a seller's
 // receivable on the acquirer's side, and reverses either. Its books are a
-// ledger.Ledger per institution, holding tokens and never card numbers.
+// ledger.Ledger per institution, in memory, whose records the switch
+// commits (capability host_state); they hold tokens, never card numbers.
 //
 // The plugin binary is plugins/card; this package is importable so that
 // benchmarks and tests can run the plugin in-process.
@@ -21,7 +22,7 @@ import (
 // Name and Version identify the plugin in GetInfo.
 const (
 	Name    = "card"
-	Version = "1.0.0"
+	Version = "1.1.0"
 )
 
 // Plugin is the card payment method. One Plugin serves every institution
