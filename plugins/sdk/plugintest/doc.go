@@ -62,7 +62,10 @@
 //   - state_writes: no answer carried writes without the host_state
 //     capability; every write is well-formed (key 1 to 512 bytes, value at
 //     most 64 KiB); a refused Configure (error diagnostics) carries none
-//     (rule 3). The host does not commit an answer that breaks these.
+//     (rule 3); no record holds the value of a sensitive attribute of
+//     Suite.Config or the card number of Suite.Instrument (rule 5). The
+//     kit, as the host would, commits no write of an error answer and no
+//     answer with a malformed write.
 //
 //   - host_state, when GetInfo lists sdk.CapHostState (see below).
 //

@@ -35,6 +35,10 @@ type host struct {
 
 	on bool // the plugin lists host_state
 
+	// secrets are values no record may contain (rule 5): the sensitive
+	// attributes of Suite.Config and the card number of Suite.Instrument.
+	secrets [][]byte
+
 	mu        sync.Mutex
 	committed map[string]map[string][]byte // instance -> key -> value
 	loaded    map[string]bool              // instances loaded in the current process
@@ -92,6 +96,14 @@ func (h *host) take(call, instance string, writes []*pb.StateWrite, isError bool
 	if isError {
 		h.problem("%s refused with %d state_writes; an error answer carries none and changes nothing (rule 3)", call, len(writes))
 		return
+	}
+	for i, w := range writes {
+		for _, sec := range h.secrets {
+			if bytes.Contains(w.GetKey(), sec) || bytes.Contains(w.GetValue(), sec) {
+				// The key is not named: it may be what holds the secret.
+				h.problem("%s: write %d holds a secret (a sensitive config value or the card number); secrets never go into state_writes (rule 5)", call, i)
+			}
+		}
 	}
 	if errs := writeErrors(writes); len(errs) > 0 {
 		for _, e := range errs {

@@ -49,6 +49,36 @@ func TestHostTake(t *testing.T) {
 	}
 }
 
+// TestHostSecrets checks that a record holding a secret is reported
+// (rule 5), wherever in the key or value it sits.
+func TestHostSecrets(t *testing.T) {
+	tests := []struct {
+		name  string
+		write *pb.StateWrite
+		want  bool
+	}{
+		{"journal entry", &pb.StateWrite{Key: []byte("op/DEBIT/p1"), Value: []byte(`{"amount":1000}`)}, false},
+		{"card number in a value", &pb.StateWrite{Key: []byte("op/DEBIT/p1"), Value: []byte(`{"pan":"4111111111111111"}`)}, true},
+		{"key in a key", &pb.StateWrite{Key: []byte("k/00112233445566778899"), Value: []byte{1}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHost(nil, true)
+			h.secrets = [][]byte{[]byte("4111111111111111"), []byte("00112233445566778899")}
+			h.take("Debit p1", "bank", []*pb.StateWrite{tt.write}, false)
+			got := strings.Contains(strings.Join(h.problems, "\n"), "rule 5")
+			if got != tt.want {
+				t.Errorf("reported %v (%q), want %v", got, h.problems, tt.want)
+			}
+			for _, sec := range h.secrets {
+				if strings.Contains(strings.Join(h.problems, "\n"), string(sec)) {
+					t.Errorf("the report repeats a secret")
+				}
+			}
+		})
+	}
+}
+
 // TestHostRecordsInKeyOrder checks that LoadState gets the records in key
 // order, as the contract says.
 func TestHostRecordsInKeyOrder(t *testing.T) {

@@ -147,6 +147,12 @@ func run(t tb, s Suite) {
 		e.hasKind[k] = true
 	}
 	e.c.on = slices.Contains(e.info.GetCapabilities(), sdk.CapHostState)
+	for _, v := range sensitiveValues(e.info.GetConfigSchema(), s.Config) {
+		e.c.secrets = append(e.c.secrets, []byte(v))
+	}
+	if pan := s.Instrument.GetCard().GetPan(); pan != "" {
+		e.c.secrets = append(e.c.secrets, []byte(pan))
+	}
 	e.method = e.s.Order.GetMethod()
 	if e.method == pb.Method_METHOD_UNSPECIFIED && len(e.info.GetMethods()) > 0 {
 		e.method = e.info.GetMethods()[0]
