@@ -226,3 +226,29 @@ func TestPutCopies(t *testing.T) {
 		t.Fatalf("accounts %v after the caller reused its buffers", v.Accounts())
 	}
 }
+
+// TestCheckJournalLeavesOutFloors: a limit lowered below what an account
+// owes is reported by Check, not by CheckJournal, which loads must pass.
+func TestCheckJournalLeavesOutFloors(t *testing.T) {
+	recs := append(book(), AccountRecord(Account{ID: "alice", Currency: "EUR"}))
+	recs = append(recs, EntryRecord(TransferEntry(Result{PaymentID: "p5", Operation: "debit", From: "alice", To: "clearing:EUR", Amount: 800})),
+		OperationRecord(Result{PaymentID: "p5", Operation: "debit", State: StateApproved, From: "alice", To: "clearing:EUR", Amount: 800, Currency: "EUR"}))
+	v, err := Decode(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.CheckJournal(); err != nil {
+		t.Fatalf("CheckJournal = %v", err)
+	}
+	if err := v.Check(); !errors.Is(err, ErrInvariant) || !strings.Contains(err.Error(), "alice: balance -100 below floor 0") {
+		t.Fatalf("Check = %v", err)
+	}
+	// Anything else CheckJournal reports.
+	v2, err := Decode(append(recs, &pb.StateWrite{Key: EntryKey("p1", "debit", KindTransfer)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v2.CheckJournal(); !errors.Is(err, ErrInvariant) {
+		t.Fatalf("CheckJournal of a missing entry = %v", err)
+	}
+}

@@ -122,14 +122,14 @@ func New() *Ledger {
 // Load replaces the ledger's state with records (as committed, in any
 // order): accounts, operations, and balances summed from the journal.
 // References continue above the highest one loaded. Records that do not
-// decode, or whose invariants do not hold (see ledgerstate.View.Check),
-// are an error and change nothing.
+// decode, or whose journal is not consistent (see
+// ledgerstate.View.CheckJournal), are an error and change nothing.
 func (l *Ledger) Load(records []*pb.StateWrite) error {
 	v, err := ledgerstate.Decode(records)
 	if err != nil {
 		return fmt.Errorf("ledger: load: %w", err)
 	}
-	if err := v.Check(); err != nil {
+	if err := v.CheckJournal(); err != nil {
 		return fmt.Errorf("ledger: load: %w", err)
 	}
 	accounts := map[string]*Account{}

@@ -42,9 +42,10 @@ type oldEntry struct {
 // ReadOldFile reads the old ledger file at path (read-only) and returns its
 // state as records, in key order: every account, every operation's result
 // (voided tombstones included) and every journal entry. The records are
-// checked before they are returned: they decode, their invariants hold
-// (ledgerstate.View.Check), and the balances they sum to are the balances
-// the file held. Any failure is an error wrapping ErrOldFile.
+// checked before they are returned: they decode, their journal is
+// consistent (ledgerstate.View.CheckJournal), and the balances they sum to
+// are the balances the file held. Any failure is an error wrapping
+// ErrOldFile.
 func ReadOldFile(path string) ([]*pb.StateWrite, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
 	if err != nil {
@@ -133,7 +134,7 @@ func ReadOldFile(path string) ([]*pb.StateWrite, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %w", ErrOldFile, path, err)
 	}
-	if err := v.Check(); err != nil {
+	if err := v.CheckJournal(); err != nil {
 		return nil, fmt.Errorf("%w %s: %w", ErrOldFile, path, err)
 	}
 	for id, b := range v.Balances() {

@@ -363,3 +363,28 @@ func TestExportCases(t *testing.T) {
 		}
 	})
 }
+
+// TestLoweredLimitStillLoads lowers a card's limit below what it owes:
+// the records still load after a restart (the account is below its floor,
+// which Check reports, but the ledger must start), and new debits are
+// declined until it is back above.
+func TestLoweredLimitStillLoads(t *testing.T) {
+	ctx := context.Background()
+	h := mustLoad(t, Opening{ID: "card", Currency: "EUR", Limit: 1000})
+	if r, err := h.Transfer(ctx, Transfer{PaymentID: "p1", Operation: OpDebit, From: "card", To: "clearing:EUR", Amount: 700, Currency: "EUR"}); err != nil || r.State != StateApproved {
+		t.Fatalf("debit = %+v, %v", r, err)
+	}
+	if err := h.Seed(ctx, []Opening{{ID: "card", Currency: "EUR", Limit: 500}}); err != nil {
+		t.Fatal(err)
+	}
+	h.restart()
+	if err := h.l.Check(); !errors.Is(err, ErrInvariant) {
+		t.Fatalf("Check with the card below its floor = %v", err)
+	}
+	if r, err := h.Transfer(ctx, Transfer{PaymentID: "p2", Operation: OpDebit, From: "card", To: "clearing:EUR", Amount: 1, Currency: "EUR"}); err != nil || r.State != StateDeclined {
+		t.Fatalf("debit below the floor = %+v, %v", r, err)
+	}
+	if err := h.Seed(ctx, []Opening{{ID: "card", Currency: "EUR", Limit: 1000}}); err != nil {
+		t.Fatal(err)
+	}
+}
