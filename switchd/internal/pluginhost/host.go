@@ -615,7 +615,9 @@ func (s *supervised) relaunch() (*proc, error) {
 	defer cancel()
 	info, err := s.getInfo(ctx, p)
 	if err != nil {
-		p.kill()
+		if s.inproc == nil {
+			p.kill()
+		}
 		return nil, err
 	}
 	if err := s.install(p, info); err != nil {
