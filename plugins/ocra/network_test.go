@@ -60,6 +60,11 @@ func TestNetworkConfig(t *testing.T) {
 		p   sdk.Plugin
 		use *config.PluginUse
 	}{{ocra, bank.PayerAuth}, {msig, bank.SellerAuth}} {
+		if h, ok := u.p.(sdk.StateHolder); ok { // merchantsig keeps its state in the host (host_state): load it empty
+			if err := h.LoadState(ctx, "bank_a", nil); err != nil {
+				t.Fatalf("LoadState %s: %v", u.use.Plugin, err)
+			}
+		}
 		res, err := u.p.Configure(ctx, &pb.ConfigureRequest{InstanceId: "bank_a", Kind: pb.Kind_KIND_AUTHENTICATOR,
 			ConfigJson: u.use.ConfigJSON, DataDir: t.TempDir(), Institution: info})
 		if err != nil || len(res.GetDiagnostics()) != 0 {

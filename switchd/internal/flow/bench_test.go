@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -107,12 +108,22 @@ func setupBench(b *testing.B) (func(b *testing.B), *atomic.Int64) {
 	os.Setenv("SWITCHD_PLUGIN_LOG_LEVEL", "error")
 	ctx := context.Background()
 	const pan = "4111111111111111"
-	host := pluginhost.InProcess(map[string]sdk.Plugin{"card": cardplugin.New(), "merchantsig": merchantsigplugin.New(), "ocra": ocraplugin.New()})
+	dir := b.TempDir()
+	st, err := store.Open(filepath.Join(dir, "switchd.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	updates := new(atomic.Int64)
+	cst := updateCounter{Store: st, n: updates}
+	// card and merchantsig keep their state in the switch's store
+	// (host_state): the host's commits of their records are Updates too.
+	host := pluginhost.InProcess(map[string]sdk.Plugin{"card": cardplugin.New(), "merchantsig": merchantsigplugin.New(), "ocra": ocraplugin.New()},
+		pluginhost.Options{Logger: slog.Default(), State: pluginhost.NewStoreState(cst)})
 	b.Cleanup(func() { host.Close() })
 	sellerPub, seller, _ := ed25519.GenerateKey(rand.Reader)
 	payerKey := make([]byte, 32)
 	rand.Read(payerKey)
-	dir := b.TempDir()
 	issuer := &pb.InstitutionInfo{Id: "iss", Roles: []string{"issuer"}, BankCode: "1001", BinRanges: []string{"411111-411199"}}
 	acquirer := &pb.InstitutionInfo{Id: "acq", Roles: []string{"acquirer"}}
 	keys := map[string]map[string]ed25519.PublicKey{}
@@ -154,13 +165,6 @@ func setupBench(b *testing.B) (func(b *testing.B), *atomic.Int64) {
 		},
 		Merchants: map[string]*config.Merchant{"shop": {ID: "shop", Acquirer: "acq", SettlementAccount: "shop-1"}},
 	}
-	st, err := store.Open(filepath.Join(dir, "switchd.db"), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	updates := new(atomic.Int64)
-	cst := updateCounter{Store: st, n: updates}
 	eng := flow.StartWithOutbox(b, flow.Options{Store: cst, Plugins: host},
 		&flow.Config{Generation: 1, Network: network, Infos: host.Infos(), AttestationKeys: keys})
 

@@ -46,6 +46,11 @@ func FuzzSellerSignature(f *testing.F) {
 			map[string]any{"id": "k1", "public_key": base64.StdEncoding.EncodeToString(fuzzSeller.Public().(ed25519.PublicKey))}}}},
 	})
 	p := merchantsigplugin.New()
+	// merchantsig keeps its replay records in the host (host_state); this
+	// test is its host, with an empty state.
+	if err := p.LoadState(context.Background(), "acq", nil); err != nil {
+		f.Fatal(err)
+	}
 	res, err := p.Configure(context.Background(), &pb.ConfigureRequest{InstanceId: "acq", Kind: pb.Kind_KIND_AUTHENTICATOR,
 		ConfigJson: cfg, DataDir: f.TempDir(), Institution: &pb.InstitutionInfo{Id: "acq", Roles: []string{"acquirer"}}})
 	if err != nil || sdk.HasErrors(res.GetDiagnostics()) {
