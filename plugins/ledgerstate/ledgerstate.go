@@ -236,7 +236,7 @@ func (v *View) Put(key, value []byte) error {
 			return nil
 		}
 		var a accountValue
-		if err := strictJSON(value, &a); err != nil {
+		if err := json.Unmarshal(value, &a); err != nil {
 			return badRecord(key, "%v", err)
 		}
 		if a.ID != id {
@@ -253,7 +253,7 @@ func (v *View) Put(key, value []byte) error {
 			return nil
 		}
 		var r Result
-		if err := strictJSON(value, &r); err != nil {
+		if err := json.Unmarshal(value, &r); err != nil {
 			return badRecord(key, "%v", err)
 		}
 		if r.PaymentID != parts[0] || r.Operation != parts[1] {
@@ -276,7 +276,7 @@ func (v *View) Put(key, value []byte) error {
 			return nil
 		}
 		var ev entryValue
-		if err := strictJSON(value, &ev); err != nil {
+		if err := json.Unmarshal(value, &ev); err != nil {
 			return badRecord(key, "%v", err)
 		}
 		e.Postings = ev.Postings
@@ -285,12 +285,6 @@ func (v *View) Put(key, value []byte) error {
 		return badRecord(key, "unknown kind")
 	}
 	return nil
-}
-
-func strictJSON(b []byte, to any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	return d.Decode(to)
 }
 
 func badRecord(key []byte, format string, args ...any) error {

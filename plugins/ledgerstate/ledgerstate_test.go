@@ -193,7 +193,6 @@ func TestPutRefusesBadRecords(t *testing.T) {
 		{"account without id", "a/", `{"id":""}`},
 		{"account of another id", "a/alice", `{"id":"bob","currency":"EUR"}`},
 		{"account not json", "a/alice", `{`},
-		{"account unknown field", "a/alice", `{"id":"alice","balance":5}`},
 		{"operation key without operation", "o/p1", `{}`},
 		{"operation of another payment", "o/p1\x00debit", `{"payment_id":"p2","operation":"debit"}`},
 		{"journal kind", "j/p1\x00debit\x00other", `{"postings":[]}`},
