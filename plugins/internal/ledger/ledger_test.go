@@ -101,6 +101,9 @@ func (h *host) restartShuffled(rng *rand.Rand) {
 	if err := h.l.Load(recs); err != nil {
 		h.tb.Fatal(err)
 	}
+	if !sameRecords(h.l.Records(), h.records()) {
+		h.tb.Fatal("the reloaded ledger's state is not the records it was loaded from")
+	}
 	after := h.l.Balances()
 	if len(after) != len(before) {
 		h.tb.Fatalf("%d accounts after reload, %d before", len(after), len(before))
