@@ -13,7 +13,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/switchd/switchd/config"
 )
@@ -288,42 +287,5 @@ func TestPasskeyHCL(t *testing.T) {
 				t.Fatalf("payer: %s", src)
 			}
 		})
-	}
-}
-
-// TestLedgerBalances reads the balances of a ledger file in the built-in
-// ledger's layout, and reports a file without an accounts bucket.
-func TestLedgerBalances(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ledger.db")
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucket([]byte("accounts"))
-		if err != nil {
-			return err
-		}
-		if err := b.Put([]byte("acct:1"), []byte(`{"id":"acct:1","currency":"EUR","balance":-70}`)); err != nil {
-			return err
-		}
-		return b.Put([]byte("acct:2"), []byte(`{"id":"acct:2","currency":"EUR","balance":120}`))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	got, err := LedgerBalances(path)
-	if err != nil || len(got) != 2 || got["acct:1"] != -70 || got["acct:2"] != 120 {
-		t.Fatalf("LedgerBalances = %v, %v", got, err)
-	}
-
-	empty := filepath.Join(t.TempDir(), "empty.db")
-	db, err = bolt.Open(empty, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	if _, err := LedgerBalances(empty); err == nil {
-		t.Fatal("a file without accounts gave no error")
 	}
 }

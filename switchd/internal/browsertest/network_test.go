@@ -26,6 +26,7 @@ import (
 	"github.com/switchd/switchd/switchd/internal/daemon"
 	"github.com/switchd/switchd/switchd/internal/pluginhost"
 	"github.com/switchd/switchd/switchd/internal/store"
+	"github.com/switchd/switchd/switchd/internal/store/storetest"
 	"github.com/switchd/switchd/switchd/internal/webhook/webhooktest"
 )
 
@@ -329,11 +330,11 @@ func (n *network) tamperAmount(t testing.TB, id string, amount int64) {
 // must be stopped).
 func (n *network) balances(t testing.TB, plugin, inst string) map[string]int64 {
 	t.Helper()
-	b, err := testnet.LedgerBalances(filepath.Join(n.dataDir, "plugins", plugin, inst, "ledger.db"))
+	v, err := storetest.Ledger(filepath.Join(n.dataDir, "switchd.db"), plugin, inst)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return v.Balances()
 }
 
 // waitHook waits until a verified webhook of type typ arrived for payment

@@ -231,10 +231,10 @@ func TestCrashRecovery(t *testing.T) {
 	p.stop(t)
 	// None paid twice, every unapproved debit put back: the ledgers hold
 	// exactly the approved amounts.
-	issCard := balances(t, ledgerPath(dataDir, "card", bk.ID))
-	issBT := balances(t, ledgerPath(dataDir, "banktransfer", bk.ID))
-	acqCard := balances(t, ledgerPath(dataDir, "card", "acq"))
-	acqBT := balances(t, ledgerPath(dataDir, "banktransfer", "acq"))
+	issCard := balances(t, dataDir, "card", bk.ID)
+	issBT := balances(t, dataDir, "banktransfer", bk.ID)
+	acqCard := balances(t, dataDir, "card", "acq")
+	acqBT := balances(t, dataDir, "banktransfer", "acq")
 	for _, tc := range []struct {
 		name      string
 		got, want int64

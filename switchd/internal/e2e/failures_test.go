@@ -120,9 +120,9 @@ func TestFailureBranches(t *testing.T) {
 	}
 	e.stop(t)
 	// No money stayed moved anywhere.
-	issCard := balances(t, ledgerPath(dataDir, "card", bk.ID))
-	issBT := balances(t, ledgerPath(dataDir, "banktransfer", bk.ID))
-	acqCard := balances(t, ledgerPath(dataDir, "card", "acq"))
+	issCard := balances(t, dataDir, "card", bk.ID)
+	issBT := balances(t, dataDir, "banktransfer", bk.ID)
+	acqCard := balances(t, dataDir, "card", "acq")
 	for _, tc := range []struct {
 		name      string
 		got, want int64

@@ -25,6 +25,7 @@ import (
 	"github.com/switchd/switchd/plugins/sdk/order"
 	"github.com/switchd/switchd/switchd/internal/daemon"
 	"github.com/switchd/switchd/switchd/internal/pluginhost"
+	"github.com/switchd/switchd/switchd/internal/store/storetest"
 	"github.com/switchd/switchd/switchd/internal/webhook"
 	"github.com/switchd/switchd/switchd/wallet"
 )
@@ -376,19 +377,17 @@ func runDaemon(t testing.TB, n *network, dataDir string, logs io.Writer) (*daemo
 // hookWait is how long a test waits for a webhook it expects.
 const hookWait = 10 * time.Second
 
-// balances reads every account balance of a plugin ledger file (the
-// plugin must have stopped: bbolt locks the file while it is open).
-func balances(t testing.TB, path string) map[string]int64 {
+// balances reads every account balance of the ledger that plugin keeps
+// for institution inst in the switch's database, and checks the ledger's
+// invariants (the daemon must have stopped: bbolt locks the file while it
+// is open).
+func balances(t testing.TB, dataDir, plugin, inst string) map[string]int64 {
 	t.Helper()
-	b, err := testnet.LedgerBalances(path)
+	v, err := storetest.Ledger(filepath.Join(dataDir, "switchd.db"), plugin, inst)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
-}
-
-func ledgerPath(dataDir, plugin, inst string) string {
-	return filepath.Join(dataDir, "plugins", plugin, inst, "ledger.db")
+	return v.Balances()
 }
 
 // sumPrefix adds the balances of accounts whose id starts with prefix.

@@ -55,9 +55,8 @@ func TestReliabilityCrashLoop(t *testing.T) {
 		if got := storedPayments(t, st, ids); len(got) != len(acked) {
 			t.Errorf("round %d: %d of %d acknowledged payments in the store", round, len(got), len(acked))
 		}
-		st.Close()
 		for _, lp := range [][2]string{{"card", "bank_a"}, {"banktransfer", "bank_a"}, {"card", "acq"}, {"banktransfer", "acq"}} {
-			led, err := readLedger(ledgerPath(dataDir, lp[0], lp[1]))
+			led, err := readLedger(st, lp[0], lp[1])
 			if err != nil {
 				t.Fatalf("round %d: %v", round, err)
 			}
@@ -67,6 +66,7 @@ func TestReliabilityCrashLoop(t *testing.T) {
 				}
 			}
 		}
+		st.Close()
 		t.Logf("round %d: killed after %d more approvals; %d acknowledged so far", round, l.approved.Load()-before, len(acked))
 		if t.Failed() {
 			t.FailNow()

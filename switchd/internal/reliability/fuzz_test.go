@@ -104,6 +104,11 @@ func FuzzBankAccount(f *testing.F) {
 	cfg, _ := json.Marshal(map[string]any{"token_key": strings.Repeat("ab", 32),
 		"account": []any{map[string]any{"number": acct, "holder": "alice", "balance": 1000, "currency": "EUR"}}})
 	p := banktransferplugin.New()
+	// The ledger lives in the host (host_state); this test is its host,
+	// with an empty state.
+	if err := p.LoadState(context.Background(), "bank", nil); err != nil {
+		f.Fatal(err)
+	}
 	res, err := p.Configure(context.Background(), &pb.ConfigureRequest{InstanceId: "bank", Kind: pb.Kind_KIND_PAYMENT_METHOD,
 		Method: pb.Method_METHOD_BANK_TRANSFER, ConfigJson: cfg, DataDir: f.TempDir(),
 		Institution: &pb.InstitutionInfo{Id: "bank", BankCode: "0011", Roles: []string{"issuer"}}})

@@ -19,15 +19,15 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/switchd/switchd/internal/servetest"
 	"github.com/switchd/switchd/internal/testbin"
 	"github.com/switchd/switchd/internal/testnet"
+	"github.com/switchd/switchd/plugins/ledgerstate"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk/order"
 	"github.com/switchd/switchd/switchd/internal/pluginhost"
 	"github.com/switchd/switchd/switchd/internal/store"
+	"github.com/switchd/switchd/switchd/internal/store/storetest"
 	"github.com/switchd/switchd/switchd/internal/webhook"
 	"github.com/switchd/switchd/switchd/wallet"
 )
@@ -531,107 +531,25 @@ func (p *proc) pluginPID(t testing.TB, name string) int {
 	return 0
 }
 
-// ledgerPath is where a plugin keeps an institution's ledger.
-func ledgerPath(dataDir, plugin, inst string) string {
-	return filepath.Join(dataDir, "plugins", plugin, inst, "ledger.db")
-}
-
-// ledgerOp is one operation a plugin ledger recorded.
-type ledgerOp struct {
-	PaymentID string `json:"payment_id"`
-	Operation string `json:"operation"`
-	State     string `json:"state"`
-	Amount    int64  `json:"amount"`
-}
-
-// ledger is what a plugin's ledger file holds, read with bbolt directly:
-// the ledger package is internal to plugins/.
+// ledger is what a plugin's ledger holds. The built-in plugins keep it in
+// the switch's database (host_state), in the record format of
+// plugins/ledgerstate.
 type ledger struct {
 	Balances map[string]int64
-	Ops      []ledgerOp
+	Ops      []ledgerstate.Result
 }
 
-// readLedger opens a plugin ledger read-only (the plugin must have
-// stopped) and checks its own invariants: every journal entry sums to
-// zero, every balance equals the replay of its postings, balances sum to
-// zero per currency.
-func readLedger(path string) (*ledger, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+// readLedger reads the ledger that plugin keeps for institution inst from
+// the daemon's store (the daemon must have stopped) and checks the
+// ledger's own invariants (ledgerstate.View.Check): every journal entry
+// sums to zero, balances sum to zero per currency, no account is below its
+// floor, and every operation has exactly the entries its state calls for.
+func readLedger(st store.Store, plugin, inst string) (*ledger, error) {
+	v, err := storetest.LedgerIn(st, plugin, inst)
 	if err != nil {
-		return nil, fmt.Errorf("ledger %s: %w", path, err)
+		return nil, err
 	}
-	defer db.Close()
-	l := &ledger{Balances: map[string]int64{}}
-	var problems []error
-	err = db.View(func(tx *bolt.Tx) error {
-		for e := range tx.Check() {
-			problems = append(problems, e)
-		}
-		replayed := map[string]int64{}
-		err := tx.Bucket([]byte("journal")).ForEach(func(k, v []byte) error {
-			var e struct {
-				Postings []struct {
-					Account string `json:"account"`
-					Amount  int64  `json:"amount"`
-				} `json:"postings"`
-			}
-			if err := json.Unmarshal(v, &e); err != nil {
-				return err
-			}
-			var sum int64
-			for _, p := range e.Postings {
-				sum += p.Amount
-				replayed[p.Account] += p.Amount
-			}
-			if sum != 0 {
-				problems = append(problems, fmt.Errorf("journal entry %x sums to %d", k, sum))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		totals := map[string]int64{}
-		err = tx.Bucket([]byte("accounts")).ForEach(func(k, v []byte) error {
-			var a struct {
-				ID       string `json:"id"`
-				Currency string `json:"currency"`
-				Balance  int64  `json:"balance"`
-			}
-			if err := json.Unmarshal(v, &a); err != nil {
-				return err
-			}
-			l.Balances[a.ID] = a.Balance
-			totals[a.Currency] += a.Balance
-			if replayed[a.ID] != a.Balance {
-				problems = append(problems, fmt.Errorf("account %s: balance %d, postings %d", a.ID, a.Balance, replayed[a.ID]))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for c, v := range totals {
-			if v != 0 {
-				problems = append(problems, fmt.Errorf("currency %s: balances sum to %d", c, v))
-			}
-		}
-		return tx.Bucket([]byte("operations")).ForEach(func(k, v []byte) error {
-			var op ledgerOp
-			if err := json.Unmarshal(v, &op); err != nil {
-				return err
-			}
-			l.Ops = append(l.Ops, op)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("ledger %s: %w", path, err)
-	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("ledger %s: %w", path, errors.Join(problems...))
-	}
-	return l, nil
+	return &ledger{Balances: v.Balances(), Ops: v.Operations()}, nil
 }
 
 // moved returns, by payment id, the amount an operation kind (debit,

@@ -140,7 +140,7 @@ func verify(t testing.TB, n *network, dataDir string, r *webhooktest.Receiver, a
 	}
 	for _, k := range append(issuers, "card/acq", "banktransfer/acq") {
 		plugin, inst, _ := strings.Cut(k, "/")
-		l, err := readLedger(ledgerPath(dataDir, plugin, inst))
+		l, err := readLedger(st, plugin, inst)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,74 +1,61 @@
 package reliability
 
 import (
-	"encoding/json"
-	"path/filepath"
+	"context"
 	"strings"
 	"testing"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/switchd/switchd/plugins/ledgerstate"
+	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/switchd/internal/store"
+	"github.com/switchd/switchd/switchd/internal/store/storetest"
 )
 
-// writeLedger writes a ledger file in the plugins' layout with the given
-// accounts (id -> balance, EUR), journal entries (postings account ->
-// amount) and operations.
-func writeLedger(t *testing.T, accounts map[string]int64, journal []map[string]int64, ops []ledgerOp) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "ledger.db")
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	err = db.Update(func(tx *bolt.Tx) error {
-		ab, _ := tx.CreateBucket([]byte("accounts"))
-		jb, _ := tx.CreateBucket([]byte("journal"))
-		ob, _ := tx.CreateBucket([]byte("operations"))
-		for id, bal := range accounts {
-			v, _ := json.Marshal(map[string]any{"id": id, "currency": "EUR", "balance": bal})
-			ab.Put([]byte(id), v)
-		}
-		for i, e := range journal {
-			var ps []map[string]any
-			for acct, amt := range e {
-				ps = append(ps, map[string]any{"account": acct, "amount": amt})
-			}
-			v, _ := json.Marshal(map[string]any{"kind": "transfer", "postings": ps})
-			jb.Put([]byte{0, 0, 0, 0, 0, 0, 0, byte(i + 1)}, v)
-		}
-		for _, op := range ops {
-			v, _ := json.Marshal(op)
-			ob.Put([]byte(op.PaymentID+"\x00"+op.Operation), v)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// TestReadLedger proves the ledger checks behind verify can fail: an
-// entry that does not sum to zero, a balance that is not the replay of its
-// postings and balances that do not sum to zero are each reported, and a
-// sound ledger passes with its kept operations counted per payment.
+// TestReadLedger proves the ledger checks behind verify can fail, on
+// records in a real store as the plugins write them: an entry that does
+// not sum to zero, money created from nothing and an operation without its
+// entry are each reported, and a sound ledger passes with its kept
+// operations counted per payment.
 func TestReadLedger(t *testing.T) {
-	ops := []ledgerOp{{PaymentID: "p1", Operation: "debit", State: "approved", Amount: 100},
-		{PaymentID: "p2", Operation: "debit", State: "reversed", Amount: 50},
-		{PaymentID: "p3", Operation: "debit", State: "declined", Amount: 70}}
+	acct := func(id string, unlimited bool) *pb.StateWrite {
+		return ledgerstate.AccountRecord(ledgerstate.Account{ID: id, Currency: "EUR", Limit: 1000, Unlimited: unlimited})
+	}
+	op := func(id string, state ledgerstate.State, amount int64) ledgerstate.Result {
+		return ledgerstate.Result{PaymentID: id, Operation: "debit", State: state, From: "payer", To: "clearing:EUR", Amount: amount, Currency: "EUR"}
+	}
+	sound := []*pb.StateWrite{acct("payer", false), acct("clearing:EUR", true)}
+	for _, r := range []ledgerstate.Result{op("p1", ledgerstate.StateApproved, 100), op("p2", ledgerstate.StateReversed, 50), op("p3", ledgerstate.StateDeclined, 70)} {
+		sound = append(sound, ledgerstate.OperationRecords(r)...)
+	}
+	unbalanced := ledgerstate.EntryRecord(ledgerstate.Entry{Kind: ledgerstate.KindTransfer, PaymentID: "p1", Operation: "debit",
+		Postings: []ledgerstate.Posting{{Account: "payer", Amount: -100}, {Account: "clearing:EUR", Amount: 90}}})
+	created := ledgerstate.EntryRecord(ledgerstate.Entry{Kind: ledgerstate.KindSeed, Account: "payer",
+		Postings: []ledgerstate.Posting{{Account: "payer", Amount: 100}}})
 	for _, tc := range []struct {
-		name     string
-		accounts map[string]int64
-		journal  []map[string]int64
-		want     string // substring of the error; "" for a sound ledger
+		name    string
+		records []*pb.StateWrite
+		want    string // substring of the error; "" for a sound ledger
 	}{
-		{"sound", map[string]int64{"payer": -100, "clearing": 100}, []map[string]int64{{"payer": -100, "clearing": 100}}, ""},
-		{"entry not summing to zero", map[string]int64{"payer": -100, "clearing": 90}, []map[string]int64{{"payer": -100, "clearing": 90}}, "sums to -10"},
-		{"balance not the replay", map[string]int64{"payer": -100, "clearing": 100}, []map[string]int64{{"payer": -90, "clearing": 90}}, "postings -90"},
-		{"money created", map[string]int64{"payer": 0, "clearing": 100}, []map[string]int64{{"payer": -100, "clearing": 100}}, "balances sum to 100"},
+		{"sound", sound, ""},
+		{"entry not summing to zero", append(append([]*pb.StateWrite{}, sound...), unbalanced), "sums to -10"},
+		{"money created", append(append([]*pb.StateWrite{}, sound...), created), "balances sum to 100"},
+		{"operation without its entry", append(append([]*pb.StateWrite{}, sound...), ledgerstate.OperationRecord(op("p4", ledgerstate.StateApproved, 10))), "has no transfer entry"},
+		{"no ledger at all", nil, "no accounts"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l, err := readLedger(writeLedger(t, tc.accounts, tc.journal, ops))
+			st := storetest.MustOpen(t)
+			err := st.Update(context.Background(), func(tx store.Tx) error {
+				for _, r := range tc.records {
+					if err := tx.PutPluginState("card", "bank_a", r.GetKey(), r.GetValue()); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := readLedger(st, "card", "bank_a")
 			if tc.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("error %v, want one containing %q", err, tc.want)
@@ -81,6 +68,9 @@ func TestReadLedger(t *testing.T) {
 			moved, twice := l.moved("debit")
 			if twice != 0 || len(moved) != 1 || moved["p1"] != 100 {
 				t.Fatalf("kept debits %v (twice %d), want only p1: 100", moved, twice)
+			}
+			if l.Balances["payer"] != -100 || l.Balances["clearing:EUR"] != 100 {
+				t.Fatalf("balances %v", l.Balances)
 			}
 		})
 	}
