@@ -2,8 +2,8 @@
 // check what survives a crash just before or just after a durable commit,
 // a webhook delivery or a plugin call.
 //
-// Only binaries built with -tags failpoints call it: packages store, outbox
-// and flow each have a failpoint.go (build tag failpoints) whose hook calls
+// Only binaries built with -tags failpoints call it: packages store,
+// outbox, flow and pluginhost each have a failpoint.go (build tag failpoints) whose hook calls
 // Hit, and a failpoint_off.go (!failpoints) whose hook is empty, so release
 // builds carry no failpoint code at all.
 //
@@ -21,6 +21,8 @@
 //	outbox.deliver    before | after     around each delivery attempt (the HTTP POST)
 //	flow.call.before  <rpc>              before each plugin call (Debit, Credit, ...)
 //	flow.call.after   <rpc>              after it returned, before its result is stored
+//	pluginhost.commit.before <rpc>       a host_state plugin answered; its state writes are not committed yet
+//	pluginhost.commit.after  <rpc>       its state writes are committed; the answer has not reached the flow
 package failpoint
 
 import (
