@@ -79,7 +79,10 @@
 //     record of the instance yet, it first asks the plugin for what its
 //     older version kept in its own files (ExportState) and commits all of
 //     it in one transaction; a host that stopped before that commit asks
-//     again next time.
+//     again next time. These carry the instance's whole state, which grows
+//     with its history, so they are bounded by Options.StateLoadTimeout
+//     (default 10 minutes), not by CallTimeout or the caller's deadline;
+//     the Configure after them gets its own CallTimeout.
 //   - The state_writes of Configure, AuthenticateSeller, Debit, Credit,
 //     Reverse and GetOperationStatus answers are checked (key 1 to
 //     store.MaxStateKey bytes, value at most store.MaxStateValue, at most

@@ -20,8 +20,11 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultCallTimeout   = 10 * time.Second
-	DefaultHealthTimeout = 2 * time.Second
+	DefaultCallTimeout = 10 * time.Second
+	// DefaultStateLoadTimeout bounds loading one instance's state into a
+	// host_state plugin (see Options.StateLoadTimeout).
+	DefaultStateLoadTimeout = 10 * time.Minute
+	DefaultHealthTimeout    = 2 * time.Second
 )
 
 // Restart backoff: the first restart waits minBackoff; a process that dies
@@ -49,6 +52,12 @@ type Options struct {
 	// <dir>/<plugin>.<n>.pprof, n counting the plugin's launches from 1.
 	// For `switchd bench --cpuprofile`; the directory must exist.
 	CPUProfileDir string
+	// StateLoadTimeout bounds what a host_state plugin's instance needs
+	// before its Configure: ExportState, the commit of what it exported,
+	// and LoadState (default DefaultStateLoadTimeout). They carry the
+	// instance's whole state, which grows with its history, so they are
+	// not held to CallTimeout; the Configure after them is.
+	StateLoadTimeout time.Duration
 	// State keeps the durable records of the plugins that list
 	// sdk.CapHostState (see the package doc, "Plugin state kept by the
 	// host"). Without it the host refuses to configure such a plugin
@@ -138,6 +147,9 @@ func New(opts Options) *Host {
 	}
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = DefaultCallTimeout
+	}
+	if opts.StateLoadTimeout <= 0 {
+		opts.StateLoadTimeout = DefaultStateLoadTimeout
 	}
 	if opts.HealthTimeout <= 0 {
 		opts.HealthTimeout = DefaultHealthTimeout
@@ -484,17 +496,20 @@ func (s *supervised) configure(ctx context.Context, req *pb.ConfigureRequest) (*
 func (s *supervised) configureState(ctx context.Context, p *proc, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
 	s.stateMu.RLock()
 	defer s.stateMu.RUnlock()
-	ctx, cancel := detach(ctx)
-	defer cancel()
 	inst := req.GetInstanceId()
 	if !p.loaded[inst] {
-		if err := s.loadInstance(ctx, p, inst, req.GetDataDir()); err != nil {
-			if p.diedDuring(ctx, err) {
-				s.markDown(p)
-				return nil, exitedErr(s.name, err)
-			}
+		if err := s.loadWithin(ctx, p, inst, req.GetDataDir()); err != nil {
 			return nil, err
 		}
+		// The load may have taken longer than the caller's deadline
+		// allowed for the whole Configure; the Configure gets its own.
+		ctx = context.WithoutCancel(ctx)
+	}
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	if _, ok := ctx.Deadline(); !ok {
+		ctx, cancel = context.WithTimeout(ctx, s.opts.CallTimeout)
+		defer cancel()
 	}
 	res, err := p.conn.Configure(ctx, req)
 	if err != nil {
@@ -654,9 +669,7 @@ func (s *supervised) install(p *proc, info *pb.GetInfoResponse) error {
 	}
 	sort.Slice(reqs, func(i, j int) bool { return reqs[i].GetInstanceId() < reqs[j].GetInstanceId() })
 	for _, r := range reqs {
-		ctx, cancel := context.WithTimeout(context.Background(), s.opts.CallTimeout)
-		res, err := s.replay(ctx, p, r, hostState)
-		cancel()
+		res, err := s.replay(p, r, hostState)
 		if err != nil {
 			return fmt.Errorf("pluginhost: plugin %q: replaying Configure of instance %q: %w", s.name, r.GetInstanceId(), err)
 		}
@@ -679,16 +692,22 @@ func (s *supervised) install(p *proc, info *pb.GetInfoResponse) error {
 }
 
 // replay sends one remembered Configure to p, which is not serving yet.
-func (s *supervised) replay(ctx context.Context, p *proc, r *pb.ConfigureRequest, hostState bool) (*pb.ConfigureResponse, error) {
+// A host_state instance's state is loaded first (under StateLoadTimeout);
+// the Configure and the commit of its writes then get CallTimeout.
+func (s *supervised) replay(p *proc, r *pb.ConfigureRequest, hostState bool) (*pb.ConfigureResponse, error) {
+	if hostState {
+		if err := s.loadWithin(context.Background(), p, r.GetInstanceId(), r.GetDataDir()); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.CallTimeout)
+	defer cancel()
 	if !hostState {
 		res, err := p.conn.Configure(ctx, r)
 		if err == nil && len(res.GetStateWrites()) > 0 {
 			err = s.unexpectedWrites("Configure")
 		}
 		return res, err
-	}
-	if err := s.loadInstance(ctx, p, r.GetInstanceId(), r.GetDataDir()); err != nil {
-		return nil, err
 	}
 	res, err := p.conn.Configure(ctx, r)
 	if err != nil {

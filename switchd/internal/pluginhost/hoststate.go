@@ -74,6 +74,20 @@ func (s *supervised) loadInstance(ctx context.Context, p *proc, inst, dataDir st
 	return nil
 }
 
+// loadWithin is loadInstance under StateLoadTimeout, from ctx's values
+// but not its deadline or cancellation: an instance's state grows with
+// its history, and an interrupted load only has to be done again.
+func (s *supervised) loadWithin(ctx context.Context, p *proc, inst, dataDir string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.StateLoadTimeout)
+	defer cancel()
+	err := s.loadInstance(ctx, p, inst, dataDir)
+	if err != nil && p.diedDuring(ctx, err) {
+		s.markDown(p)
+		return exitedErr(s.name, err)
+	}
+	return err
+}
+
 // failed handles the error of a call to a host_state plugin that holds
 // the read side of stateMu. An error the plugin answered changes nothing
 // (the contract's rule 3). An answer that may have been lost (the

@@ -645,3 +645,64 @@ func TestHostStateRestartWaitsForCommitsInFlight(t *testing.T) {
 		t.Errorf("restarted plugin holds %v, want %v: it was loaded before the debit committed", mem, want)
 	}
 }
+
+// TestHostStateLoadNotHeldToCallTimeout: an instance's state grows with
+// its history, so loading it (before its first Configure, and again after
+// a restart) is bounded by StateLoadTimeout, not by CallTimeout or the
+// caller's deadline; the Configure after the load still gets its own
+// CallTimeout. A load past StateLoadTimeout fails the Configure.
+func TestHostStateLoadNotHeldToCallTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		loadTimeout time.Duration // 0: the default
+		wantErr     bool
+	}{
+		{"load longer than CallTimeout and the caller's deadline", 0, false},
+		{"load longer than StateLoadTimeout", 300 * time.Millisecond, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := mustStateStore(t)
+			e := &stateEnv{st: st, state: pluginhost.NewStoreState(st), exe: mustCopyBinary(t, hostStatePkg), data: t.TempDir()}
+			if err := os.WriteFile(e.exe+".slowload", []byte("1500ms"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			e.h = pluginhost.New(pluginhost.Options{State: e.state, CallTimeout: time.Second, StateLoadTimeout: tc.loadTimeout})
+			t.Cleanup(func() { _ = e.h.Close() })
+			if err := e.h.Start(context.Background(), []pluginhost.Spec{{Name: "hoststate", Path: e.exe, SHA256: mustSHA(t, e.exe)}}); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_, err := e.configure(ctx, 1)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("a load past StateLoadTimeout configured the instance")
+				}
+				if !strings.Contains(err.Error(), "LoadState") {
+					t.Errorf("error %q does not say the LoadState failed", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Configure after a 1.5 s load: %v", err)
+			}
+			if got := e.stored(t); got["seed/0"] == "" {
+				t.Fatalf("Configure's write not committed: %v", got)
+			}
+			// After a restart the replay loads as slowly, and serves.
+			old := e.pid(t)
+			if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			e.waitNewPID(t, old)
+			dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer dcancel()
+			if _, err := debit(dctx, e.method(t), "after-restart", 100); err != nil {
+				t.Fatalf("Debit after a restart with a slow load: %v", err)
+			}
+			if loads := e.events(t, "load"); len(loads) != 2 {
+				t.Errorf("loads = %q, want one per process", loads)
+			}
+		})
+	}
+}

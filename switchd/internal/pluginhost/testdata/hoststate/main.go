@@ -27,7 +27,9 @@
 // "start <pid>", "export <instance> <records>", "load <instance>
 // <records>", "configure <instance>". If <its own binary>.nocap exists it
 // does not list the host_state capability (but still answers with
-// writes). Its config schema has one optional number, seed.
+// writes). If <its own binary>.slowload holds a duration (time.ParseDuration),
+// LoadState takes that long, whatever its deadline, as the load of a large
+// state does. Its config schema has one optional number, seed.
 package main
 
 import (
@@ -121,6 +123,13 @@ func (c *counter) Health(context.Context, *pb.HealthRequest) (*pb.HealthResponse
 }
 
 func (c *counter) LoadState(_ context.Context, inst string, records []*pb.StateWrite) error {
+	if b, err := os.ReadFile(c.exe + ".slowload"); err == nil {
+		d, err := time.ParseDuration(strings.TrimSpace(string(b)))
+		if err != nil {
+			return sdk.InvalidArgument("slowload", "%v", err)
+		}
+		time.Sleep(d)
+	}
 	m := map[string]string{}
 	for _, r := range records {
 		m[string(r.GetKey())] = string(r.GetValue())
