@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"time"
 
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
@@ -22,16 +21,19 @@ import (
 //	{"account": [{"number": "12345678", "balance_minor": 100000, "currency": "EUR"}],
 //	 "latency_ms": 0}
 type Method struct {
-	flaws Flaw
-	mu    sync.Mutex
-	inst  map[string]*methodInstance
+	bank[*ledger]
 }
 
 var _ sdk.PaymentMethod = (*Method)(nil)
 
 // NewMethod returns a payment method with the given flaws (0 for none).
 func NewMethod(flaws Flaw) *Method {
-	return &Method{flaws: flaws, inst: map[string]*methodInstance{}}
+	m := &Method{bank: newBank[*ledger](flaws)}
+	m.blank = func() *instance[*ledger] {
+		return &instance[*ledger]{tokens: map[string]string{},
+			led: &ledger{Accounts: map[string]*account{}, Ops: map[string]*operation{}}}
+	}
+	return m
 }
 
 type methodConfig struct {
@@ -43,19 +45,15 @@ type methodConfig struct {
 	LatencyMS int64 `json:"latency_ms"`
 }
 
-type methodInstance struct {
-	dataDir string
-	latency time.Duration
-	tokens  map[string]string // token -> account number
-	ledger  *ledger
-}
-
 // ledger is the persisted state of one instance.
 type ledger struct {
 	Accounts map[string]*account   `json:"accounts"`
 	Ops      map[string]*operation `json:"ops"` // by opKey
 	Seq      int                   `json:"seq"`
 }
+
+func (l *ledger) holds(number string) bool   { return l.Accounts[number] != nil }
+func (l *ledger) ops() map[string]*operation { return l.Ops }
 
 type account struct {
 	BalanceMinor int64  `json:"balance_minor"`
@@ -118,7 +116,7 @@ func (m *Method) Configure(_ context.Context, req *pb.ConfigureRequest) (*pb.Con
 	if err != nil {
 		return nil, sdk.Internal(err)
 	}
-	in := &methodInstance{dataDir: req.GetDataDir(), latency: time.Duration(cfg.LatencyMS) * time.Millisecond, tokens: map[string]string{}, ledger: led}
+	in := &instance[*ledger]{dataDir: req.GetDataDir(), latency: time.Duration(cfg.LatencyMS) * time.Millisecond, tokens: map[string]string{}, led: led}
 	for _, a := range cfg.Account {
 		if _, ok := led.Accounts[a.Number]; !ok {
 			led.Accounts[a.Number] = &account{BalanceMinor: a.BalanceMinor, Currency: a.Currency}
@@ -166,64 +164,14 @@ func checkMethodConfig(raw []byte, flaws Flaw) (methodConfig, []*pb.Diagnostic, 
 	return cfg, diags, nil
 }
 
-// Health reports serving once the instance is configured.
-func (m *Method) Health(_ context.Context, req *pb.HealthRequest) (*pb.HealthResponse, error) {
-	if req.GetInstanceId() == "" {
-		return &pb.HealthResponse{Serving: true}, nil
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.inst[req.GetInstanceId()]; !ok {
-		return &pb.HealthResponse{Message: "not configured"}, nil
-	}
-	return &pb.HealthResponse{Serving: true}, nil
-}
-
 func token(instance, number string) string {
 	h := sha256.Sum256([]byte("sample-token\x00" + instance + "\x00" + number))
 	return "tok_" + hex.EncodeToString(h[:12])
 }
 
-// instance returns the configured instance; the caller holds m.mu.
-func (m *Method) instance(id string) (*methodInstance, error) {
-	in, ok := m.inst[id]
-	if !ok && m.flaws&ServesUnconfigured != 0 {
-		return &methodInstance{tokens: map[string]string{},
-			ledger: &ledger{Accounts: map[string]*account{}, Ops: map[string]*operation{}}}, nil
-	}
-	if !ok {
-		return nil, sdk.FailedPrecondition("instance %q is not configured", id)
-	}
-	return in, nil
-}
-
-// ResolveInstrument checks that the account exists and tokenizes it.
-func (m *Method) ResolveInstrument(_ context.Context, req *pb.ResolveInstrumentRequest) (*pb.ResolveInstrumentResponse, error) {
-	acct := req.GetAccount()
-	if acct == nil {
-		return nil, sdk.InvalidArgument("account", "a bank-transfer instrument is required")
-	}
-	if !digitsRe.MatchString(acct.GetAccountNumber()) {
-		return nil, sdk.InvalidArgument("account.account_number", "must be 4 to 34 digits")
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	in, err := m.instance(req.GetInstanceId())
-	if err != nil {
-		return nil, err
-	}
-	n := acct.GetAccountNumber()
-	if _, ok := in.ledger.Accounts[n]; !ok {
-		return &pb.ResolveInstrumentResponse{Verdict: pb.Verdict_VERDICT_DECLINED, DeclineCode: sdk.DeclineUnknownAccount}, nil
-	}
-	tok := token(req.GetInstanceId(), n)
-	return &pb.ResolveInstrumentResponse{Verdict: pb.Verdict_VERDICT_APPROVED, Token: tok, Display: "···· " + n[len(n)-4:],
-		Last4: n[len(n)-4:], PayerRef: tok}, nil
-}
-
 // Debit takes the order amount from the token's account.
 func (m *Method) Debit(ctx context.Context, req *pb.DebitRequest) (*pb.MoneyResult, error) {
-	return m.move(ctx, req.GetInstanceId(), pb.Operation_OPERATION_DEBIT, req.GetOrder(), func(in *methodInstance) (string, bool) {
+	return m.move(ctx, req.GetInstanceId(), pb.Operation_OPERATION_DEBIT, req.GetOrder(), func(in *instance[*ledger]) (string, bool) {
 		n, ok := in.tokens[req.GetToken()]
 		return n, ok
 	})
@@ -231,97 +179,58 @@ func (m *Method) Debit(ctx context.Context, req *pb.DebitRequest) (*pb.MoneyResu
 
 // Credit pays the order amount into the payee account.
 func (m *Method) Credit(ctx context.Context, req *pb.CreditRequest) (*pb.MoneyResult, error) {
-	return m.move(ctx, req.GetInstanceId(), pb.Operation_OPERATION_CREDIT, req.GetOrder(), func(in *methodInstance) (string, bool) {
-		_, ok := in.ledger.Accounts[req.GetPayeeAccount()]
+	return m.move(ctx, req.GetInstanceId(), pb.Operation_OPERATION_CREDIT, req.GetOrder(), func(in *instance[*ledger]) (string, bool) {
+		_, ok := in.led.Accounts[req.GetPayeeAccount()]
 		return req.GetPayeeAccount(), ok
 	})
 }
 
-func (m *Method) move(ctx context.Context, instance string, op pb.Operation, o *pb.Order, acctOf func(*methodInstance) (string, bool)) (*pb.MoneyResult, error) {
-	if o.GetAmountMinor() <= 0 {
-		return nil, sdk.InvalidArgument("order.amount_minor", "must be positive")
-	}
-	if o.GetPaymentId() == "" {
-		return nil, sdk.InvalidArgument("order.payment_id", "required")
-	}
-	m.mu.Lock()
-	in, err := m.instance(instance)
-	m.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if err := wait(ctx, in.latency, m.flaws); err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	key := opKey(op, o.GetPaymentId())
-	if prev, ok := in.ledger.Ops[key]; ok && !(op == pb.Operation_OPERATION_DEBIT && m.flaws&NonIdempotentDebit != 0) {
-		return prev.result(), nil
-	}
-	res := &pb.MoneyResult{AmountMinor: o.GetAmountMinor(), Currency: o.GetCurrency()}
-	n, ok := acctOf(in)
-	a := in.ledger.Accounts[n]
-	sign := int64(1)
-	if op == pb.Operation_OPERATION_DEBIT {
-		sign = -1
-	}
-	switch {
-	case !ok || a == nil:
-		res.State, res.DeclineCode = pb.OperationState_OPERATION_STATE_DECLINED, sdk.DeclineUnknownAccount
-	case a.Currency != o.GetCurrency():
-		res.State, res.DeclineCode = pb.OperationState_OPERATION_STATE_DECLINED, sdk.DeclineCurrency
-	case sign < 0 && a.BalanceMinor < o.GetAmountMinor():
-		res.State, res.DeclineCode = pb.OperationState_OPERATION_STATE_DECLINED, sdk.DeclineInsufficientFunds
-	default:
-		a.BalanceMinor += sign * o.GetAmountMinor()
-		res.State = pb.OperationState_OPERATION_STATE_APPROVED
-	}
-	in.ledger.Seq++
-	res.Reference = fmt.Sprintf("%s-%d", op.String()[len("OPERATION_"):], in.ledger.Seq)
-	in.ledger.Ops[key] = &operation{Account: n, Sign: sign, State: res.State, DeclineCode: res.DeclineCode, Reference: res.Reference, AmountMinor: res.AmountMinor, Currency: res.Currency}
-	if err := in.ledger.save(in.dataDir); err != nil {
-		return nil, sdk.Internal(err)
-	}
-	return res, nil
+func (m *Method) move(ctx context.Context, id string, op pb.Operation, o *pb.Order, acctOf func(*instance[*ledger]) (string, bool)) (*pb.MoneyResult, error) {
+	return m.moving(ctx, id, op, o, func(in *instance[*ledger], key string) (*pb.MoneyResult, error) {
+		if prev, ok := in.led.Ops[key]; ok && !(op == pb.Operation_OPERATION_DEBIT && m.flaws&NonIdempotentDebit != 0) {
+			return prev.result(), nil
+		}
+		res := &pb.MoneyResult{AmountMinor: o.GetAmountMinor(), Currency: o.GetCurrency()}
+		n, ok := acctOf(in)
+		a, known := in.led.Accounts[n]
+		if !known {
+			a = &account{}
+		}
+		s := sign(op)
+		if res.State, res.DeclineCode = decide(ok && known, a.Currency, a.BalanceMinor, s, o); res.State == pb.OperationState_OPERATION_STATE_APPROVED {
+			a.BalanceMinor += s * o.GetAmountMinor()
+		}
+		in.led.Seq++
+		res.Reference = fmt.Sprintf("%s-%d", op.String()[len("OPERATION_"):], in.led.Seq)
+		in.led.Ops[key] = &operation{Account: n, Sign: s, State: res.State, DeclineCode: res.DeclineCode, Reference: res.Reference, AmountMinor: res.AmountMinor, Currency: res.Currency}
+		if err := in.led.save(in.dataDir); err != nil {
+			return nil, sdk.Internal(err)
+		}
+		return res, nil
+	})
 }
 
 // Reverse puts back an approved operation once.
 func (m *Method) Reverse(_ context.Context, req *pb.ReverseRequest) (*pb.MoneyResult, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	in, err := m.instance(req.GetInstanceId())
-	if err != nil {
-		return nil, err
-	}
-	prev, ok := in.ledger.Ops[opKey(req.GetOperation(), req.GetPaymentId())]
-	if !ok {
-		return &pb.MoneyResult{State: pb.OperationState_OPERATION_STATE_NOT_FOUND}, nil
-	}
-	switch {
-	case prev.State == pb.OperationState_OPERATION_STATE_APPROVED,
-		prev.State == pb.OperationState_OPERATION_STATE_REVERSED && m.flaws&DoubleReverse != 0:
-		in.ledger.Accounts[prev.Account].BalanceMinor -= prev.Sign * prev.AmountMinor
-		prev.State = pb.OperationState_OPERATION_STATE_REVERSED
-		if err := in.ledger.save(in.dataDir); err != nil {
-			return nil, sdk.Internal(err)
+	return m.withOperation(req.GetInstanceId(), req.GetOperation(), req.GetPaymentId(), func(in *instance[*ledger], _ string, prev *operation) (*pb.MoneyResult, error) {
+		switch {
+		case prev.State == pb.OperationState_OPERATION_STATE_APPROVED,
+			prev.State == pb.OperationState_OPERATION_STATE_REVERSED && m.flaws&DoubleReverse != 0:
+			in.led.Accounts[prev.Account].BalanceMinor -= prev.Sign * prev.AmountMinor
+			prev.State = pb.OperationState_OPERATION_STATE_REVERSED
+			if err := in.led.save(in.dataDir); err != nil {
+				return nil, sdk.Internal(err)
+			}
 		}
-	}
-	return prev.result(), nil
+		return prev.result(), nil
+	})
 }
 
 // GetOperationStatus reports an operation's last result.
 func (m *Method) GetOperationStatus(_ context.Context, req *pb.OperationStatusRequest) (*pb.MoneyResult, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	in, err := m.instance(req.GetInstanceId())
-	if err != nil {
-		return nil, err
-	}
-	if prev, ok := in.ledger.Ops[opKey(req.GetOperation(), req.GetPaymentId())]; ok {
+	return m.withOperation(req.GetInstanceId(), req.GetOperation(), req.GetPaymentId(), func(_ *instance[*ledger], _ string, prev *operation) (*pb.MoneyResult, error) {
 		return prev.result(), nil
-	}
-	return &pb.MoneyResult{State: pb.OperationState_OPERATION_STATE_NOT_FOUND}, nil
+	})
 }
 
 const ledgerFile = "ledger.json"

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
@@ -33,10 +32,8 @@ import (
 // operations, recomputed at LoadState: there is no running total, so two
 // payments' records commute. References are derived from the payment id.
 type StateMethod struct {
-	flaws Flaw
-	mu    sync.Mutex
-	state map[string]*stateLedger         // by instance, from LoadState
-	inst  map[string]*stateMethodInstance // configured instances
+	bank[*stateLedger]
+	state map[string]*stateLedger // by instance, from LoadState
 }
 
 var (
@@ -47,14 +44,7 @@ var (
 // NewStateMethod returns a host_state payment method with the given flaws
 // (0 for none).
 func NewStateMethod(flaws Flaw) *StateMethod {
-	return &StateMethod{flaws: flaws, state: map[string]*stateLedger{}, inst: map[string]*stateMethodInstance{}}
-}
-
-type stateMethodInstance struct {
-	dataDir string
-	latency time.Duration
-	tokens  map[string]string // token -> account number
-	led     *stateLedger
+	return &StateMethod{bank: newBank[*stateLedger](flaws), state: map[string]*stateLedger{}}
 }
 
 // stateLedger is an instance's working state, built from its records.
@@ -64,6 +54,9 @@ type stateLedger struct {
 	// Totals are the running totals the RunningTotal flaw keeps.
 	Totals map[string]int64 `json:"totals,omitempty"`
 }
+
+func (l *stateLedger) holds(number string) bool   { return l.Accounts[number] != nil }
+func (l *stateLedger) ops() map[string]*operation { return l.Ops }
 
 type stateAccount struct {
 	Currency     string `json:"currency"`
@@ -113,7 +106,7 @@ func (l *stateLedger) recompute(flaws Flaw) {
 
 // GetInfo describes the plugin: Method's, with the host_state capability.
 func (m *StateMethod) GetInfo(ctx context.Context, req *pb.GetInfoRequest) (*pb.GetInfoResponse, error) {
-	info, err := (&Method{flaws: m.flaws}).GetInfo(ctx, req)
+	info, err := NewMethod(m.flaws).GetInfo(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +227,7 @@ func (m *StateMethod) Configure(_ context.Context, req *pb.ConfigureRequest) (*p
 		}
 		return &pb.ConfigureResponse{Diagnostics: diags}, nil
 	}
-	in := &stateMethodInstance{dataDir: req.GetDataDir(), latency: time.Duration(cfg.LatencyMS) * time.Millisecond, tokens: map[string]string{}, led: led}
+	in := &instance[*stateLedger]{dataDir: req.GetDataDir(), latency: time.Duration(cfg.LatencyMS) * time.Millisecond, tokens: map[string]string{}, led: led}
 	if m.flaws&KeepsOwnFile != 0 {
 		if err := readOwnFile(in); err != nil {
 			return nil, sdk.Internal(err)
@@ -250,61 +243,16 @@ func (m *StateMethod) Configure(_ context.Context, req *pb.ConfigureRequest) (*p
 	return &pb.ConfigureResponse{Diagnostics: diags, StateWrites: writes}, nil
 }
 
-// Health reports serving once the instance is configured.
-func (m *StateMethod) Health(_ context.Context, req *pb.HealthRequest) (*pb.HealthResponse, error) {
-	if req.GetInstanceId() == "" {
-		return &pb.HealthResponse{Serving: true}, nil
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.inst[req.GetInstanceId()]; !ok {
-		return &pb.HealthResponse{Message: "not configured"}, nil
-	}
-	return &pb.HealthResponse{Serving: true}, nil
-}
-
-func (m *StateMethod) instance(id string) (*stateMethodInstance, error) {
-	in, ok := m.inst[id]
-	if !ok {
-		return nil, sdk.FailedPrecondition("instance %q is not configured", id)
-	}
-	return in, nil
-}
-
-// ResolveInstrument checks that the account exists and tokenizes it.
-func (m *StateMethod) ResolveInstrument(_ context.Context, req *pb.ResolveInstrumentRequest) (*pb.ResolveInstrumentResponse, error) {
-	acct := req.GetAccount()
-	if acct == nil {
-		return nil, sdk.InvalidArgument("account", "a bank-transfer instrument is required")
-	}
-	if !digitsRe.MatchString(acct.GetAccountNumber()) {
-		return nil, sdk.InvalidArgument("account.account_number", "must be 4 to 34 digits")
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	in, err := m.instance(req.GetInstanceId())
-	if err != nil {
-		return nil, err
-	}
-	n := acct.GetAccountNumber()
-	if _, ok := in.led.Accounts[n]; !ok {
-		return &pb.ResolveInstrumentResponse{Verdict: pb.Verdict_VERDICT_DECLINED, DeclineCode: sdk.DeclineUnknownAccount}, nil
-	}
-	tok := token(req.GetInstanceId(), n)
-	return &pb.ResolveInstrumentResponse{Verdict: pb.Verdict_VERDICT_APPROVED, Token: tok, Display: "···· " + n[len(n)-4:],
-		Last4: n[len(n)-4:], PayerRef: tok}, nil
-}
-
 // Debit takes the order amount from the token's account.
 func (m *StateMethod) Debit(ctx context.Context, req *pb.DebitRequest) (*pb.MoneyResult, error) {
-	return m.move(ctx, req.GetInstanceId(), pb.Operation_OPERATION_DEBIT, req.GetOrder(), func(in *stateMethodInstance) string {
+	return m.move(ctx, req.GetInstanceId(), pb.Operation_OPERATION_DEBIT, req.GetOrder(), func(in *instance[*stateLedger]) string {
 		return in.tokens[req.GetToken()]
 	})
 }
 
 // Credit pays the order amount into the payee account.
 func (m *StateMethod) Credit(ctx context.Context, req *pb.CreditRequest) (*pb.MoneyResult, error) {
-	return m.move(ctx, req.GetInstanceId(), pb.Operation_OPERATION_CREDIT, req.GetOrder(), func(*stateMethodInstance) string {
+	return m.move(ctx, req.GetInstanceId(), pb.Operation_OPERATION_CREDIT, req.GetOrder(), func(*instance[*stateLedger]) string {
 		return req.GetPayeeAccount()
 	})
 }
@@ -318,7 +266,7 @@ func reference(op pb.Operation, paymentID string) string {
 
 // answer is an operation's result with its records, unless the
 // ForgetsRecords flaw drops them from answers about an existing operation.
-func (m *StateMethod) answer(in *stateMethodInstance, key string, op *operation, repeat bool) *pb.MoneyResult {
+func (m *StateMethod) answer(in *instance[*stateLedger], key string, op *operation, repeat bool) *pb.MoneyResult {
 	res := op.result()
 	if repeat && m.flaws&ForgetsRecords != 0 {
 		return res
@@ -331,46 +279,28 @@ func (m *StateMethod) answer(in *stateMethodInstance, key string, op *operation,
 	return res
 }
 
-func (m *StateMethod) move(ctx context.Context, instance string, op pb.Operation, o *pb.Order, acctOf func(*stateMethodInstance) string) (*pb.MoneyResult, error) {
-	if o.GetAmountMinor() <= 0 {
-		return nil, sdk.InvalidArgument("order.amount_minor", "must be positive")
-	}
-	if o.GetPaymentId() == "" {
-		return nil, sdk.InvalidArgument("order.payment_id", "required")
-	}
-	m.mu.Lock()
-	in, err := m.instance(instance)
-	m.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if err := wait(ctx, in.latency, m.flaws); err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	key := opKey(op, o.GetPaymentId())
-	if prev, ok := in.led.Ops[key]; ok {
-		return m.answer(in, key, prev, true), nil
-	}
-	rec := &operation{Reference: reference(op, o.GetPaymentId()), AmountMinor: o.GetAmountMinor(), Currency: o.GetCurrency(), Sign: 1}
-	if op == pb.Operation_OPERATION_DEBIT {
-		rec.Sign = -1
-	}
-	rec.Account = acctOf(in)
-	a := in.led.Accounts[rec.Account]
-	switch {
-	case a == nil:
-		rec.State, rec.DeclineCode = pb.OperationState_OPERATION_STATE_DECLINED, sdk.DeclineUnknownAccount
-	case a.Currency != o.GetCurrency():
-		rec.State, rec.DeclineCode = pb.OperationState_OPERATION_STATE_DECLINED, sdk.DeclineCurrency
-	case rec.Sign < 0 && a.balance < o.GetAmountMinor():
-		rec.State, rec.DeclineCode = pb.OperationState_OPERATION_STATE_DECLINED, sdk.DeclineInsufficientFunds
-	default:
-		a.balance += rec.Sign * o.GetAmountMinor()
-		rec.State = pb.OperationState_OPERATION_STATE_APPROVED
-	}
-	in.led.Ops[key] = rec
+func (m *StateMethod) move(ctx context.Context, id string, op pb.Operation, o *pb.Order, acctOf func(*instance[*stateLedger]) string) (*pb.MoneyResult, error) {
+	return m.moving(ctx, id, op, o, func(in *instance[*stateLedger], key string) (*pb.MoneyResult, error) {
+		if prev, ok := in.led.Ops[key]; ok {
+			return m.answer(in, key, prev, true), nil
+		}
+		rec := &operation{Reference: reference(op, o.GetPaymentId()), AmountMinor: o.GetAmountMinor(), Currency: o.GetCurrency(), Sign: sign(op)}
+		rec.Account = acctOf(in)
+		a, known := in.led.Accounts[rec.Account]
+		if !known {
+			a = &stateAccount{}
+		}
+		if rec.State, rec.DeclineCode = decide(known, a.Currency, a.balance, rec.Sign, o); rec.State == pb.OperationState_OPERATION_STATE_APPROVED {
+			a.balance += rec.Sign * o.GetAmountMinor()
+		}
+		in.led.Ops[key] = rec
+		return m.commit(in, key, rec)
+	})
+}
+
+// commit keeps a changed operation (in the data dir too with the
+// KeepsOwnFile flaw) and answers with its records.
+func (m *StateMethod) commit(in *instance[*stateLedger], key string, rec *operation) (*pb.MoneyResult, error) {
 	if err := writeOwnFile(in, m.flaws); err != nil {
 		return nil, sdk.Internal(err)
 	}
@@ -379,42 +309,22 @@ func (m *StateMethod) move(ctx context.Context, instance string, op pb.Operation
 
 // Reverse puts back an approved operation once.
 func (m *StateMethod) Reverse(_ context.Context, req *pb.ReverseRequest) (*pb.MoneyResult, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	in, err := m.instance(req.GetInstanceId())
-	if err != nil {
-		return nil, err
-	}
-	key := opKey(req.GetOperation(), req.GetPaymentId())
-	prev, ok := in.led.Ops[key]
-	if !ok {
-		return &pb.MoneyResult{State: pb.OperationState_OPERATION_STATE_NOT_FOUND}, nil
-	}
-	if prev.State != pb.OperationState_OPERATION_STATE_APPROVED {
-		return m.answer(in, key, prev, true), nil
-	}
-	in.led.Accounts[prev.Account].balance -= prev.Sign * prev.AmountMinor
-	prev.State = pb.OperationState_OPERATION_STATE_REVERSED
-	if err := writeOwnFile(in, m.flaws); err != nil {
-		return nil, sdk.Internal(err)
-	}
-	return m.answer(in, key, prev, false), nil
+	return m.withOperation(req.GetInstanceId(), req.GetOperation(), req.GetPaymentId(), func(in *instance[*stateLedger], key string, prev *operation) (*pb.MoneyResult, error) {
+		if prev.State != pb.OperationState_OPERATION_STATE_APPROVED {
+			return m.answer(in, key, prev, true), nil
+		}
+		in.led.Accounts[prev.Account].balance -= prev.Sign * prev.AmountMinor
+		prev.State = pb.OperationState_OPERATION_STATE_REVERSED
+		return m.commit(in, key, prev)
+	})
 }
 
 // GetOperationStatus reports an operation's result and repeats its
 // records.
 func (m *StateMethod) GetOperationStatus(_ context.Context, req *pb.OperationStatusRequest) (*pb.MoneyResult, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	in, err := m.instance(req.GetInstanceId())
-	if err != nil {
-		return nil, err
-	}
-	key := opKey(req.GetOperation(), req.GetPaymentId())
-	if prev, ok := in.led.Ops[key]; ok {
+	return m.withOperation(req.GetInstanceId(), req.GetOperation(), req.GetPaymentId(), func(in *instance[*stateLedger], key string, prev *operation) (*pb.MoneyResult, error) {
 		return m.answer(in, key, prev, true), nil
-	}
-	return &pb.MoneyResult{State: pb.OperationState_OPERATION_STATE_NOT_FOUND}, nil
+	})
 }
 
 // Balance returns an account's balance in the instance's working state.
@@ -437,7 +347,7 @@ const ownFile = "state.json"
 
 // writeOwnFile saves the working state in the data dir when the plugin has
 // the KeepsOwnFile flaw.
-func writeOwnFile(in *stateMethodInstance, flaws Flaw) error {
+func writeOwnFile(in *instance[*stateLedger], flaws Flaw) error {
 	if flaws&KeepsOwnFile == 0 || in.dataDir == "" {
 		return nil
 	}
@@ -450,7 +360,7 @@ func writeOwnFile(in *stateMethodInstance, flaws Flaw) error {
 
 // readOwnFile replaces the loaded state with the data dir's copy, as the
 // KeepsOwnFile flaw does.
-func readOwnFile(in *stateMethodInstance) error {
+func readOwnFile(in *instance[*stateLedger]) error {
 	b, err := os.ReadFile(filepath.Join(in.dataDir, ownFile))
 	if os.IsNotExist(err) {
 		return nil
