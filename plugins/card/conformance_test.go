@@ -3,13 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
 	"github.com/switchd/switchd/internal/testbin"
 	"github.com/switchd/switchd/plugins/card/cardplugin"
+	"github.com/switchd/switchd/plugins/internal/ledger/oldledger"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
 	"github.com/switchd/switchd/plugins/sdk/plugintest"
@@ -87,18 +86,8 @@ func TestConformance(t *testing.T) {
 					Card: &pb.CardInstrument{Pan: testPAN, ExpiryMonth: 12, ExpiryYear: 2039}}},
 				PayeeAccount: "shop-1",
 				Balance:      tc.balance,
-				OldState:     oldLedger,
+				OldState:     oldledger.Write,
 			})
 		})
 	}
-}
-
-// oldLedger writes into dataDir the ledger.db that release 1.0.0's bbolt
-// ledger wrote (the ledger package's testdata), for the kit's export check.
-func oldLedger(dataDir string) error {
-	b, err := os.ReadFile(filepath.Join("..", "internal", "ledger", "testdata", "v1", "ledger.db"))
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dataDir, "ledger.db"), b, 0o600)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchd/switchd/plugins/card/cardplugin"
 	"github.com/switchd/switchd/plugins/internal/ledger"
+	"github.com/switchd/switchd/plugins/internal/ledger/oldledger"
 	"github.com/switchd/switchd/plugins/ledgerstate"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
@@ -459,16 +460,12 @@ func TestHostState(t *testing.T) {
 }
 
 // TestExportState exports a ledger.db written by release 1.0.0's ledger
-// (the ledger package's testdata) from an instance's data dir, as the host
+// (package oldledger) from an instance's data dir, as the host
 // does once, and starts from it.
 func TestExportState(t *testing.T) {
 	ctx := context.Background()
-	old, err := os.ReadFile(filepath.Join("..", "..", "internal", "ledger", "testdata", "v1", "ledger.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "ledger.db"), old, 0o600); err != nil {
+	if err := oldledger.Write(dir); err != nil {
 		t.Fatal(err)
 	}
 	p := New()

@@ -43,7 +43,8 @@
 // Export (ExportState) reads that file read-only, checks it, returns its
 // state as records and renames it to ledger.db.imported; it answers the
 // same records from the renamed file until the switch holds some.
-// testdata/v1 holds a file written by that release, and what it answered.
+// Package oldledger holds a file written by that release, and what it
+// answered, for the tests.
 //
 // # A bank's own core
 //

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/switchd/switchd/plugins/internal/ledger/oldledger"
 	"github.com/switchd/switchd/plugins/ledgerstate"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 )
@@ -236,7 +237,7 @@ func TestLongKeysAreRefused(t *testing.T) {
 }
 
 // expected is what the bbolt ledger of release 1.0.0 answered when it wrote
-// testdata/v1/ledger.db.
+// oldledger's ledger.db.
 type expected struct {
 	Balances map[string]Account `json:"balances"`
 	Status   map[string]Result  `json:"status"`
@@ -244,12 +245,8 @@ type expected struct {
 
 func readExpected(t *testing.T) expected {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "v1", "expected.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var e expected
-	if err := json.Unmarshal(b, &e); err != nil {
+	if err := json.Unmarshal(oldledger.Expected, &e); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -258,19 +255,15 @@ func readExpected(t *testing.T) expected {
 // copyOld puts the old ledger file of release 1.0.0 in a new data dir.
 func copyOld(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "v1", "ledger.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, OldFile), b, 0o600); err != nil {
+	if err := oldledger.Write(dir); err != nil {
 		t.Fatal(err)
 	}
 	return dir
 }
 
 // TestExportOldFile exports a ledger.db written by the bbolt ledger of
-// release 1.0.0 (see testdata/v1) and loads the records: the balances and
+// release 1.0.0 (package oldledger) and loads the records: the balances and
 // every operation's answer are what that ledger gave, and the ledger goes
 // on from there.
 func TestExportOldFile(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/switchd/switchd/plugins/internal/ledger"
+	"github.com/switchd/switchd/plugins/internal/ledger/oldledger"
 	"github.com/switchd/switchd/plugins/ledgerstate"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
@@ -128,17 +129,13 @@ func TestSet(t *testing.T) {
 	}
 }
 
-// TestExportState exports a ledger.db of release 1.0.0 (the ledger
-// package's testdata) as the host would, then loads the records and
-// configures: the balances are the file's.
+// TestExportState exports a ledger.db of release 1.0.0 (package
+// oldledger) as the host would, then loads the records and configures: the
+// balances are the file's.
 func TestExportState(t *testing.T) {
 	ctx := context.Background()
-	old, err := os.ReadFile(filepath.Join("..", "ledger", "testdata", "v1", "ledger.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, ledger.OldFile), old, 0o600); err != nil {
+	if err := oldledger.Write(dir); err != nil {
 		t.Fatal(err)
 	}
 	s := New[string]()
