@@ -185,6 +185,32 @@ func (e *stateEnv) waitNewPID(t *testing.T, old int) int {
 	return 0
 }
 
+// startConfigured starts the test plugin with a new switchd.db as its
+// state store, configures its instance with seed, and returns the
+// environment and the instance's payment method.
+func startConfigured(t *testing.T, seed int) (*stateEnv, sdk.PaymentMethod) {
+	t.Helper()
+	st := mustStateStore(t)
+	e := startHostState(t, st, pluginhost.NewStoreState(st), nil)
+	e.mustConfigure(t, seed)
+	return e, e.method(t)
+}
+
+// restartedWith waits until the host has restarted the plugin (it runs in
+// a process other than old), then checks that switchd.db and the new
+// process's memory both hold exactly want: the plugin was loaded with
+// what the host committed, no more and no less.
+func (e *stateEnv) restartedWith(t *testing.T, old int, want map[string]string) {
+	t.Helper()
+	e.waitNewPID(t, old)
+	if got := e.stored(t); !maps.Equal(got, want) {
+		t.Errorf("switchd.db = %v, want %v", got, want)
+	}
+	if mem := e.memory(t); !maps.Equal(mem, want) {
+		t.Errorf("plugin memory after the restart = %v, want the committed %v", mem, want)
+	}
+}
+
 func TestHostStateWritesCommittedBeforeAnswer(t *testing.T) {
 	st := mustStateStore(t)
 	e := startHostState(t, st, pluginhost.NewStoreState(st), nil)
@@ -256,10 +282,7 @@ func TestHostStateWritesCommittedBeforeAnswer(t *testing.T) {
 }
 
 func TestHostStateRestartLoadsCommittedRecords(t *testing.T) {
-	st := mustStateStore(t)
-	e := startHostState(t, st, pluginhost.NewStoreState(st), nil)
-	e.mustConfigure(t, 1)
-	m := e.method(t)
+	e, m := startConfigured(t, 1)
 	for _, id := range []string{"p1", "p2", "p3"} {
 		if _, err := debit(context.Background(), m, id, 100); err != nil {
 			t.Fatal(err)
@@ -292,10 +315,7 @@ func TestHostStateRestartLoadsCommittedRecords(t *testing.T) {
 }
 
 func TestHostStateLostAnswerResetsPlugin(t *testing.T) {
-	st := mustStateStore(t)
-	e := startHostState(t, st, pluginhost.NewStoreState(st), nil)
-	e.mustConfigure(t, 1)
-	m := e.method(t)
+	e, m := startConfigured(t, 1)
 	if _, err := debit(context.Background(), m, "kept", 100); err != nil {
 		t.Fatal(err)
 	}
@@ -306,21 +326,12 @@ func TestHostStateLostAnswerResetsPlugin(t *testing.T) {
 	if !sdk.IsRetryable(err) || !errors.Is(err, pluginhost.ErrAnswerLost) {
 		t.Fatalf("Debit past its deadline: err = %v, want a retryable error wrapping ErrAnswerLost", err)
 	}
-	e.waitNewPID(t, old)
-	want := map[string]string{"seed/0": "1", "debit/kept": "100"}
-	if got := e.stored(t); !maps.Equal(got, want) {
-		t.Errorf("switchd.db = %v, want %v (the lost answer is not committed)", got, want)
-	}
-	if mem := e.memory(t); !maps.Equal(mem, want) {
-		t.Errorf("plugin memory after the reset = %v, want the committed %v", mem, want)
-	}
+	// The lost answer is not committed, and the plugin forgot it.
+	e.restartedWith(t, old, map[string]string{"seed/0": "1", "debit/kept": "100"})
 }
 
 func TestHostStateCallerHangupDoesNotLoseAnswer(t *testing.T) {
-	st := mustStateStore(t)
-	e := startHostState(t, st, pluginhost.NewStoreState(st), nil)
-	e.mustConfigure(t, 0)
-	m := e.method(t)
+	e, m := startConfigured(t, 0)
 	old := e.pid(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -343,10 +354,7 @@ func TestHostStateCallerHangupDoesNotLoseAnswer(t *testing.T) {
 }
 
 func TestHostStateInvalidWritesRefused(t *testing.T) {
-	st := mustStateStore(t)
-	e := startHostState(t, st, pluginhost.NewStoreState(st), nil)
-	e.mustConfigure(t, 1)
-	m := e.method(t)
+	e, m := startConfigured(t, 1)
 	for _, id := range []string{"badkey:1", "bigvalue:1", "toomany:1"} {
 		t.Run(id, func(t *testing.T) {
 			before := e.stored(t)
@@ -355,13 +363,7 @@ func TestHostStateInvalidWritesRefused(t *testing.T) {
 			if !sdk.IsRetryable(err) || !errors.Is(err, pluginhost.ErrInvalidStateWrites) {
 				t.Fatalf("err = %v, want a retryable error wrapping ErrInvalidStateWrites", err)
 			}
-			e.waitNewPID(t, old)
-			if got := e.stored(t); !maps.Equal(got, before) {
-				t.Errorf("switchd.db changed: %v -> %v", before, got)
-			}
-			if mem := e.memory(t); !maps.Equal(mem, before) {
-				t.Errorf("plugin memory after the reset = %v, want the committed %v", mem, before)
-			}
+			e.restartedWith(t, old, before)
 		})
 	}
 	t.Run("plugin's own error", func(t *testing.T) {
@@ -531,10 +533,7 @@ func TestHostStateWritesWithoutCapabilityRefused(t *testing.T) {
 // acknowledged debit is in switchd.db, and the last process holds exactly
 // the committed records.
 func TestHostStateConcurrentRestarts(t *testing.T) {
-	st := mustStateStore(t)
-	e := startHostState(t, st, pluginhost.NewStoreState(st), nil)
-	e.mustConfigure(t, 1)
-	m := e.method(t)
+	e, m := startConfigured(t, 1)
 	var (
 		mu    sync.Mutex
 		acked []string
@@ -636,14 +635,8 @@ func TestHostStateRestartWaitsForCommitsInFlight(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Debit answered before the plugin died: %v", err)
 	}
-	e.waitNewPID(t, old)
-	want := map[string]string{"seed/0": "1", "debit/delay:1": "100"}
-	if got := e.stored(t); !maps.Equal(got, want) {
-		t.Fatalf("switchd.db = %v, want %v", got, want)
-	}
-	if mem := e.memory(t); !maps.Equal(mem, want) {
-		t.Errorf("restarted plugin holds %v, want %v: it was loaded before the debit committed", mem, want)
-	}
+	// A plugin loaded before the debit committed would not hold it.
+	e.restartedWith(t, old, map[string]string{"seed/0": "1", "debit/delay:1": "100"})
 }
 
 // TestHostStateLoadNotHeldToCallTimeout: an instance's state grows with
