@@ -241,15 +241,11 @@ func (a *Authenticator) Configure(_ context.Context, req *pb.ConfigureRequest) (
 
 // Health reports serving once the instance is configured.
 func (a *Authenticator) Health(_ context.Context, req *pb.HealthRequest) (*pb.HealthResponse, error) {
-	if req.GetInstanceId() == "" {
-		return &pb.HealthResponse{Serving: true}, nil
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if _, ok := a.inst[req.GetInstanceId()]; !ok {
-		return &pb.HealthResponse{Message: "not configured"}, nil
-	}
-	return &pb.HealthResponse{Serving: true}, nil
+	return health(req, func(id string) bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.inst[id] != nil
+	}), nil
 }
 
 func (a *Authenticator) instance(id string) (*authInstance, error) {

@@ -55,15 +55,20 @@ func (b *bank[L]) instance(id string) (*instance[L], error) {
 
 // Health reports serving once the instance is configured.
 func (b *bank[L]) Health(_ context.Context, req *pb.HealthRequest) (*pb.HealthResponse, error) {
-	if req.GetInstanceId() == "" {
-		return &pb.HealthResponse{Serving: true}, nil
+	return health(req, func(id string) bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.inst[id] != nil
+	}), nil
+}
+
+// health answers Health for the sample plugins: serving for the plugin
+// (no instance), and for an instance once configured says it is.
+func health(req *pb.HealthRequest, configured func(id string) bool) *pb.HealthResponse {
+	if req.GetInstanceId() != "" && !configured(req.GetInstanceId()) {
+		return &pb.HealthResponse{Message: "not configured"}
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if _, ok := b.inst[req.GetInstanceId()]; !ok {
-		return &pb.HealthResponse{Message: "not configured"}, nil
-	}
-	return &pb.HealthResponse{Serving: true}, nil
+	return &pb.HealthResponse{Serving: true}
 }
 
 // ResolveInstrument checks that the account exists and tokenizes it.
