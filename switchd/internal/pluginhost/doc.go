@@ -82,7 +82,9 @@
 //     again next time. These carry the instance's whole state, which grows
 //     with its history, so they are bounded by Options.StateLoadTimeout
 //     (default 10 minutes), not by CallTimeout or the caller's deadline;
-//     the Configure after them gets its own CallTimeout.
+//     the Configure after them gets its own CallTimeout. Each load is
+//     logged ("plugin state loaded", with its records and seconds), so an
+//     operator sees it grow.
 //   - The state_writes of Configure, AuthenticateSeller, Debit, Credit,
 //     Reverse and GetOperationStatus answers are checked (key 1 to
 //     store.MaxStateKey bytes, value at most store.MaxStateValue, at most

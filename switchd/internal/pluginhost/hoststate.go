@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"syscall"
+	"time"
 
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
@@ -59,6 +60,7 @@ func (s *supervised) loadInstance(ctx context.Context, p *proc, inst, dataDir st
 			s.log.Info("imported plugin state", "instance", inst, "records", len(recs))
 		}
 	}
+	start := time.Now()
 	var recs []*pb.StateWrite
 	err = st.Load(ctx, s.name, inst, func(k, v []byte) error {
 		recs = append(recs, &pb.StateWrite{Key: slices.Clone(k), Value: slices.Clone(v)})
@@ -70,6 +72,10 @@ func (s *supervised) loadInstance(ctx context.Context, p *proc, inst, dataDir st
 	if err := p.conn.LoadState(ctx, inst, recs); err != nil {
 		return fmt.Errorf("pluginhost: plugin %q, instance %q: LoadState: %w", s.name, inst, err)
 	}
+	// The load grows with the instance's history (see
+	// Options.StateLoadTimeout): say how long it took, so that an operator
+	// sees it coming.
+	s.log.Info("plugin state loaded", "instance", inst, "records", len(recs), "seconds", time.Since(start).Seconds())
 	p.loaded[inst] = true
 	return nil
 }
