@@ -713,16 +713,8 @@ func (s *supervised) replay(p *proc, r *pb.ConfigureRequest, hostState bool) (*p
 	if err != nil {
 		return nil, err
 	}
-	writes := res.GetStateWrites()
-	if err := checkWrites(writes, MaxStateWrites); err != nil {
+	if err := s.commitWrites(ctx, "Configure", r.GetInstanceId(), res.GetStateWrites(), MaxStateWrites); err != nil {
 		return nil, err
-	}
-	if len(writes) > 0 {
-		failpointHit("pluginhost.commit.before", "Configure")
-		if err := s.opts.State.Commit(ctx, s.name, r.GetInstanceId(), writes); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrStateCommit, err)
-		}
-		failpointHit("pluginhost.commit.after", "Configure")
 	}
 	return res, nil
 }

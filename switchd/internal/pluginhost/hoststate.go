@@ -2,6 +2,7 @@ package pluginhost
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -43,20 +44,15 @@ func (s *supervised) loadInstance(ctx context.Context, p *proc, inst, dataDir st
 		if err != nil {
 			return fmt.Errorf("pluginhost: plugin %q, instance %q: ExportState: %w", s.name, inst, err)
 		}
-		if err := checkWrites(recs, math.MaxInt); err != nil {
-			return fmt.Errorf("pluginhost: plugin %q, instance %q: ExportState: %w", s.name, inst, err)
-		}
 		for i, r := range recs {
 			if len(r.GetValue()) == 0 {
 				return fmt.Errorf("pluginhost: plugin %q, instance %q: ExportState: %w: record %d has an empty value", s.name, inst, ErrInvalidStateWrites, i)
 			}
 		}
+		if err := s.commitWrites(ctx, "ExportState", inst, recs, math.MaxInt); err != nil {
+			return fmt.Errorf("pluginhost: plugin %q, instance %q: ExportState: %w", s.name, inst, err)
+		}
 		if len(recs) > 0 {
-			failpointHit("pluginhost.commit.before", "ExportState")
-			if err := st.Commit(ctx, s.name, inst, recs); err != nil {
-				return fmt.Errorf("pluginhost: plugin %q, instance %q: committing its exported state: %w: %w", s.name, inst, ErrStateCommit, err)
-			}
-			failpointHit("pluginhost.commit.after", "ExportState")
 			s.log.Info("imported plugin state", "instance", inst, "records", len(recs))
 		}
 	}
@@ -113,30 +109,46 @@ func (s *supervised) failed(ctx context.Context, p *proc, rpc string, err error)
 	return err
 }
 
-// commit validates and commits the writes of an answer to rpc. If they
-// are invalid or do not commit, the plugin's memory is ahead of the store:
-// it is reset and the caller gets a retryable error.
-func (s *supervised) commit(ctx context.Context, p *proc, rpc, inst string, writes []*pb.StateWrite) error {
-	if err := checkWrites(writes, MaxStateWrites); err != nil {
-		s.reset(p, rpc, err)
-		return &sdk.Error{Code: sdk.CodeUnavailable, Msg: fmt.Sprintf("plugin %q answered %s with invalid state writes; the plugin is being reset", s.name, rpc), Err: err}
+// commitWrites checks writes (checkWrites, at most limit of them) and
+// commits them between the pluginhost.commit failpoints; with no writes
+// nothing is committed. A check failure wraps ErrInvalidStateWrites, a
+// commit failure ErrStateCommit.
+func (s *supervised) commitWrites(ctx context.Context, rpc, inst string, writes []*pb.StateWrite, limit int) error {
+	if err := checkWrites(writes, limit); err != nil {
+		return err
 	}
 	if len(writes) == 0 {
 		return nil
 	}
 	failpointHit("pluginhost.commit.before", rpc)
-	// The commit is not cut short by the caller's deadline: the plugin has
-	// applied the answer, and committing it is cheaper than a reset.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.CallTimeout)
-	err := s.opts.State.Commit(cctx, s.name, inst, writes)
-	cancel()
-	if err != nil {
-		s.reset(p, rpc, err)
-		return &sdk.Error{Code: sdk.CodeUnavailable, Msg: fmt.Sprintf("plugin %q: the state writes of %s did not commit; the plugin is being reset", s.name, rpc),
-			Err: fmt.Errorf("%w: %w", ErrStateCommit, err)}
+	if err := s.opts.State.Commit(ctx, s.name, inst, writes); err != nil {
+		return fmt.Errorf("%w: %w", ErrStateCommit, err)
 	}
 	failpointHit("pluginhost.commit.after", rpc)
 	return nil
+}
+
+// commit commits the writes of an answer to rpc (commitWrites). If they
+// are invalid or do not commit, the plugin's memory is ahead of the store:
+// it is reset and the caller gets a retryable error.
+func (s *supervised) commit(ctx context.Context, p *proc, rpc, inst string, writes []*pb.StateWrite) error {
+	if len(writes) == 0 {
+		return nil
+	}
+	// The commit is not cut short by the caller's deadline: the plugin has
+	// applied the answer, and committing it is cheaper than a reset.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.CallTimeout)
+	defer cancel()
+	err := s.commitWrites(cctx, rpc, inst, writes, MaxStateWrites)
+	if err == nil {
+		return nil
+	}
+	s.reset(p, rpc, err)
+	msg := fmt.Sprintf("plugin %q: the state writes of %s did not commit; the plugin is being reset", s.name, rpc)
+	if errors.Is(err, ErrInvalidStateWrites) {
+		msg = fmt.Sprintf("plugin %q answered %s with invalid state writes; the plugin is being reset", s.name, rpc)
+	}
+	return &sdk.Error{Code: sdk.CodeUnavailable, Msg: msg, Err: err}
 }
 
 // reset takes p out of service because its memory may be ahead of the
