@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/switchd/switchd/plugins/internal/oldstate"
 	"github.com/switchd/switchd/plugins/ledgerstate"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 )
@@ -22,7 +22,7 @@ const (
 	// OldFile is the old ledger file's name in the instance's data dir.
 	OldFile = "ledger.db"
 	// ImportedFile is its name once exported (see Export).
-	ImportedFile = OldFile + ".imported"
+	ImportedFile = OldFile + oldstate.ImportedSuffix
 )
 
 var (
@@ -165,49 +165,21 @@ func mergePostings(a, b []Posting) []Posting {
 }
 
 // Export returns the records of the old ledger file in dir, for the host's
-// ExportState: it reads dir/ledger.db and then renames it to
+// ExportState: it reads dir/ledger.db (ReadOldFile) and then renames it to
 // dir/ledger.db.imported, so that no later release takes it for live state;
 // when only dir/ledger.db.imported exists (the host stopped before it
 // committed the records) it reads that one, and keeps answering the same
-// records until the host holds some and stops asking. With neither file it
-// returns no records. With both it refuses (ErrOldFile): which one is the
-// ledger is for an operator to decide. Nothing is renamed unless the file
-// read whole and checked.
+// records until the host holds some and stops asking (oldstate.Export).
+// With neither file it returns no records. With both it refuses
+// (ErrOldFile): which one is the ledger is for an operator to decide.
+// Nothing is renamed unless the file read whole and checked.
 func Export(dir string) ([]*pb.StateWrite, error) {
-	old, imported := filepath.Join(dir, OldFile), filepath.Join(dir, ImportedFile)
-	oldOK, err := exists(old)
-	if err != nil {
-		return nil, err
-	}
-	impOK, err := exists(imported)
-	if err != nil {
-		return nil, err
-	}
+	recs, err := oldstate.Export(filepath.Join(dir, OldFile), ReadOldFile)
 	switch {
-	case oldOK && impOK:
-		return nil, fmt.Errorf("%w: both %s and %s exist; keep the one that holds the ledger", ErrOldFile, old, imported)
-	case impOK:
-		return ReadOldFile(imported)
-	case !oldOK:
-		return nil, nil
+	case err == nil, errors.Is(err, ErrOldFile):
+		return recs, err
+	case errors.Is(err, oldstate.ErrBothFiles):
+		return nil, fmt.Errorf("%w: %w", ErrOldFile, err)
 	}
-	recs, err := ReadOldFile(old)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.Rename(old, imported); err != nil {
-		return nil, fmt.Errorf("ledger: export: %w", err)
-	}
-	return recs, nil
-}
-
-func exists(path string) (bool, error) {
-	_, err := os.Stat(path)
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, os.ErrNotExist):
-		return false, nil
-	}
-	return false, fmt.Errorf("ledger: export: %w", err)
+	return nil, fmt.Errorf("ledger: export: %w", err)
 }

@@ -3,22 +3,19 @@ package merchantsigplugin
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/switchd/switchd/plugins/internal/oldstate"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 )
 
 // ImportedSuffix is added to the name of the state file of an earlier
-// version once ExportState has read it.
-const ImportedSuffix = ".imported"
+// version once ExportState has read it (oldstate.Export).
+const ImportedSuffix = oldstate.ImportedSuffix
 
 // The state file of versions up to 1.1.0 (StateFile in the instance's data
 // dir) holds, under each instance's top-level bucket (named by its
@@ -43,41 +40,6 @@ type legacyRecord struct {
 	PaymentID  string `json:"payment_id"`
 	MerchantID string `json:"merchant_id"`
 	ExpiresMS  int64  `json:"expires_ms"`
-}
-
-// exportFile returns the file ExportState reads in dataDir and whether it
-// must rename it once read: StateFile, or else the StateFile it renamed
-// before, or "" when there is neither. Both present (a version before the
-// host kept the state ran again after the import) is an error: which one
-// holds the records is for the operator to say.
-func exportFile(dataDir string) (path string, rename bool, err error) {
-	cur := filepath.Join(dataDir, StateFile)
-	old := cur + ImportedSuffix
-	curOK, err := exists(cur)
-	if err != nil {
-		return "", false, err
-	}
-	oldOK, err := exists(old)
-	if err != nil {
-		return "", false, err
-	}
-	switch {
-	case curOK && oldOK:
-		return "", false, fmt.Errorf("%w: both %s and %s exist; move away the one that is not the state to import", ErrTwoStateFiles, cur, old)
-	case curOK:
-		return cur, true, nil
-	case oldOK:
-		return old, false, nil
-	}
-	return "", false, nil
-}
-
-func exists(path string) (bool, error) {
-	_, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	return err == nil, err
 }
 
 // readOldState returns the records of instanceID in the state file at

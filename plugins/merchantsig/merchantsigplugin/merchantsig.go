@@ -6,7 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchd/switchd/internal/edsig"
 	"github.com/switchd/switchd/plugins/internal/authkit"
+	"github.com/switchd/switchd/plugins/internal/oldstate"
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
 	"github.com/switchd/switchd/plugins/sdk"
 	"github.com/switchd/switchd/plugins/sdk/order"
@@ -119,29 +120,28 @@ func (p *Plugin) ExportState(_ context.Context, instanceID, dataDir string) ([]*
 	if dataDir == "" {
 		return nil, nil
 	}
-	path, rename, err := exportFile(dataDir)
-	if err != nil {
-		if errors.Is(err, ErrTwoStateFiles) {
-			return nil, &sdk.Error{Code: sdk.CodeFailedPrecondition, Msg: "merchantsig: cannot export", Err: err}
-		}
+	var read string // the file read, and its error
+	var readErr error
+	records, err := oldstate.Export(filepath.Join(dataDir, StateFile), func(path string) ([]*pb.StateWrite, error) {
+		read = path
+		recs, err := readOldState(path, instanceID, p.now().Add(-MaxReplayWindow).UnixMilli())
+		readErr = err
+		return recs, err
+	})
+	switch {
+	case err == nil:
+	case errors.Is(err, oldstate.ErrBothFiles):
+		return nil, &sdk.Error{Code: sdk.CodeFailedPrecondition, Msg: "merchantsig: cannot export", Err: fmt.Errorf("%w: %w", ErrTwoStateFiles, err)}
+	case readErr != nil && errors.Is(readErr, berrors.ErrTimeout): // another process has the file open
 		return nil, sdk.Unavailable(err)
-	}
-	if path == "" {
-		return nil, nil
-	}
-	records, err := readOldState(path, instanceID, p.now().Add(-MaxReplayWindow).UnixMilli())
-	if err != nil {
-		if errors.Is(err, berrors.ErrTimeout) { // another process has the file open
-			return nil, sdk.Unavailable(err)
-		}
+	case readErr != nil:
 		return nil, &sdk.Error{Code: sdk.CodeFailedPrecondition, Msg: "merchantsig: cannot export", Err: err}
+	default: // the file could not be looked at or renamed
+		return nil, sdk.Unavailable(fmt.Errorf("merchantsig: %w", err))
 	}
-	if rename {
-		if err := os.Rename(path, path+ImportedSuffix); err != nil {
-			return nil, sdk.Unavailable(fmt.Errorf("merchantsig: %w", err))
-		}
+	if read != "" {
+		sdk.Logger().Info("merchantsig: state exported", "instance", instanceID, "file", read, "records", len(records))
 	}
-	sdk.Logger().Info("merchantsig: state exported", "instance", instanceID, "file", path, "records", len(records))
 	return records, nil
 }
 
