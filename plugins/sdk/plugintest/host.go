@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 
@@ -40,13 +39,13 @@ type host struct {
 	secrets [][]byte
 
 	mu        sync.Mutex
-	committed map[string]map[string][]byte // instance -> key -> value
-	loaded    map[string]bool              // instances loaded in the current process
+	committed map[string]sdk.StateMap // by instance
+	loaded    map[string]bool         // instances loaded in the current process
 	problems  []string
 }
 
 func newHost(c *sdk.Client, on bool) *host {
-	return &host{Client: c, on: on, committed: map[string]map[string][]byte{}, loaded: map[string]bool{}}
+	return &host{Client: c, on: on, committed: map[string]sdk.StateMap{}, loaded: map[string]bool{}}
 }
 
 // problem notes a breach of the state contract.
@@ -118,18 +117,10 @@ func (h *host) take(call, instance string, writes []*pb.StateWrite, isError bool
 func (h *host) commit(instance string, writes []*pb.StateWrite) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	st := h.committed[instance]
-	if st == nil {
-		st = map[string][]byte{}
-		h.committed[instance] = st
+	if h.committed[instance] == nil {
+		h.committed[instance] = sdk.StateMap{}
 	}
-	for _, w := range writes {
-		if len(w.GetValue()) == 0 {
-			delete(st, string(w.GetKey()))
-			continue
-		}
-		st[string(w.GetKey())] = bytes.Clone(w.GetValue())
-	}
+	h.committed[instance].Apply(writes)
 }
 
 // records returns instance's committed records in key order, as the host
@@ -137,12 +128,7 @@ func (h *host) commit(instance string, writes []*pb.StateWrite) {
 func (h *host) records(instance string) []*pb.StateWrite {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	st := h.committed[instance]
-	out := make([]*pb.StateWrite, 0, len(st))
-	for _, k := range slices.Sorted(maps.Keys(st)) {
-		out = append(out, &pb.StateWrite{Key: []byte(k), Value: st[k]})
-	}
-	return out
+	return h.committed[instance].Records()
 }
 
 // snapshot returns a copy of instance's committed records.

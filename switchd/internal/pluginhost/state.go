@@ -3,10 +3,10 @@ package pluginhost
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 
 	pb "github.com/switchd/switchd/plugins/proto/pluginv1"
+	"github.com/switchd/switchd/plugins/sdk"
 	"github.com/switchd/switchd/switchd/internal/store"
 )
 
@@ -58,28 +58,19 @@ func (s storeState) Commit(ctx context.Context, plugin, instance string, writes 
 // NewMemState returns a StateStore held in memory, lost when the process
 // ends. It is for commands that configure plugins in a throw-away data
 // directory (`switchd validate`, `switchd plugins ...`) and for tests.
-func NewMemState() StateStore { return &memState{m: map[[2]string]map[string][]byte{}} }
+func NewMemState() StateStore { return &memState{m: map[[2]string]sdk.StateMap{}} }
 
 type memState struct {
 	mu sync.Mutex
-	m  map[[2]string]map[string][]byte
+	m  map[[2]string]sdk.StateMap
 }
 
 func (s *memState) Load(_ context.Context, plugin, instance string, fn func(key, value []byte) error) error {
 	s.mu.Lock()
-	recs := s.m[[2]string{plugin, instance}]
-	keys := make([]string, 0, len(recs))
-	for k := range recs {
-		keys = append(keys, k)
-	}
-	vals := make([][]byte, len(keys))
-	slices.Sort(keys)
-	for i, k := range keys {
-		vals[i] = recs[k]
-	}
+	recs := s.m[[2]string{plugin, instance}].Records()
 	s.mu.Unlock()
-	for i, k := range keys {
-		if err := fn([]byte(k), vals[i]); err != nil {
+	for _, r := range recs {
+		if err := fn(r.GetKey(), r.GetValue()); err != nil {
 			return err
 		}
 	}
@@ -99,18 +90,10 @@ func (s *memState) Commit(_ context.Context, plugin, instance string, writes []*
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := [2]string{plugin, instance}
-	recs := s.m[id]
-	if recs == nil {
-		recs = map[string][]byte{}
-		s.m[id] = recs
+	if s.m[id] == nil {
+		s.m[id] = sdk.StateMap{}
 	}
-	for _, w := range writes {
-		if len(w.GetValue()) == 0 {
-			delete(recs, string(w.GetKey()))
-			continue
-		}
-		recs[string(w.GetKey())] = slices.Clone(w.GetValue())
-	}
+	s.m[id].Apply(writes)
 	return nil
 }
 

@@ -8,7 +8,6 @@ package hosttest
 
 import (
 	"context"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -22,45 +21,27 @@ import (
 // concurrent use.
 type Host struct {
 	mu   sync.Mutex
-	recs map[string]map[string][]byte
+	recs map[string]sdk.StateMap
 }
 
 // New returns a host that holds nothing.
-func New() *Host { return &Host{recs: map[string]map[string][]byte{}} }
+func New() *Host { return &Host{recs: map[string]sdk.StateMap{}} }
 
 // Commit applies writes to instance's records (an empty value deletes).
 func (h *Host) Commit(instance string, writes []*pb.StateWrite) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	m := h.recs[instance]
-	if m == nil {
-		m = map[string][]byte{}
-		h.recs[instance] = m
+	if h.recs[instance] == nil {
+		h.recs[instance] = sdk.StateMap{}
 	}
-	for _, w := range writes {
-		if len(w.GetValue()) == 0 {
-			delete(m, string(w.GetKey()))
-			continue
-		}
-		m[string(w.GetKey())] = append([]byte(nil), w.GetValue()...)
-	}
+	h.recs[instance].Apply(writes)
 }
 
 // Records returns instance's records in key order.
 func (h *Host) Records(instance string) []*pb.StateWrite {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	m := h.recs[instance]
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]*pb.StateWrite, len(keys))
-	for i, k := range keys {
-		out[i] = &pb.StateWrite{Key: []byte(k), Value: m[k]}
-	}
-	return out
+	return h.recs[instance].Records()
 }
 
 // View decodes instance's records and checks the ledger's invariants; a
